@@ -1,0 +1,110 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	log "github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/backends"
+)
+
+func TestMain(m *testing.M) {
+	if err := Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "container init:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func newTestSandbox(t *testing.T) backends.Sandbox {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the container backend needs root; CI runs as root")
+	}
+	b, err := New(Options{EtcFiles: []string{"/etc/alternatives"}, Logger: log.StandardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.New(context.Background(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Destroy(); err != nil {
+			t.Error(err)
+		}
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return sb
+}
+
+func run(t *testing.T, sb backends.Sandbox, args []string, stdin string, lim backends.Limits) backends.RunResult {
+	t.Helper()
+	res, err := sb.Run(context.Background(), backends.RunSpec{Args: args, Stdin: []byte(stdin), Limits: lim,
+		Env: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return res
+}
+
+func TestCompileAndRunC(t *testing.T) {
+	sb := newTestSandbox(t)
+	src := "#include <stdio.h>\nint main(){long a,b;scanf(\"%ld %ld\",&a,&b);printf(\"%ld\\n\",a+b);}\n"
+	if err := sb.WriteFile("main.c", []byte(src), false); err != nil {
+		t.Fatal(err)
+	}
+	c := run(t, sb, []string{"/usr/bin/gcc", "-O2", "-o", "main", "main.c"}, "", backends.Limits{CPU: 10 * time.Second, Processes: 32, MemoryBytes: 512 << 20})
+	if c.ExitCode != 0 || c.Signal != 0 {
+		t.Fatalf("compile failed: %+v %s", c, c.Stderr)
+	}
+	r := run(t, sb, []string{"./main"}, "1 2\n", backends.Limits{})
+	if string(r.Stdout) != "3\n" || r.ExitCode != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	if r.MemoryPeak == 0 || r.CPU <= 0 {
+		t.Errorf("no measurements: %+v", r)
+	}
+	if err := sb.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, sb, []string{"/bin/sh", "-c", "ls /w"}, "", backends.Limits{})
+	if strings.TrimSpace(string(r.Stdout)) != "" {
+		t.Errorf("reset left files: %q", r.Stdout)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	sb := newTestSandbox(t)
+	r := run(t, sb, []string{"/usr/bin/python3", "-c", "while True: pass"}, "", backends.Limits{CPU: 500 * time.Millisecond})
+	if !r.CPUExceeded || r.CPU < 500*time.Millisecond || r.CPU > 700*time.Millisecond {
+		t.Errorf("cpu loop: %+v", r)
+	}
+	r = run(t, sb, []string{"/bin/sleep", "10"}, "", backends.Limits{CPU: time.Second, Wall: 300 * time.Millisecond})
+	if !r.WallExceeded || r.CPUExceeded {
+		t.Errorf("sleep: %+v", r)
+	}
+	r = run(t, sb, []string{"/usr/bin/python3", "-c", "x = bytearray(400 << 20); print(len(x))"}, "", backends.Limits{MemoryBytes: 64 << 20})
+	if !r.OOM {
+		t.Errorf("memory: %+v stderr=%s", r, r.Stderr)
+	}
+	r = run(t, sb, []string{"/usr/bin/yes"}, "", backends.Limits{OutputBytes: 1 << 20})
+	if !r.OutputExceeded || len(r.Stdout) != 1<<20 {
+		t.Errorf("flood: exceeded=%v len=%d", r.OutputExceeded, len(r.Stdout))
+	}
+	r = run(t, sb, []string{"/bin/sh", "-c", "exit 3"}, "", backends.Limits{})
+	if r.ExitCode != 3 {
+		t.Errorf("exit: %+v", r)
+	}
+	r = run(t, sb, []string{"/bin/sh", "-c", "kill -SEGV $$"}, "", backends.Limits{})
+	if r.Signal != 11 {
+		t.Errorf("signal: %+v", r)
+	}
+}

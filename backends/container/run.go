@@ -1,0 +1,199 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/criyle/go-sandbox/container"
+	"github.com/criyle/go-sandbox/pkg/memfd"
+	"github.com/criyle/go-sandbox/pkg/rlimit"
+	"github.com/criyle/go-sandbox/runner"
+
+	"github.com/pecan-judge/pecan/backends"
+)
+
+// Defaults for limits a caller left at zero.
+const (
+	defaultCPU       = 2 * time.Second
+	defaultMemory    = 256 << 20
+	defaultProcesses = 64
+	defaultOutput    = 64 << 20
+	defaultFileSize  = 64 << 20
+	defaultOpenFiles = 256
+)
+
+// cpuPoll is how often the CPU watchdog reads the cgroup. RLIMIT_CPU only
+// has whole seconds and counts one process, so the cgroup is the real limit.
+const cpuPoll = 5 * time.Millisecond
+
+func withDefaults(l backends.Limits) backends.Limits {
+	if l.CPU <= 0 {
+		l.CPU = defaultCPU
+	}
+	if l.Wall <= 0 {
+		l.Wall = 3*l.CPU + time.Second
+	}
+	if l.MemoryBytes == 0 {
+		l.MemoryBytes = defaultMemory
+	}
+	if l.Processes == 0 {
+		l.Processes = defaultProcesses
+	}
+	if l.OutputBytes <= 0 {
+		l.OutputBytes = defaultOutput
+	}
+	if l.FileBytes == 0 {
+		l.FileBytes = defaultFileSize
+	}
+	if l.OpenFiles == 0 {
+		l.OpenFiles = defaultOpenFiles
+	}
+	return l
+}
+
+// Run runs one program in the container under a fresh cgroup.
+func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunResult, error) {
+	if len(spec.Args) == 0 {
+		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: no command", s.id)
+	}
+	lim := withDefaults(spec.Limits)
+	cg, err := s.backend.cgroups.newRun(lim.MemoryBytes, lim.Processes)
+	if err != nil {
+		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
+	}
+	defer cg.destroy()
+
+	stdin, err := memfd.DupToMemfd("stdin", bytes.NewReader(spec.Stdin))
+	if err != nil {
+		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stdin: %w", s.id, err)
+	}
+	defer stdin.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stdout pipe: %w", s.id, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stderr pipe: %w", s.id, err)
+	}
+
+	runCtx, cancel := context.WithTimeout(ctx, lim.Wall)
+	defer cancel()
+	var (
+		outputExceeded atomic.Bool
+		cpuExceeded    atomic.Bool
+	)
+	killForOutput := func() { outputExceeded.Store(true); cancel() }
+	stdout := startCapture(outR, lim.OutputBytes, killForOutput)
+	stderr := startCapture(errR, lim.OutputBytes, killForOutput)
+
+	watchDone := make(chan struct{})
+	watchStopped := make(chan struct{})
+	go func() {
+		defer close(watchStopped)
+		watchCPU(cg, lim.CPU, watchDone, func() { cpuExceeded.Store(true); cancel() })
+	}()
+
+	start := time.Now()
+	res := s.env.Execve(runCtx, container.ExecveParam{
+		Args:     spec.Args,
+		Env:      spec.Env,
+		Files:    []uintptr{stdin.Fd(), outW.Fd(), errW.Fd()},
+		RLimits:  rlimits(lim),
+		SyncFunc: func(pid int) error { return cg.AddProc(pid) },
+	})
+	wall := time.Since(start)
+	close(watchDone)
+	<-watchStopped
+	// The container holds its own copies of the write ends until the run's
+	// processes are gone; closing ours lets the readers see EOF.
+	outW.Close()
+	errW.Close()
+	outBuf, _ := stdout.wait()
+	errBuf, _ := stderr.wait()
+
+	if res.Status == runner.StatusRunnerError {
+		if pingErr := s.env.Ping(); pingErr != nil {
+			return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w: %s (ping: %v)", s.id, backends.ErrBroken, res.Error, pingErr)
+		}
+		if ctx.Err() != nil {
+			return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, ctx.Err())
+		}
+		if !cpuExceeded.Load() && !outputExceeded.Load() && !errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+			return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %s", s.id, res.Error)
+		}
+	}
+
+	cpuNs, _ := cg.CPUUsage()
+	peak := cg.peak()
+	out := backends.RunResult{
+		CPU:            time.Duration(cpuNs),
+		Wall:           wall,
+		MemoryPeak:     peak,
+		Stdout:         outBuf,
+		Stderr:         errBuf,
+		OutputExceeded: outputExceeded.Load(),
+	}
+	switch res.Status {
+	case runner.StatusNonzeroExitStatus:
+		out.ExitCode = res.ExitStatus
+	case runner.StatusSignalled:
+		out.Signal = res.ExitStatus
+	case runner.StatusTimeLimitExceeded, runner.StatusMemoryLimitExceeded, runner.StatusOutputLimitExceeded:
+		out.Signal = int(syscall.SIGKILL)
+	}
+	out.CPUExceeded = cpuExceeded.Load() || out.CPU > lim.CPU || out.Signal == int(syscall.SIGXCPU)
+	out.WallExceeded = !out.CPUExceeded && !out.OutputExceeded && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+	out.OOM = cg.oomKilled() || (out.Signal != 0 && peak >= lim.MemoryBytes)
+	if out.WallExceeded || out.CPUExceeded || out.OutputExceeded {
+		out.Signal = int(syscall.SIGKILL)
+	}
+	return out, nil
+}
+
+// watchCPU kills the run when the cgroup's CPU time passes the limit.
+func watchCPU(cg *runCgroup, limit time.Duration, done <-chan struct{}, kill func()) {
+	t := time.NewTicker(cpuPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if ns, err := cg.CPUUsage(); err == nil && time.Duration(ns) > limit {
+				kill()
+				return
+			}
+		}
+	}
+}
+
+func rlimits(l backends.Limits) []rlimit.RLimit {
+	// RLIMIT_CPU is a per-process backstop one second past the cgroup
+	// watchdog, in whole seconds as the kernel counts them.
+	cpuSec := uint64(math.Ceil(l.CPU.Seconds())) + 1
+	r := rlimit.RLimits{
+		CPU:         cpuSec,
+		CPUHard:     cpuSec + 1,
+		FileSize:    l.FileBytes,
+		OpenFile:    l.OpenFiles,
+		Stack:       l.StackBytes,
+		DisableCore: true,
+	}
+	out := r.PrepareRLimit()
+	if l.StackBytes == 0 {
+		out = append(out, rlimit.RLimit{Res: syscall.RLIMIT_STACK, Rlim: syscall.Rlimit{Cur: rlimInfinity, Max: rlimInfinity}})
+	}
+	return out
+}
+
+const rlimInfinity = ^uint64(0)

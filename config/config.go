@@ -1,0 +1,188 @@
+// Package config defines Pecan's configuration file (pecan.toml) and loads
+// it strictly: a key the program does not know is an error that names it,
+// so a typo never silently falls back to a default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole of pecan.toml.
+type Config struct {
+	Listen   string `toml:"listen"`
+	PoolSize int    `toml:"pool_size"`
+	// QueueLength bounds the requests waiting for an idle sandbox.
+	QueueLength int    `toml:"queue_length"`
+	Backend     string `toml:"backend"`
+	DataDir     string `toml:"data_dir"`
+	LogLevel    string `toml:"log_level"`
+	LogFormat   string `toml:"log_format"`
+	// BodyLimitKiB caps the size of a request body.
+	BodyLimitKiB int `toml:"body_limit_kib"`
+
+	Limits    Limits              `toml:"limits"`
+	Container Container           `toml:"container"`
+	Languages map[string]Language `toml:"languages"`
+}
+
+// Limits are the defaults and maxima applied to client requests.
+type Limits struct {
+	DefaultTime      float64 `toml:"default_time"`       // CPU seconds
+	MaxTime          float64 `toml:"max_time"`           // CPU seconds
+	DefaultMemoryKiB int64   `toml:"default_memory_kib"` // KiB
+	MaxMemoryKiB     int64   `toml:"max_memory_kib"`     // KiB
+	// WallFactor sets the default wall limit as a multiple of the CPU limit.
+	WallFactor  float64 `toml:"wall_factor"`
+	MaxWallTime float64 `toml:"max_wall_time"` // seconds
+	OutputKiB   int64   `toml:"output_kib"`    // stdout and stderr, each
+	MaxStdinKiB int64   `toml:"max_stdin_kib"`
+	MaxCodeKiB  int64   `toml:"max_code_kib"`
+	Processes   uint64  `toml:"processes"`
+	OpenFiles   uint64  `toml:"open_files"`
+	FileSizeKiB uint64  `toml:"file_size_kib"`
+	// StackKiB of 0 means unlimited stack (bounded by memory).
+	StackKiB uint64 `toml:"stack_kib"`
+}
+
+// Container holds the settings of the container backend.
+type Container struct {
+	// WorkDirMiB and TmpMiB size the two writable tmpfs mounts.
+	WorkDirMiB int `toml:"work_dir_mib"`
+	TmpMiB     int `toml:"tmp_mib"`
+	// CgroupPrefix names the cgroup under which runs get their cgroups.
+	CgroupPrefix string `toml:"cgroup_prefix"`
+	// Mounts are read-only host paths bound into every sandbox at the
+	// same path, on top of the toolchain mounts of each language.
+	Mounts []string `toml:"mounts"`
+	// EtcFiles are the files of /etc programs need; nothing else of /etc
+	// is visible.
+	EtcFiles []string `toml:"etc_files"`
+	// UID is the unprivileged host uid programs run as.
+	UID int `toml:"uid"`
+}
+
+// Step is a compile or run step's limits.
+type Step struct {
+	Time      float64 `toml:"time"`       // CPU seconds
+	WallTime  float64 `toml:"wall_time"`  // seconds
+	MemoryMiB int64   `toml:"memory_mib"` // MiB
+	OutputKiB int64   `toml:"output_kib"`
+	Processes uint64  `toml:"processes"`
+}
+
+// Language is one [languages.<id>] table.
+type Language struct {
+	Name    string   `toml:"name"`
+	Aliases []string `toml:"aliases"`
+	Source  string   `toml:"source"`
+	// Compile is empty for interpreted languages. Arguments may use the
+	// placeholders of languages.Expand.
+	Compile []string `toml:"compile"`
+	Run     []string `toml:"run"`
+	// Version is run on the host at start to report the toolchain version.
+	Version []string `toml:"version"`
+	// Setup runs once on the host, trusted, before the pool starts (for
+	// example to precompile a header or a standard library); it gets the
+	// language's state directory as $PECAN_STATE, which sandboxes see
+	// read-only at the same path.
+	Setup []string `toml:"setup"`
+	// Mounts are toolchain paths bound read-only into every sandbox.
+	Mounts []string `toml:"mounts"`
+	Env    []string `toml:"env"`
+	// Extra allowances added to the client's limits for this language's
+	// runtime (a JVM needs memory of its own).
+	ExtraTime      float64 `toml:"extra_time"`
+	ExtraMemoryMiB int64   `toml:"extra_memory_mib"`
+	// RunProcesses overrides the process limit of runs (JVMs start threads).
+	RunProcesses  uint64 `toml:"run_processes"`
+	CompileLimits Step   `toml:"compile_limits"`
+}
+
+// Default returns the configuration used where pecan.toml is silent.
+func Default() Config {
+	return Config{
+		Listen:       "127.0.0.1:8080",
+		PoolSize:     runtime.NumCPU(),
+		QueueLength:  256,
+		Backend:      "container",
+		DataDir:      "/var/lib/pecan",
+		LogLevel:     "info",
+		LogFormat:    "text",
+		BodyLimitKiB: 16 * 1024,
+		Limits: Limits{
+			DefaultTime:      2,
+			MaxTime:          30,
+			DefaultMemoryKiB: 256 * 1024,
+			MaxMemoryKiB:     2 * 1024 * 1024,
+			WallFactor:       3,
+			MaxWallTime:      90,
+			OutputKiB:        64 * 1024,
+			MaxStdinKiB:      8 * 1024,
+			MaxCodeKiB:       512,
+			Processes:        64,
+			OpenFiles:        256,
+			FileSizeKiB:      64 * 1024,
+		},
+		Container: Container{
+			WorkDirMiB:   256,
+			TmpMiB:       64,
+			CgroupPrefix: "pecan",
+			UID:          65534,
+		},
+	}
+}
+
+// Load reads path over the defaults. Unknown keys are an error.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return Config{}, fmt.Errorf("load config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("load config %s: unknown key(s): %s", path, strings.Join(keys, ", "))
+	}
+	return cfg, nil
+}
+
+// Validate checks values that would make the server misbehave.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.PoolSize < 1 {
+		errs = append(errs, fmt.Errorf("pool_size must be at least 1, got %d", c.PoolSize))
+	}
+	if c.QueueLength < 0 {
+		errs = append(errs, fmt.Errorf("queue_length must not be negative, got %d", c.QueueLength))
+	}
+	if c.Limits.DefaultTime <= 0 || c.Limits.MaxTime < c.Limits.DefaultTime {
+		errs = append(errs, errors.New("limits: need 0 < default_time <= max_time"))
+	}
+	if c.Limits.DefaultMemoryKiB <= 0 || c.Limits.MaxMemoryKiB < c.Limits.DefaultMemoryKiB {
+		errs = append(errs, errors.New("limits: need 0 < default_memory_kib <= max_memory_kib"))
+	}
+	if c.Limits.WallFactor < 1 {
+		errs = append(errs, errors.New("limits: wall_factor must be at least 1"))
+	}
+	if len(c.Languages) == 0 {
+		errs = append(errs, errors.New("no [languages] configured"))
+	}
+	for id, l := range c.Languages {
+		if l.Source == "" || len(l.Run) == 0 {
+			errs = append(errs, fmt.Errorf("languages.%s: source and run are required", id))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Seconds converts float seconds to a Duration.
+func Seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -1,0 +1,120 @@
+// Package http is Pecan's HTTP API (DESIGN §3): a Fiber app that validates
+// client input, turns it into a messages.ExecuteRequest, hands it to a
+// Judge and maps the reply to JSON. It holds no judging logic, so the same
+// handlers serve an in-process pool, a cluster, or a fake in tests.
+package http
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// Judge is what the handlers need from the judging machinery. The HTTP layer
+// only sends and awaits, so the actor system stays behind this interface.
+type Judge interface {
+	// Execute judges one request. It must return once ctx is done; a reply
+	// with Failure set means the request was not judged.
+	Execute(ctx context.Context, req *messages.ExecuteRequest) (*messages.ExecuteResponse, error)
+	// Status reports the sandbox pool.
+	Status(ctx context.Context) (*messages.PoolStatus, error)
+}
+
+// Options configure the app.
+type Options struct {
+	Version string
+	// Limits bound client requests. A zero field takes the value of
+	// config.Default(), so a partly filled Limits never rejects everything.
+	Limits config.Limits
+	// BodyLimit caps a request body in bytes; 0 means config.Default()'s.
+	BodyLimit int
+	// QueueTimeout is how long a request may wait for a sandbox.
+	QueueTimeout time.Duration
+	// Logger receives request logs (debug) and faults; nil discards them.
+	Logger logrus.FieldLogger
+}
+
+// server carries what the handlers share.
+type server struct {
+	opts  Options
+	langs *languages.Registry
+	judge Judge
+	log   logrus.FieldLogger
+}
+
+// New builds the Fiber app with every v1 route. The caller owns Listen and
+// Shutdown.
+func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
+	opts.Limits = withDefaults(opts.Limits)
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = config.Default().BodyLimitKiB * 1024
+	}
+	if opts.Logger == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		opts.Logger = l
+	}
+	s := &server{opts: opts, langs: langs, judge: j, log: opts.Logger}
+
+	app := fiber.New(fiber.Config{
+		// fasthttp enforces the limit while reading, before any handler
+		// runs; errorHandler turns the resulting error into a JSON 413.
+		BodyLimit:    opts.BodyLimit,
+		ErrorHandler: s.errorHandler,
+		// main logs its own listen line through logrus.
+		DisableStartupMessage: true,
+	})
+
+	// Order matters: the logger is outermost so it sees the final status
+	// even of panics, which recoverer turns into errors; CORS runs before
+	// routing so 404/405 answers carry its headers too.
+	app.Use(s.requestLogger)
+	app.Use(s.recoverer)
+	app.Use(cors.New(cors.Config{AllowOrigins: "*"}))
+
+	v1 := app.Group("/v1")
+	v1.Get("/health", s.health)
+	v1.Get("/version", s.version)
+	v1.Get("/languages", s.languages)
+	v1.Post("/judge/judge-single", s.judgeSingle)
+	v1.Get("/manager/sandbox-status", s.sandboxStatus)
+	return app
+}
+
+// withDefaults fills zero limits from config.Default().
+func withDefaults(l config.Limits) config.Limits {
+	d := config.Default().Limits
+	if l.DefaultTime <= 0 {
+		l.DefaultTime = d.DefaultTime
+	}
+	if l.MaxTime <= 0 {
+		l.MaxTime = d.MaxTime
+	}
+	if l.DefaultMemoryKiB <= 0 {
+		l.DefaultMemoryKiB = d.DefaultMemoryKiB
+	}
+	if l.MaxMemoryKiB <= 0 {
+		l.MaxMemoryKiB = d.MaxMemoryKiB
+	}
+	if l.WallFactor <= 0 {
+		l.WallFactor = d.WallFactor
+	}
+	if l.MaxWallTime <= 0 {
+		l.MaxWallTime = d.MaxWallTime
+	}
+	if l.MaxStdinKiB <= 0 {
+		l.MaxStdinKiB = d.MaxStdinKiB
+	}
+	if l.MaxCodeKiB <= 0 {
+		l.MaxCodeKiB = d.MaxCodeKiB
+	}
+	return l
+}

@@ -1,0 +1,87 @@
+package languages
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	log "github.com/sirupsen/logrus"
+)
+
+// Prepare probes every language's toolchain on the host and runs its Setup
+// command. A language whose toolchain is missing is marked unavailable
+// rather than failing the server: the others still work.
+func (r *Registry) Prepare(ctx context.Context, logger log.FieldLogger) {
+	for _, l := range r.All() {
+		l.prepare(ctx, logger.WithField("language", l.ID))
+	}
+}
+
+func (l *Language) prepare(ctx context.Context, logger log.FieldLogger) {
+	for _, cmd := range [][]string{l.Compile, l.Run} {
+		if len(cmd) == 0 {
+			continue
+		}
+		if _, err := os.Stat(cmd[0]); err != nil && strings.HasPrefix(cmd[0], "/") {
+			l.Problem = fmt.Sprintf("toolchain not found: %s", cmd[0])
+			logger.WithField("path", cmd[0]).Warn("language unavailable: toolchain not found")
+			return
+		}
+	}
+	if len(l.Version) > 0 {
+		out, err := hostRun(ctx, l, l.Version, time.Minute)
+		if err != nil {
+			l.Problem = fmt.Sprintf("version probe failed: %v", err)
+			logger.WithError(err).Warn("language unavailable: version probe failed")
+			return
+		}
+		l.ToolVersion = firstLine(out)
+	}
+	if len(l.Setup) > 0 {
+		if err := os.MkdirAll(l.StateDir, 0o755); err != nil {
+			l.Problem = fmt.Sprintf("setup: %v", err)
+			return
+		}
+		start := time.Now()
+		if _, err := hostRun(ctx, l, l.Setup, 15*time.Minute); err != nil {
+			l.Problem = fmt.Sprintf("setup failed: %v", err)
+			logger.WithError(err).Warn("language unavailable: setup failed")
+			return
+		}
+		logger.WithField("took", time.Since(start).Round(time.Millisecond)).Info("language set up")
+	}
+	l.Available = true
+}
+
+// hostRun runs a trusted, operator-configured command on the host.
+func hostRun(ctx context.Context, l *Language, args []string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	args = l.Expand(args, Vars{MemoryMiB: 256})
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "PECAN_STATE="+l.StateDir)
+	cmd.Env = append(cmd.Env, l.Env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(lastBytes(out, 2000)))
+	}
+	return string(out), nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func lastBytes(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
