@@ -18,13 +18,20 @@ type Config struct {
 	Listen   string `toml:"listen"`
 	PoolSize int    `toml:"pool_size"`
 	// QueueLength bounds the requests waiting for an idle sandbox.
-	QueueLength int    `toml:"queue_length"`
-	Backend     string `toml:"backend"`
-	DataDir     string `toml:"data_dir"`
-	LogLevel    string `toml:"log_level"`
-	LogFormat   string `toml:"log_format"`
+	QueueLength int `toml:"queue_length"`
+	// QueueTimeout is how long, in seconds, a request may wait for an
+	// idle sandbox.
+	QueueTimeout float64 `toml:"queue_timeout"`
+	Backend      string  `toml:"backend"`
+	DataDir      string  `toml:"data_dir"`
+	LogLevel     string  `toml:"log_level"`
+	LogFormat    string  `toml:"log_format"`
 	// BodyLimitKiB caps the size of a request body.
 	BodyLimitKiB int `toml:"body_limit_kib"`
+
+	// Env is the base environment of every compile and run; a
+	// language's own env is added after it.
+	Env []string `toml:"env"`
 
 	Limits    Limits              `toml:"limits"`
 	Container Container           `toml:"container"`
@@ -100,16 +107,22 @@ type Language struct {
 	ExtraTime      float64 `toml:"extra_time"`
 	ExtraMemoryMiB int64   `toml:"extra_memory_mib"`
 	// RunProcesses overrides the process limit of runs (JVMs start threads).
-	RunProcesses  uint64 `toml:"run_processes"`
-	CompileLimits Step   `toml:"compile_limits"`
+	RunProcesses uint64 `toml:"run_processes"`
+	// MemoryErrorMarkers are texts a runtime prints to stderr when it
+	// stops at its own heap limit (a JVM's -Xmx, Node's old space) before
+	// the cgroup's: a failed run showing one is MemoryLimitExceeded.
+	MemoryErrorMarkers []string `toml:"memory_error_markers"`
+	CompileLimits      Step     `toml:"compile_limits"`
 }
 
 // Default returns the configuration used where pecan.toml is silent.
 func Default() Config {
 	return Config{
 		Listen:       "127.0.0.1:8080",
+		Env:          []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"},
 		PoolSize:     runtime.NumCPU(),
 		QueueLength:  256,
+		QueueTimeout: 60,
 		Backend:      "container",
 		DataDir:      "/var/lib/pecan",
 		LogLevel:     "info",

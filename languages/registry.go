@@ -35,8 +35,9 @@ type Registry struct {
 }
 
 // New builds the registry. stateRoot is where per-language state
-// directories live (one sub-directory per language id).
-func New(langs map[string]config.Language, stateRoot string) (*Registry, error) {
+// directories live (one sub-directory per language id); baseEnv comes
+// before each language's own environment.
+func New(langs map[string]config.Language, baseEnv []string, stateRoot string) (*Registry, error) {
 	r := &Registry{byID: map[string]*Language{}, byName: map[string]*Language{}}
 	ids := make([]string, 0, len(langs))
 	for id := range langs {
@@ -45,6 +46,7 @@ func New(langs map[string]config.Language, stateRoot string) (*Registry, error) 
 	sort.Strings(ids)
 	for _, id := range ids {
 		l := &Language{ID: id, Language: langs[id]}
+		l.Env = append(append([]string(nil), baseEnv...), l.Env...)
 		if stateRoot != "" {
 			l.StateDir = stateRoot + "/" + id
 		}

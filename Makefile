@@ -1,0 +1,54 @@
+# Pecan's two set-up commands are `make run` and `make test`; both install
+# what a fresh machine of this kind lacks, at pinned versions.
+
+GO          ?= go
+BIN         := bin/pecan
+TOOLS       := $(CURDIR)/.tools
+BUF_VERSION := v1.75.0
+PGG_VERSION := v1.36.12
+TS_VERSION  := 5.9.3
+TYPES_NODE  := 20.19.43
+GOTESTFLAGS ?=
+
+.PHONY: all deps build run test unit e2e bench proto vet clean
+
+all: build
+
+# deps installs the toolchains the shipped languages need and the host
+# lacks: Kotlin from Debian, TypeScript and Node's type definitions from npm.
+deps:
+	@command -v kotlinc >/dev/null 2>&1 || { \
+	  echo "installing kotlin (Debian)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin >/dev/null; }
+	@test "$$(node /usr/lib/node_modules/typescript/lib/tsc.js --version 2>/dev/null)" = "Version $(TS_VERSION)" || { \
+	  echo "installing typescript@$(TS_VERSION) (npm)"; \
+	  npm install -g --no-audit --no-fund typescript@$(TS_VERSION) >/dev/null; }
+	@test "$$(node -p 'require("/usr/lib/node_modules/@types/node/package.json").version' 2>/dev/null)" = "$(TYPES_NODE)" || { \
+	  echo "installing @types/node@$(TYPES_NODE) (npm)"; \
+	  npm install -g --no-audit --no-fund @types/node@$(TYPES_NODE) >/dev/null; }
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pecan
+
+run: deps build
+	./$(BIN) serve --config pecan.toml
+
+vet:
+	$(GO) vet ./...
+
+# test runs every test: unit tests of each package and the end-to-end
+# tests, which start the real server on the real container backend.
+test: deps vet
+	$(GO) test $(GOTESTFLAGS) -timeout 40m ./...
+
+bench: deps
+	$(GO) run ./bench --config pecan.toml --out BENCHMARKS.md
+
+# proto regenerates messages/ with pinned buf and protoc-gen-go.
+proto:
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PGG_VERSION)
+	PATH=$(TOOLS):$$PATH $(TOOLS)/buf generate
+
+clean:
+	rm -rf bin

@@ -1,0 +1,230 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/judge"
+	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// compileOutputMax caps compile_output: a compiler drowning in template
+// errors must not make the response huge.
+const compileOutputMax = 64 * 1024
+
+// Defaults for a language whose compile_limits leave a field at zero.
+// They are generous because compilers (javac, rustc, go) are heavy, and a
+// compile is not what the client's limits are about.
+const (
+	defaultCompileTime      = 10 * time.Second
+	defaultCompileMemoryMiB = 1024
+	defaultCompileOutputKiB = 64
+	defaultCompileProcesses = 128
+)
+
+// JobConfig is what the pipeline needs beyond the request and language.
+type JobConfig struct {
+	Limits config.Limits // output, processes, open files, file size, stack
+	Node   string
+}
+
+// RunJob judges one request in sb: write the source, compile if the
+// language has a compile step, run, decide the verdict. It does not reset
+// the sandbox; the caller does, whatever the outcome.
+//
+// The response is always usable. A non-nil error means the backend
+// failed (not the program); the response is then an InternalError
+// answer, and when the error wraps backends.ErrBroken the caller must not
+// use sb again and should retry the job elsewhere instead of answering.
+func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig) (*messages.ExecuteResponse, error) {
+	resp := &messages.ExecuteResponse{
+		RequestId: req.GetRequestId(),
+		Sandbox:   sb.ID(),
+		Node:      cfg.Node,
+	}
+	internal := func(err error) (*messages.ExecuteResponse, error) {
+		resp.Code = int32(judge.InternalError)
+		resp.Status = judge.InternalError.String()
+		resp.Error = err.Error()
+		return resp, err
+	}
+	check, err := judge.ParseChecker(req.GetChecker())
+	if err != nil {
+		// Not a backend fault: answer, but with a nil error so the
+		// sandbox is not suspected.
+		r, _ := internal(err)
+		return r, nil
+	}
+	if err := sb.WriteFile(lang.Source, req.GetCode(), false); err != nil {
+		return internal(fmt.Errorf("write source: %w", err))
+	}
+
+	if lang.Compiled() {
+		spec := compileSpec(lang, cfg.Limits)
+		res, err := sb.Run(ctx, spec)
+		if err != nil {
+			return internal(fmt.Errorf("compile: %w", err))
+		}
+		if out, ok := compileFailed(res, spec.Limits); ok {
+			resp.Code = int32(judge.CompileError)
+			resp.Status = judge.CompileError.String()
+			resp.CompileOutput = out
+			resp.Time = res.CPU.Seconds()
+			resp.WallTime = res.Wall.Seconds()
+			resp.MemoryKib = int64(res.MemoryPeak / 1024)
+			resp.ExitCode = int32(res.ExitCode)
+			resp.Signal = int32(res.Signal)
+			return resp, nil
+		}
+		// A clean compile's warnings are still worth showing.
+		resp.CompileOutput = cut(append(append([]byte(nil), res.Stdout...), res.Stderr...), compileOutputMax)
+	}
+
+	spec := runSpec(lang, req, cfg.Limits)
+	res, err := sb.Run(ctx, spec)
+	if err != nil {
+		return internal(fmt.Errorf("run: %w", err))
+	}
+	r := judge.Run{
+		OOM: res.OOM || (spec.Limits.MemoryBytes > 0 && res.MemoryPeak >= spec.Limits.MemoryBytes),
+		// The backend flags a kill; a program that finished just over the
+		// limit (limits are enforced by polling) is over it all the same.
+		CPUExceeded:    res.CPUExceeded || (spec.Limits.CPU > 0 && res.CPU > spec.Limits.CPU),
+		WallExceeded:   res.WallExceeded || (spec.Limits.Wall > 0 && res.Wall > spec.Limits.Wall),
+		OutputExceeded: res.OutputExceeded,
+		Signal:         res.Signal,
+		ExitCode:       res.ExitCode,
+	}
+	v := judge.Decide(r, check, res.Stdout, req.GetDesiredStdout())
+	resp.Code = int32(v)
+	resp.Status = v.String()
+	resp.Stdout = res.Stdout
+	resp.Stderr = res.Stderr
+	resp.Time = res.CPU.Seconds()
+	resp.WallTime = res.Wall.Seconds()
+	resp.MemoryKib = int64(res.MemoryPeak / 1024)
+	resp.ExitCode = int32(res.ExitCode)
+	resp.Signal = int32(res.Signal)
+	return resp, nil
+}
+
+// compileSpec builds the compile step with the language's compile limits,
+// filling the zero fields with defaults.
+func compileSpec(lang *languages.Language, lim config.Limits) backends.RunSpec {
+	cl := lang.CompileLimits
+	cpu := config.Seconds(cl.Time)
+	if cpu <= 0 {
+		cpu = defaultCompileTime
+	}
+	wall := config.Seconds(cl.WallTime)
+	if wall <= 0 {
+		// Compilers wait on disk and spawn helpers; give them room.
+		wall = 2*cpu + 5*time.Second
+	}
+	mem := cl.MemoryMiB
+	if mem <= 0 {
+		mem = defaultCompileMemoryMiB
+	}
+	out := cl.OutputKiB
+	if out <= 0 {
+		out = defaultCompileOutputKiB
+	}
+	procs := cl.Processes
+	if procs == 0 {
+		procs = max(lim.Processes, defaultCompileProcesses)
+	}
+	return backends.RunSpec{
+		Args: lang.Expand(lang.Compile, languages.Vars{MemoryMiB: mem}),
+		Env:  lang.Env,
+		Limits: backends.Limits{
+			CPU:         cpu,
+			Wall:        wall,
+			MemoryBytes: uint64(mem) << 20,
+			Processes:   procs,
+			OutputBytes: out * 1024,
+			FileBytes:   lim.FileSizeKiB * 1024,
+			OpenFiles:   lim.OpenFiles,
+			StackBytes:  lim.StackKiB * 1024,
+		},
+	}
+}
+
+// compileFailed reports whether a compile was not clean, and the output
+// to show: compiler stdout+stderr plus a note naming the limit hit.
+func compileFailed(res backends.RunResult, lim backends.Limits) (string, bool) {
+	var note string
+	switch {
+	case res.OOM:
+		note = "compilation exceeded its memory limit"
+	case res.CPUExceeded || (lim.CPU > 0 && res.CPU > lim.CPU):
+		note = "compilation exceeded its time limit"
+	case res.WallExceeded || (lim.Wall > 0 && res.Wall > lim.Wall):
+		note = "compilation exceeded its wall-time limit"
+	case res.OutputExceeded:
+		note = "compiler output exceeded its limit"
+	case res.Signal != 0:
+		note = fmt.Sprintf("compiler killed by signal %d", res.Signal)
+	case res.ExitCode != 0:
+		// The compiler's own messages say why; no note needed.
+	default:
+		return "", false
+	}
+	out := append(append([]byte(nil), res.Stdout...), res.Stderr...)
+	if note != "" {
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		out = append(out, note...)
+		out = append(out, '\n')
+	}
+	return cut(out, compileOutputMax), true
+}
+
+// runSpec builds the run step: the client's limits plus the language's
+// allowances, the operator's limits for the rest.
+func runSpec(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits) backends.RunSpec {
+	l := req.GetLimits()
+	extra := config.Seconds(lang.ExtraTime)
+	memKiB := l.GetMemoryKib()
+	memMiB := (memKiB + 1023) / 1024 // the command sees the client's limit, rounded up
+	procs := lang.RunProcesses
+	if procs == 0 {
+		procs = lim.Processes
+	}
+	var wall time.Duration
+	if w := l.GetWallSeconds(); w > 0 {
+		wall = config.Seconds(w) + extra
+	}
+	return backends.RunSpec{
+		Args:  lang.Expand(lang.Run, languages.Vars{MemoryMiB: memMiB}),
+		Env:   lang.Env,
+		Stdin: req.GetStdin(),
+		Limits: backends.Limits{
+			CPU:         config.Seconds(l.GetCpuSeconds()) + extra,
+			Wall:        wall,
+			MemoryBytes: uint64(memKiB)*1024 + uint64(lang.ExtraMemoryMiB)<<20,
+			Processes:   procs,
+			OutputBytes: lim.OutputKiB * 1024,
+			FileBytes:   lim.FileSizeKiB * 1024,
+			OpenFiles:   lim.OpenFiles,
+			StackBytes:  lim.StackKiB * 1024,
+		},
+	}
+}
+
+// cut keeps at most n bytes, marking the cut.
+func cut(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	const mark = "\n[output truncated]\n"
+	return string(b[:n-len(mark)]) + mark
+}
+
+// isBroken reports whether err means the sandbox must not be reused.
+func isBroken(err error) bool { return errors.Is(err, backends.ErrBroken) }

@@ -1,0 +1,233 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/fake"
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/judge"
+	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// testLanguages is a compiled language (c) and an interpreted one (py).
+func testLanguages(t *testing.T) *languages.Registry {
+	t.Helper()
+	r, err := languages.New(map[string]config.Language{
+		"c": {
+			Source:        "main.c",
+			Compile:       []string{"/usr/bin/cc", "-O2", "-o", "main", "{source}"},
+			Run:           []string{"./main"},
+			CompileLimits: config.Step{Time: 5, MemoryMiB: 300},
+		},
+		"py": {
+			Aliases:        []string{"python"},
+			Source:         "main.py",
+			Run:            []string{"/usr/bin/python3", "-X", "heap={memory_mib}", "{source}"},
+			Env:            []string{"PYTHONHASHSEED=0"},
+			ExtraTime:      0.5,
+			ExtraMemoryMiB: 16,
+			RunProcesses:   4,
+		},
+	}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// program is the fake "toolchain": compiling main.c fails when the source
+// contains "error"; running prints what follows "print ", "crash" exits 1,
+// "tle" reports a CPU kill.
+func program(_ context.Context, _ *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+	res := backends.RunResult{CPU: 10 * time.Millisecond, Wall: 20 * time.Millisecond, MemoryPeak: 4 << 20}
+	switch spec.Args[0] {
+	case "/usr/bin/cc":
+		if bytes.Contains(files["main.c"], []byte("error")) {
+			res.ExitCode = 1
+			res.Stderr = []byte("main.c:1:1: error: expected ';'")
+		}
+		files["main"] = []byte("binary")
+		return res, nil
+	case "./main", "/usr/bin/python3":
+		src := string(files["main.c"]) + string(files["main.py"])
+		switch {
+		case strings.HasPrefix(src, "print "):
+			res.Stdout = []byte(strings.TrimPrefix(src, "print ") + "\n")
+		case src == "crash":
+			res.ExitCode = 1
+		case src == "tle":
+			res.CPU = spec.Limits.CPU
+			res.CPUExceeded = true
+			res.Signal = 9
+		case src == "slow":
+			// Finished, but over the limit: the pipeline must see it.
+			res.CPU = spec.Limits.CPU + time.Millisecond
+		case src == "stdin":
+			res.Stdout = spec.Stdin
+		}
+		return res, nil
+	}
+	return res, fmt.Errorf("unknown program %v", spec.Args)
+}
+
+func request(lang, code, want string) *messages.ExecuteRequest {
+	return &messages.ExecuteRequest{
+		RequestId:     "r-" + lang,
+		Language:      lang,
+		Code:          []byte(code),
+		DesiredStdout: []byte(want),
+		Limits:        &messages.Limits{CpuSeconds: 1, WallSeconds: 3, MemoryKib: 65537},
+	}
+}
+
+func runOne(t *testing.T, run fake.RunFunc, req *messages.ExecuteRequest, lim config.Limits) (*messages.ExecuteResponse, error) {
+	t.Helper()
+	b := fake.New(run)
+	sb, err := b.New(context.Background(), "t-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lang, ok := testLanguages(t).Lookup(req.GetLanguage())
+	if !ok {
+		t.Fatalf("no language %s", req.GetLanguage())
+	}
+	return RunJob(context.Background(), sb, lang, req, JobConfig{Limits: lim, Node: "n1"})
+}
+
+func TestRunJobVerdicts(t *testing.T) {
+	cases := []struct {
+		name string
+		req  *messages.ExecuteRequest
+		want judge.Verdict
+	}{
+		{"accepted interpreted", request("py", "print 42", "42"), judge.Accepted},
+		{"accepted compiled", request("c", "print 42", "42\n\n"), judge.Accepted},
+		{"wrong answer", request("python", "print 41", "42"), judge.WrongAnswer},
+		{"runtime error", request("c", "crash", ""), judge.RuntimeError},
+		{"time limit (killed)", request("py", "tle", ""), judge.TimeLimitExceeded},
+		{"time limit (over, not killed)", request("py", "slow", ""), judge.TimeLimitExceeded},
+		{"compile error", request("c", "error", ""), judge.CompileError},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := runOne(t, program, c.req, config.Default().Limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if judge.Verdict(resp.Code) != c.want || resp.Status != c.want.String() {
+				t.Fatalf("got %d %s, want %v (%+v)", resp.Code, resp.Status, c.want, resp)
+			}
+			if resp.Sandbox != "t-0" || resp.Node != "n1" || resp.RequestId != c.req.RequestId {
+				t.Fatalf("identity fields wrong: %+v", resp)
+			}
+		})
+	}
+}
+
+func TestRunJobCompileErrorOutput(t *testing.T) {
+	resp, err := runOne(t, program, request("c", "error", ""), config.Default().Limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(resp.CompileOutput, "expected ';'") {
+		t.Fatalf("compile output %q lacks the compiler's message", resp.CompileOutput)
+	}
+	// A compiler over its time limit is a compile error too, with a note.
+	tooSlow := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		return backends.RunResult{CPUExceeded: true, Signal: 9, Stderr: bytes.Repeat([]byte("x"), 100<<10)}, nil
+	}
+	resp, err = runOne(t, tooSlow, request("c", "print 1", "1"), config.Default().Limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Code != int32(judge.CompileError) || len(resp.CompileOutput) > compileOutputMax {
+		t.Fatalf("got %d with %d bytes of output", resp.Code, len(resp.CompileOutput))
+	}
+}
+
+func TestRunJobLimits(t *testing.T) {
+	lim := config.Limits{OutputKiB: 64, Processes: 32, OpenFiles: 100, FileSizeKiB: 1024, StackKiB: 8192}
+	var specs []backends.RunSpec
+	capture := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		specs = append(specs, spec)
+		return program(ctx, sb, spec, files)
+	}
+	req := request("py", "stdin", "hello")
+	req.Stdin = []byte("hello")
+	resp, err := runOne(t, capture, req, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Code != int32(judge.Accepted) {
+		t.Fatalf("got %s", resp.Status)
+	}
+	if len(specs) != 1 {
+		t.Fatalf("%d runs, want 1", len(specs))
+	}
+	s := specs[0]
+	want := backends.Limits{
+		CPU:         1500 * time.Millisecond,
+		Wall:        3500 * time.Millisecond,
+		MemoryBytes: 65537*1024 + 16<<20,
+		Processes:   4,
+		OutputBytes: 64 << 10,
+		FileBytes:   1 << 20,
+		OpenFiles:   100,
+		StackBytes:  8 << 20,
+	}
+	if s.Limits != want {
+		t.Fatalf("limits\n got %+v\nwant %+v", s.Limits, want)
+	}
+	if strings.Join(s.Args, " ") != "/usr/bin/python3 -X heap=65 main.py" {
+		t.Fatalf("args %q", s.Args)
+	}
+	if len(s.Env) != 1 || string(s.Stdin) != "hello" {
+		t.Fatalf("env %q stdin %q", s.Env, s.Stdin)
+	}
+
+	specs = nil
+	if _, err := runOne(t, capture, request("c", "print 1", "1"), lim); err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 2 {
+		t.Fatalf("%d runs, want compile and run", len(specs))
+	}
+	c := specs[0].Limits
+	if c.CPU != 5*time.Second || c.MemoryBytes != 300<<20 || c.Wall <= c.CPU || c.OutputBytes != defaultCompileOutputKiB<<10 || c.Processes < 32 {
+		t.Fatalf("compile limits %+v", c)
+	}
+	if specs[1].Limits.Processes != 32 {
+		t.Fatalf("run processes %d, want the operator's 32", specs[1].Limits.Processes)
+	}
+}
+
+func TestRunJobBackendErrors(t *testing.T) {
+	broken := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		return backends.RunResult{}, fmt.Errorf("init died: %w", backends.ErrBroken)
+	}
+	resp, err := runOne(t, broken, request("py", "print 1", "1"), config.Limits{})
+	if !isBroken(err) || resp.Code != int32(judge.InternalError) {
+		t.Fatalf("got %v, code %d", err, resp.Code)
+	}
+	flaky := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		return backends.RunResult{}, fake.ErrInjected
+	}
+	resp, err = runOne(t, flaky, request("py", "print 1", "1"), config.Limits{})
+	if err == nil || isBroken(err) || resp.Code != int32(judge.InternalError) || resp.Error == "" {
+		t.Fatalf("got %v, %+v", err, resp)
+	}
+	// A bad checker is the request's fault, not the sandbox's.
+	req := request("py", "print 1", "1")
+	req.Checker = "nonsense"
+	resp, err = runOne(t, program, req, config.Limits{})
+	if err != nil || resp.Code != int32(judge.InternalError) || !strings.Contains(resp.Error, "nonsense") {
+		t.Fatalf("got %v, %+v", err, resp)
+	}
+}

@@ -1,0 +1,255 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/judge"
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// maxAttempts is how many sandboxes a job may kill before the requester
+// gets FAILURE_INTERNAL: the first death may be the sandbox's fault, a
+// second one is likely the job's (or the backend is sick).
+const maxAttempts = 2
+
+// sandboxEntry is the router's view of one sandbox actor.
+type sandboxEntry struct {
+	pid       *actor.PID
+	state     state
+	sandboxID string
+	job       *job // the job it runs, while busy
+}
+
+// router leases idle sandbox actors to requests and queues the rest. It
+// is the only owner of the pool's bookkeeping, so Status is exact.
+type router struct {
+	node     string
+	queueCap int
+	logger   logrus.FieldLogger
+
+	sandboxes map[string]*sandboxEntry // by PID id
+	queue     []*job                   // FIFO; retried jobs go to the front
+	restarts  int64
+	vacant    int // slots whose actor was stopped and not yet respawned
+	draining  bool
+}
+
+func newRouter(node string, queueCap int, logger logrus.FieldLogger) *router {
+	return &router{
+		node:      node,
+		queueCap:  queueCap,
+		logger:    logger,
+		sandboxes: map[string]*sandboxEntry{},
+	}
+}
+
+func (r *router) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *messages.ExecuteRequest:
+		r.execute(ctx, m)
+	case *sandboxState:
+		r.sandboxState(ctx, m)
+	case *sandboxRestarted:
+		r.restarts++
+	case *slotVacant:
+		r.vacant++
+		if e, ok := r.sandboxes[m.pid.Id]; ok {
+			delete(r.sandboxes, m.pid.Id)
+			if e.job != nil {
+				// It should have reported the job already; never lose it.
+				r.retry(ctx, e.job, m.pid, m.reason)
+			}
+		}
+	case *slotFilled:
+		r.vacant--
+	case *statusRequest:
+		ctx.Respond(r.status())
+	case *drain:
+		r.draining = true
+		for _, j := range r.queue {
+			r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "pool is stopping")
+		}
+		r.queue = nil
+		ctx.Respond(&drained{})
+	}
+}
+
+func (r *router) execute(ctx actor.Context, req *messages.ExecuteRequest) {
+	if ctx.Sender() == nil {
+		// Nobody to answer: running it would only waste a sandbox.
+		r.logger.WithField("request_id", req.GetRequestId()).Warn("execute request without a sender dropped")
+		return
+	}
+	j := &job{req: req, replyTo: ctx.Sender()}
+	log := r.logger.WithField("request_id", req.GetRequestId())
+	switch {
+	case r.draining:
+		r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "pool is stopping")
+		return
+	case j.expired(time.Now()):
+		log.Debug("request arrived after its deadline; dropped")
+		return
+	}
+	r.prune(time.Now())
+	if len(r.queue) == 0 {
+		if e := r.pickIdle(nil); e != nil {
+			r.assign(ctx, e, j)
+			return
+		}
+	}
+	if len(r.queue) >= r.queueCap {
+		log.WithField("queue_length", len(r.queue)).Info("queue full; request refused")
+		r.fail(ctx, j, messages.Failure_FAILURE_BUSY, "all sandboxes are busy and the queue is full")
+		return
+	}
+	r.queue = append(r.queue, j)
+	r.dispatch(ctx)
+}
+
+func (r *router) sandboxState(ctx actor.Context, m *sandboxState) {
+	e, ok := r.sandboxes[m.pid.Id]
+	if !ok {
+		e = &sandboxEntry{pid: m.pid}
+		r.sandboxes[m.pid.Id] = e
+	}
+	if m.sandboxID != "" {
+		e.sandboxID = m.sandboxID
+	}
+	e.state = m.state
+	// Any report from the actor ends the job it was leased: either it
+	// answered the requester itself, or it hands the job back in retry.
+	e.job = nil
+	if m.state == stateBroken {
+		r.logger.WithFields(logrus.Fields{"sandbox": e.sandboxID, "reason": m.reason}).Warn("sandbox down")
+		if m.retry != nil {
+			r.retry(ctx, m.retry, m.pid, m.reason)
+		}
+	}
+	r.dispatch(ctx)
+}
+
+// retry gives a job whose sandbox died one more chance on another
+// sandbox, ahead of the queue; a second death answers FAILURE_INTERNAL.
+func (r *router) retry(ctx actor.Context, j *job, failed *actor.PID, reason string) {
+	j.attempts++
+	j.avoid = failed
+	j.lastErr = reason
+	log := r.logger.WithFields(logrus.Fields{"request_id": j.req.GetRequestId(), "attempt": j.attempts, "reason": reason})
+	switch {
+	case r.draining:
+		r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "pool is stopping; sandbox failed: "+reason)
+	case j.attempts >= maxAttempts:
+		log.Error("job failed on two sandboxes; giving up")
+		r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL,
+			fmt.Sprintf("the sandbox failed %d times while judging this request; last error: %s", j.attempts, reason))
+	case j.expired(time.Now()):
+		log.Info("sandbox failed under a job whose deadline passed; dropped")
+	default:
+		log.Warn("sandbox failed under a job; retrying on another sandbox")
+		r.queue = append([]*job{j}, r.queue...)
+	}
+}
+
+// dispatch hands queued jobs to idle sandboxes, oldest first.
+func (r *router) dispatch(ctx actor.Context) {
+	if r.draining {
+		return
+	}
+	now := time.Now()
+	for len(r.queue) > 0 {
+		j := r.queue[0]
+		if j.expired(now) {
+			r.queue = r.queue[1:]
+			r.logger.WithField("request_id", j.req.GetRequestId()).Info("request deadline passed while queued; dropped")
+			continue
+		}
+		e := r.pickIdle(j.avoid)
+		if e == nil {
+			return
+		}
+		r.queue[0] = nil // let the job be collected once done
+		r.queue = r.queue[1:]
+		r.assign(ctx, e, j)
+	}
+}
+
+// prune drops queued jobs whose deadline passed, so they do not take
+// queue places from live requests.
+func (r *router) prune(now time.Time) {
+	kept := r.queue[:0]
+	for _, j := range r.queue {
+		if j.expired(now) {
+			r.logger.WithField("request_id", j.req.GetRequestId()).Info("request deadline passed while queued; dropped")
+			continue
+		}
+		kept = append(kept, j)
+	}
+	clear(r.queue[len(kept):])
+	r.queue = kept
+}
+
+// pickIdle returns an idle sandbox, preferring one other than avoid. The
+// avoided actor is still acceptable: after its restart it owns a fresh
+// sandbox, and with a pool of one there is no other.
+func (r *router) pickIdle(avoid *actor.PID) *sandboxEntry {
+	var fallback *sandboxEntry
+	for _, e := range r.sandboxes {
+		if e.state != stateIdle {
+			continue
+		}
+		if avoid != nil && e.pid.Id == avoid.Id {
+			fallback = e
+			continue
+		}
+		return e
+	}
+	return fallback
+}
+
+func (r *router) assign(ctx actor.Context, e *sandboxEntry, j *job) {
+	e.state = stateBusy
+	e.job = j
+	ctx.Send(e.pid, j)
+}
+
+// fail answers a job without judging it.
+func (r *router) fail(ctx actor.Context, j *job, f messages.Failure, msg string) {
+	resp := &messages.ExecuteResponse{
+		RequestId: j.req.GetRequestId(),
+		Failure:   f,
+		Error:     msg,
+		Node:      r.node,
+	}
+	if f == messages.Failure_FAILURE_INTERNAL {
+		resp.Code = int32(judge.InternalError)
+		resp.Status = judge.InternalError.String()
+	}
+	ctx.Send(j.replyTo, resp)
+}
+
+func (r *router) status() *messages.PoolStatus {
+	s := &messages.PoolStatus{
+		Restarts:    r.restarts,
+		QueueLength: int32(len(r.queue)),
+		Node:        r.node,
+		Error:       int32(r.vacant),
+	}
+	for _, e := range r.sandboxes {
+		switch e.state {
+		case stateStarting:
+			s.Starting++
+		case stateIdle:
+			s.Idle++
+		case stateBusy:
+			s.Running++
+		case stateBroken:
+			s.Error++
+		}
+	}
+	s.Available = s.Idle + s.Running
+	return s
+}

@@ -1,0 +1,170 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/judge"
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// Time bounds for sandbox housekeeping. They do not depend on the job:
+// a sandbox that cannot be built or reset in this time is broken.
+const (
+	newTimeout   = 2 * time.Minute
+	resetTimeout = 30 * time.Second
+)
+
+// sandboxActor owns one sandbox. It runs one job at a time (the actor
+// model gives that for free: a job is one message) and fails on purpose
+// when its sandbox breaks, so the supervisor restarts it with a fresh one.
+type sandboxActor struct {
+	pool   *poolShared
+	slot   int
+	gen    *atomic.Int64 // shared by the incarnations of this slot, for unique ids
+	logger logrus.FieldLogger
+
+	sb backends.Sandbox
+	id string
+}
+
+func (a *sandboxActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+	case *job:
+		a.run(ctx, m)
+	case *actor.Restarting, *actor.Stopping:
+		// The old incarnation releases its sandbox; a restart builds a
+		// new one in the new incarnation's Started.
+		a.destroy(fmt.Sprintf("%T", m))
+	}
+}
+
+func (a *sandboxActor) start(ctx actor.Context) {
+	a.id = fmt.Sprintf("%s-%d-%d", a.pool.idPrefix, a.slot, a.gen.Add(1)-1)
+	a.logger = a.pool.logger.WithField("sandbox", a.id)
+	ctx.Send(a.pool.router, &sandboxState{pid: ctx.Self(), state: stateStarting, sandboxID: a.id})
+	nctx, cancel := context.WithTimeout(context.Background(), newTimeout)
+	defer cancel()
+	sb, err := a.pool.backend.New(nctx, a.id)
+	if err != nil {
+		a.fail(ctx, fmt.Sprintf("build sandbox: %v", err), nil)
+	}
+	a.sb = sb
+	ctx.Send(a.pool.router, &sandboxState{pid: ctx.Self(), state: stateIdle, sandboxID: a.id})
+}
+
+// run judges one job, answers the requester directly, resets the sandbox
+// and reports idle. Every path either answers the requester or hands the
+// job back to the router: a requester is never left waiting.
+func (a *sandboxActor) run(ctx actor.Context, j *job) {
+	answered := false
+	defer func() {
+		// A bug in the pipeline must not strand the requester: hand the
+		// job back and let the supervisor restart this actor.
+		if p := recover(); p != nil {
+			if _, ours := p.(*sandboxFailure); ours {
+				panic(p)
+			}
+			var retry *job
+			if !answered {
+				retry = j
+			}
+			a.fail(ctx, fmt.Sprintf("panic while judging: %v", p), retry)
+		}
+	}()
+	log := a.logger.WithField("request_id", j.req.GetRequestId())
+	if a.sb == nil {
+		// The router only leases actors that reported idle; if this ever
+		// happens, hand the job back rather than judge without a sandbox.
+		a.fail(ctx, "job arrived before the sandbox was built", j)
+	}
+
+	if j.expired(time.Now()) {
+		log.Info("request deadline passed before the job started; dropped")
+		ctx.Send(a.pool.router, &sandboxState{pid: ctx.Self(), state: stateIdle})
+		return
+	}
+
+	jctx := context.Background()
+	if d := j.deadline(); !d.IsZero() {
+		var cancel context.CancelFunc
+		jctx, cancel = context.WithDeadline(jctx, d)
+		defer cancel()
+	}
+
+	var resp *messages.ExecuteResponse
+	var err error
+	lang, ok := a.pool.languages.Lookup(j.req.GetLanguage())
+	switch {
+	case !ok:
+		resp = a.internal(j, fmt.Sprintf("unknown language %q", j.req.GetLanguage()))
+	case !lang.Available && lang.Problem != "":
+		// Running a missing toolchain can kill the sandbox; refuse early.
+		resp = a.internal(j, fmt.Sprintf("language %s is unavailable: %s", lang.ID, lang.Problem))
+	default:
+		resp, err = RunJob(jctx, a.sb, lang, j.req, a.pool.job)
+	}
+	if err != nil && isBroken(err) {
+		// Not answered: the router retries it on another sandbox.
+		a.fail(ctx, err.Error(), j)
+	}
+	ctx.Send(j.replyTo, resp)
+	answered = true
+	if err != nil {
+		log.WithError(err).Warn("backend error while judging; answered InternalError")
+	}
+
+	rctx, cancel := context.WithTimeout(context.Background(), resetTimeout)
+	defer cancel()
+	if rerr := a.sb.Reset(rctx); rerr != nil {
+		a.fail(ctx, fmt.Sprintf("reset: %v", rerr), nil)
+	}
+	if err != nil {
+		// The backend failed without saying the sandbox is broken; make
+		// sure it is alive before it serves anyone else.
+		if perr := a.sb.Ping(); perr != nil {
+			a.fail(ctx, fmt.Sprintf("ping after backend error: %v", perr), nil)
+		}
+	}
+	ctx.Send(a.pool.router, &sandboxState{pid: ctx.Self(), state: stateIdle})
+}
+
+func (a *sandboxActor) internal(j *job, msg string) *messages.ExecuteResponse {
+	return &messages.ExecuteResponse{
+		RequestId: j.req.GetRequestId(),
+		Code:      int32(judge.InternalError),
+		Status:    judge.InternalError.String(),
+		Error:     msg,
+		Sandbox:   a.id,
+		Node:      a.pool.job.Node,
+	}
+}
+
+// fail reports the sandbox down (with the job to retry, if it was not
+// answered) and panics, so the supervisor restarts this actor. The
+// router hears of it first: the panic itself tells nobody.
+func (a *sandboxActor) fail(ctx actor.Context, reason string, retry *job) {
+	a.logger.WithField("reason", reason).Error("sandbox broken; restarting it")
+	ctx.Send(a.pool.router, &sandboxState{pid: ctx.Self(), state: stateBroken, sandboxID: a.id, reason: reason, retry: retry})
+	panic(&sandboxFailure{sandboxID: a.id, reason: reason})
+}
+
+func (a *sandboxActor) destroy(why string) {
+	if a.sb == nil {
+		return
+	}
+	if err := a.sb.Destroy(); err != nil {
+		a.logger.WithError(err).WithField("reason", why).Error("destroy sandbox")
+	} else {
+		a.logger.WithField("reason", why).Debug("sandbox destroyed")
+	}
+	a.sb = nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	log "github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/config"
+)
+
+// serverFlags are the flags shared by commands that load the config.
+type serverFlags struct {
+	fs         *pflag.FlagSet
+	configPath string
+	listen     string
+	poolSize   int
+	backend    string
+	dataDir    string
+	logLevel   string
+	logFormat  string
+	queueLen   int
+}
+
+func newServerFlags(name string) *serverFlags {
+	f := &serverFlags{fs: pflag.NewFlagSet(name, pflag.ContinueOnError)}
+	f.fs.StringVar(&f.configPath, "config", "pecan.toml", "configuration file")
+	f.fs.StringVar(&f.listen, "listen", "", "HTTP listen address HOST:PORT")
+	f.fs.IntVar(&f.poolSize, "pool-size", 0, "number of sandboxes (default: number of CPUs)")
+	f.fs.StringVar(&f.backend, "backend", "", "sandbox backend")
+	f.fs.StringVar(&f.dataDir, "data-dir", "", "directory for durable state")
+	f.fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error")
+	f.fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json")
+	f.fs.IntVar(&f.queueLen, "queue-length", -1, "requests that may wait for a sandbox")
+	return f
+}
+
+// parse reads the arguments, then fills every flag not given on the
+// command line from its PECAN_* environment variable (--pool-size reads
+// PECAN_POOL_SIZE).
+func (f *serverFlags) parse(args []string) error {
+	if err := f.fs.Parse(args); err != nil {
+		return err
+	}
+	var errs []string
+	f.fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed {
+			return
+		}
+		env := "PECAN_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.fs.Set(fl.Name, v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", env, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("environment: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// load reads the config file and lays the flags over it.
+func (f *serverFlags) load() (config.Config, error) {
+	cfg, err := config.Load(f.configPath)
+	if err != nil {
+		return cfg, err
+	}
+	set := func(name string) bool { return f.fs.Changed(name) }
+	if set("listen") {
+		cfg.Listen = f.listen
+	}
+	if set("pool-size") {
+		cfg.PoolSize = f.poolSize
+	}
+	if set("backend") {
+		cfg.Backend = f.backend
+	}
+	if set("data-dir") {
+		cfg.DataDir = f.dataDir
+	}
+	if set("log-level") {
+		cfg.LogLevel = f.logLevel
+	}
+	if set("log-format") {
+		cfg.LogFormat = f.logFormat
+	}
+	if set("queue-length") {
+		cfg.QueueLength = f.queueLen
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", f.configPath, err)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg config.Config) (*log.Logger, error) {
+	l := log.New()
+	l.SetOutput(os.Stderr)
+	lvl, err := log.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
+	}
+	l.SetLevel(lvl)
+	switch cfg.LogFormat {
+	case "", "text":
+		l.SetFormatter(&log.TextFormatter{FullTimestamp: true})
+	case "json":
+		l.SetFormatter(&log.JSONFormatter{})
+	default:
+		return nil, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+	}
+	return l, nil
+}

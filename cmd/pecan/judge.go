@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// judgeFile judges one source file, against a running server when
+// --server is given, otherwise in a one-sandbox pool of its own.
+func judgeFile(args []string) error {
+	f := newServerFlags("judge")
+	server := f.fs.String("server", "", "URL of a running server (default: judge in-process)")
+	lang := f.fs.String("language", "", "language (default: from the file extension)")
+	stdinPath := f.fs.String("stdin", "", "file given as standard input")
+	expectPath := f.fs.String("expected", "", "file with the expected output")
+	timeLimit := f.fs.Float64("time", 2, "CPU time limit, seconds")
+	memLimit := f.fs.Int64("memory", 262144, "memory limit, KiB")
+	checker := f.fs.String("checker", "", "exact, lines, tokens or float:<eps>")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.fs.NArg() != 1 {
+		return errors.New("usage: pecan judge [flags] FILE")
+	}
+	path := f.fs.Arg(0)
+	code, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	read := func(p string) ([]byte, error) {
+		if p == "" {
+			return nil, nil
+		}
+		return os.ReadFile(p)
+	}
+	stdin, err := read(*stdinPath)
+	if err != nil {
+		return err
+	}
+	expected, err := read(*expectPath)
+	if err != nil {
+		return err
+	}
+	if *server != "" {
+		if *lang == "" {
+			*lang = strings.TrimPrefix(filepath.Ext(path), ".")
+		}
+		return judgeRemote(*server, map[string]any{
+			"code": string(code), "language": *lang, "stdin": string(stdin),
+			"desired_stdout": string(expected), "time_limit": *timeLimit,
+			"memory_limit": *memLimit, "checker": *checker,
+		})
+	}
+
+	cfg, err := f.load()
+	if err != nil {
+		return err
+	}
+	cfg.PoolSize = 1
+	if *lang == "" {
+		*lang, err = languageByExtension(cfg, filepath.Ext(path))
+		if err != nil {
+			return err
+		}
+	}
+	logger, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	n, err := startNode(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer n.stop(ctx)
+	l, ok := n.langs.Lookup(*lang)
+	if !ok {
+		return fmt.Errorf("unknown language %q (valid: %s)", *lang, strings.Join(n.langs.Names(), ", "))
+	}
+	wall := *timeLimit*cfg.Limits.WallFactor + 1
+	runCtx, cancel := context.WithTimeout(ctx, config.Seconds(l.CompileLimits.WallTime+wall+30))
+	defer cancel()
+	res, err := n.pool.Execute(runCtx, &messages.ExecuteRequest{
+		RequestId: uuid.NewString(), Language: l.ID, Code: code, Stdin: stdin,
+		DesiredStdout: expected, Checker: *checker,
+		Limits: &messages.Limits{CpuSeconds: *timeLimit, WallSeconds: wall, MemoryKib: *memLimit},
+	})
+	if err != nil {
+		return err
+	}
+	out := map[string]any{
+		"code": res.Code, "status": res.Status, "stdout": string(res.Stdout), "stderr": string(res.Stderr),
+		"time": res.Time, "memory": res.MemoryKib, "wall_time": res.WallTime, "exit_code": res.ExitCode,
+		"signal": res.Signal, "compile_output": res.CompileOutput, "error": res.Error,
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func languageByExtension(cfg config.Config, ext string) (string, error) {
+	for id, l := range cfg.Languages {
+		if ext != "" && filepath.Ext(l.Source) == ext {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("no language for extension %q: pass --language", ext)
+}
+
+func judgeRemote(server string, body map[string]any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 5 * time.Minute}
+	resp, err := client.Post(strings.TrimRight(server, "/")+"/v1/judge/judge-single", "application/json", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") == nil {
+		out = append(pretty.Bytes(), '\n')
+	}
+	os.Stdout.Write(out)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("server answered %s", resp.Status)
+	}
+	return nil
+}
+
+// listLanguages prints the configured languages and whether their
+// toolchains are present on this host.
+func listLanguages(args []string) error {
+	f := newServerFlags("languages")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg, err := f.load()
+	if err != nil {
+		return err
+	}
+	langs, err := languages.New(cfg.Languages, cfg.Env, "")
+	if err != nil {
+		return err
+	}
+	for _, l := range langs.All() {
+		status := "ok"
+		if p := l.Problem; p != "" {
+			status = p
+		} else if !toolchainPresent(l) {
+			status = "toolchain not found"
+		}
+		fmt.Printf("%-12s %-30s aliases=%s  %s\n", l.ID, l.Name, strings.Join(l.Aliases, ","), status)
+	}
+	return nil
+}
+
+func toolchainPresent(l *languages.Language) bool {
+	for _, cmd := range [][]string{l.Compile, l.Run} {
+		if len(cmd) > 0 && strings.HasPrefix(cmd[0], "/") {
+			if _, err := os.Stat(cmd[0]); err != nil {
+				return false
+			}
+		}
+	}
+	return true
+}

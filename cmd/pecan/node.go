@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+	log "github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/actors"
+	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/container"
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/languages"
+)
+
+// node is one running Pecan: languages, backend, actor system and pool.
+type node struct {
+	cfg     config.Config
+	logger  *log.Logger
+	langs   *languages.Registry
+	backend backends.Backend
+	system  *actor.ActorSystem
+	pool    *actors.Pool
+}
+
+// startNode prepares the languages, builds the backend and starts the
+// pool, waiting until every sandbox is prewarmed.
+func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*node, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	// Language state is bound into sandboxes at its host path, and every
+	// sandbox mounts its own tmpfs over /tmp and /w, which would hide it.
+	for _, hidden := range []string{"/tmp", container.WorkDir} {
+		if dataDir == hidden || strings.HasPrefix(dataDir, hidden+"/") {
+			return nil, fmt.Errorf("data dir %s: must not be under %s, which sandboxes mount their own tmpfs over", dataDir, hidden)
+		}
+	}
+	langs, err := languages.New(cfg.Languages, cfg.Env, filepath.Join(dataDir, "languages"))
+	if err != nil {
+		return nil, err
+	}
+	langs.Prepare(ctx, logger)
+
+	backend, err := newBackend(cfg, langs, logger)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	system := actors.NewActorSystem(logger)
+	pool, err := actors.Start(system, actors.Options{
+		PoolSize:    cfg.PoolSize,
+		QueueLength: cfg.QueueLength,
+		Backend:     backend,
+		Languages:   langs,
+		Limits:      cfg.Limits,
+		Node:        host,
+		Logger:      logger,
+	})
+	if err != nil {
+		backend.Close()
+		return nil, err
+	}
+	n := &node{cfg: cfg, logger: logger, langs: langs, backend: backend, system: system, pool: pool}
+	if err := pool.WaitReady(ctx); err != nil {
+		n.stop(context.Background())
+		return nil, fmt.Errorf("prewarm %d sandboxes: %w", cfg.PoolSize, err)
+	}
+	return n, nil
+}
+
+func newBackend(cfg config.Config, langs *languages.Registry, logger *log.Logger) (backends.Backend, error) {
+	switch cfg.Backend {
+	case container.Name:
+		return container.New(container.Options{
+			Mounts:       append(append([]string(nil), cfg.Container.Mounts...), langs.Mounts()...),
+			EtcFiles:     cfg.Container.EtcFiles,
+			WorkDirMiB:   cfg.Container.WorkDirMiB,
+			TmpMiB:       cfg.Container.TmpMiB,
+			CgroupPrefix: cfg.Container.CgroupPrefix,
+			UID:          cfg.Container.UID,
+			Logger:       logger.WithField("backend", container.Name),
+		})
+	default:
+		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, container.Name)
+	}
+}
+
+// stop destroys every sandbox, then the backend's own resources.
+func (n *node) stop(ctx context.Context) error {
+	err := n.pool.Stop(ctx)
+	n.system.Shutdown()
+	return errors.Join(err, n.backend.Close())
+}

@@ -1,0 +1,169 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// localRequestID is the fiber.Ctx local under which the request id is
+// kept for the request log.
+const localRequestID = "pecan.request_id"
+
+// deadlineSlack is added on top of queue, compile and run time so the
+// reply of a job that used its whole budget still arrives in time.
+const deadlineSlack = 10 * time.Second
+
+// judgeResponse is the judge-single answer (DESIGN §3). The first six
+// fields are the original API's; the rest are additive.
+type judgeResponse struct {
+	Code          int32   `json:"code"`
+	Status        string  `json:"status"`
+	Stdout        string  `json:"stdout"`
+	Stderr        string  `json:"stderr"`
+	Time          float64 `json:"time"`
+	Memory        int64   `json:"memory"`
+	WallTime      float64 `json:"wall_time"`
+	ExitCode      int32   `json:"exit_code"`
+	Signal        int32   `json:"signal"`
+	CompileOutput string  `json:"compile_output"`
+	Sandbox       string  `json:"sandbox"`
+	Node          string  `json:"node"`
+	RequestID     string  `json:"request_id"`
+}
+
+// judgeSingle handles POST /v1/judge/judge-single.
+func (s *server) judgeSingle(c *fiber.Ctx) error {
+	if err := requireJSON(c.Get(fiber.HeaderContentType)); err != nil {
+		return err
+	}
+	jr, err := decodeRequest(c.Body(), s.opts.Limits, s.langs)
+	if err != nil {
+		return badRequest(err.Error())
+	}
+
+	id := uuid.NewString()
+	c.Locals(localRequestID, id)
+	budget := s.opts.QueueTimeout + config.Seconds(jr.Language.CompileLimits.WallTime) +
+		config.Seconds(jr.WallSeconds) + deadlineSlack
+	deadline := time.Now().Add(budget)
+	ctx, cancel := context.WithDeadline(c.UserContext(), deadline)
+	defer cancel()
+
+	req := &messages.ExecuteRequest{
+		RequestId: id,
+		Language:  jr.Language.ID,
+		// Copies: fasthttp reuses the body buffer once the handler returns,
+		// and the request may outlive it in a queue or on another node.
+		Code:          []byte(jr.Code),
+		Stdin:         []byte(jr.Stdin),
+		DesiredStdout: []byte(jr.DesiredStdout),
+		Checker:       jr.Checker,
+		Limits: &messages.Limits{
+			CpuSeconds:  jr.CPUSeconds,
+			WallSeconds: jr.WallSeconds,
+			MemoryKib:   jr.MemoryKiB,
+		},
+		DeadlineUnixMs: deadline.UnixMilli(),
+	}
+	log := s.log.WithFields(logrus.Fields{"request_id": id, "language": jr.Language.ID})
+
+	resp, err := s.execute(ctx, req)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		log.WithError(err).Warn("judge did not answer before the deadline")
+		return fiber.NewError(fiber.StatusGatewayTimeout, fmt.Sprintf("no result within %s", budget.Round(time.Second)))
+	case err != nil:
+		log.WithError(err).Error("judge failed")
+		return errInternal
+	case resp == nil:
+		log.Error("judge returned neither a response nor an error")
+		return errInternal
+	}
+
+	switch resp.Failure {
+	case messages.Failure_FAILURE_NONE:
+	case messages.Failure_FAILURE_BUSY:
+		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
+		return fiber.NewError(fiber.StatusServiceUnavailable, orDefault(resp.Error, "all sandboxes are busy and the queue is full; retry later"))
+	default: // FAILURE_INTERNAL, and anything newer we do not know
+		log.WithField("failure", resp.Failure.String()).WithField("error", resp.Error).Error("job not judged")
+		return fiber.NewError(fiber.StatusInternalServerError, orDefault(resp.Error, "the job could not be judged"))
+	}
+
+	return c.JSON(judgeResponse{
+		Code:          resp.Code,
+		Status:        resp.Status,
+		Stdout:        string(resp.Stdout),
+		Stderr:        string(resp.Stderr),
+		Time:          resp.Time,
+		Memory:        resp.MemoryKib,
+		WallTime:      resp.WallTime,
+		ExitCode:      resp.ExitCode,
+		Signal:        resp.Signal,
+		CompileOutput: resp.CompileOutput,
+		Sandbox:       resp.Sandbox,
+		Node:          resp.Node,
+		RequestID:     orDefault(resp.RequestId, id),
+	})
+}
+
+// execute calls the Judge but stops waiting at ctx's deadline even if the
+// Judge does not honour ctx, so a stuck pool never pins a handler forever.
+// A panic in the Judge is caught here too, because it runs on its own
+// goroutine where the recover middleware cannot see it.
+func (s *server) execute(ctx context.Context, req *messages.ExecuteRequest) (*messages.ExecuteResponse, error) {
+	type result struct {
+		resp *messages.ExecuteResponse
+		err  error
+	}
+	done := make(chan result, 1) // buffered: a late Judge must not block forever
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.WithFields(logrus.Fields{
+					"request_id": req.RequestId,
+					"panic":      fmt.Sprint(r),
+				}).Error("panic in Judge.Execute")
+				done <- result{err: fmt.Errorf("judge panicked: %v", r)}
+			}
+		}()
+		resp, err := s.judge.Execute(ctx, req)
+		done <- result{resp, err}
+	}()
+	select {
+	case r := <-done:
+		return r.resp, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// requireJSON accepts application/json with any parameters (charset=utf-8
+// is common); anything else is 415, so a form post fails loudly instead of
+// being misread.
+func requireJSON(contentType string) error {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.EqualFold(mt, fiber.MIMEApplicationJSON) {
+		return fiber.NewError(fiber.StatusUnsupportedMediaType,
+			fmt.Sprintf("Content-Type must be application/json, got %q", contentType))
+	}
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
