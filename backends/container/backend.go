@@ -39,7 +39,7 @@ type Options struct {
 	// CgroupPrefix names this server's cgroup; runs get sub-cgroups.
 	CgroupPrefix string
 	// UID is the host uid programs run as (mapped to 1000 inside).
-	UID int
+	UID    int
 	Logger log.FieldLogger
 }
 
