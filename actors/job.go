@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -91,7 +92,8 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		return internal(fmt.Errorf("run: %w", err))
 	}
 	r := judge.Run{
-		OOM: res.OOM || (spec.Limits.MemoryBytes > 0 && res.MemoryPeak >= spec.Limits.MemoryBytes),
+		OOM: res.OOM || (spec.Limits.MemoryBytes > 0 && res.MemoryPeak >= spec.Limits.MemoryBytes) ||
+			runtimeOutOfMemory(lang, res),
 		// The backend flags a kill; a program that finished just over the
 		// limit (limits are enforced by polling) is over it all the same.
 		CPUExceeded:    res.CPUExceeded || (spec.Limits.CPU > 0 && res.CPU > spec.Limits.CPU),
@@ -215,6 +217,21 @@ func runSpec(lang *languages.Language, req *messages.ExecuteRequest, lim config.
 			StackBytes:  lim.StackKiB * 1024,
 		},
 	}
+}
+
+// runtimeOutOfMemory reports a failed run whose runtime stopped at its own
+// heap limit (sized from the client's limit) before the cgroup's: to the
+// client that is the memory limit all the same.
+func runtimeOutOfMemory(lang *languages.Language, res backends.RunResult) bool {
+	if res.ExitCode == 0 && res.Signal == 0 {
+		return false
+	}
+	for _, m := range lang.MemoryErrorMarkers {
+		if m != "" && bytes.Contains(res.Stderr, []byte(m)) {
+			return true
+		}
+	}
+	return false
 }
 
 // cut keeps at most n bytes, marking the cut.

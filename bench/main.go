@@ -1,0 +1,301 @@
+// Command bench measures what judging through Pecan costs next to doing
+// the same work bare on the host. For A+B in each language it alternates
+// two timings, so both see the same machine state: a POST to
+// /v1/judge/judge-single on a real server (real container backend), and the
+// language's own compile and run commands from pecan.toml run directly with
+// os/exec in a temporary directory. It prints the medians and their ratio
+// and, with --out, writes them into BENCHMARKS.md.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/languages"
+)
+
+type result struct {
+	lang      string
+	runs      int
+	api, bare time.Duration
+}
+
+func main() {
+	cfgPath := flag.String("config", "pecan.toml", "configuration file")
+	dataDir := flag.String("data-dir", ".test-data", "server data dir (shared with the e2e tests so toolchain setup is reused)")
+	out := flag.String("out", "", "write the results into this markdown file")
+	runs := flag.Int("runs", 9, "timed runs per language (kotlin and rust get a third)")
+	only := flag.String("languages", "c,cpp,python,java,node,go,rust,typescript,kotlin", "languages to measure")
+	flag.Parse()
+	if err := run(*cfgPath, *dataDir, *out, *runs, strings.Split(*only, ",")); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfgPath, dataDir, out string, runs int, ids []string) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	absData, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	langs, err := languages.New(cfg.Languages, cfg.Env, filepath.Join(absData, "languages"))
+	if err != nil {
+		return err
+	}
+	srv, err := startServer(cfgPath, absData)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	var results []result
+	for _, id := range ids {
+		l, ok := langs.Lookup(id)
+		if !ok {
+			return fmt.Errorf("unknown language %q", id)
+		}
+		src, ok := programs[l.ID]
+		if !ok {
+			return fmt.Errorf("no A+B program for %s", l.ID)
+		}
+		n := runs
+		if l.ID == "kotlin" || l.ID == "rust" {
+			n = max(3, runs/3)
+		}
+		r, err := measure(srv.url, l, src, n)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.ID, err)
+		}
+		fmt.Printf("%-11s api %8.1f ms   bare %8.1f ms   ratio %.3f  (n=%d)\n", l.ID, ms(r.api), ms(r.bare), ratio(r), r.runs)
+		results = append(results, r)
+	}
+	if out != "" {
+		return writeMarkdown(out, results)
+	}
+	return nil
+}
+
+func measure(url string, l *languages.Language, src string, n int) (result, error) {
+	// One untimed round each warms caches on both sides.
+	if _, err := viaAPI(url, l.ID, src); err != nil {
+		return result{}, err
+	}
+	if _, err := bare(l, src); err != nil {
+		return result{}, err
+	}
+	var api, host []time.Duration
+	for i := 0; i < n; i++ {
+		a, err := viaAPI(url, l.ID, src)
+		if err != nil {
+			return result{}, err
+		}
+		b, err := bare(l, src)
+		if err != nil {
+			return result{}, err
+		}
+		api, host = append(api, a), append(host, b)
+	}
+	return result{lang: l.ID, runs: n, api: median(api), bare: median(host)}, nil
+}
+
+func viaAPI(url, lang, src string) (time.Duration, error) {
+	body, _ := json.Marshal(map[string]any{
+		"code": src, "language": lang, "stdin": "1 2\n", "desired_stdout": "3\n",
+		"time_limit": 2, "memory_limit": 262144,
+	})
+	start := time.Now()
+	resp, err := http.Post(url+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status        string `json:"status"`
+		CompileOutput string `json:"compile_output"`
+		Error         string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return 0, err
+	}
+	d := time.Since(start)
+	if r.Status != "Accepted" {
+		return 0, fmt.Errorf("API judged A+B %q (%s%s)", r.Status, r.Error, r.CompileOutput)
+	}
+	return d, nil
+}
+
+// bare runs the language's compile and run commands directly on the host.
+func bare(l *languages.Language, src string) (time.Duration, error) {
+	dir, err := os.MkdirTemp("", "pecan-bench-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, l.Source), []byte(src), 0o644); err != nil {
+		return 0, err
+	}
+	vars := languages.Vars{MemoryMiB: 256}
+	start := time.Now()
+	if l.Compiled() {
+		if _, err := execIn(dir, l.Env, l.Expand(l.Compile, vars), ""); err != nil {
+			return 0, fmt.Errorf("bare compile: %w", err)
+		}
+	}
+	outp, err := execIn(dir, l.Env, l.Expand(l.Run, vars), "1 2\n")
+	if err != nil {
+		return 0, fmt.Errorf("bare run: %w", err)
+	}
+	d := time.Since(start)
+	if strings.TrimSpace(outp) != "3" {
+		return 0, fmt.Errorf("bare run printed %q", outp)
+	}
+	return d, nil
+}
+
+func execIn(dir string, env, args []string, stdin string) (string, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), nil
+}
+
+type server struct {
+	cmd *exec.Cmd
+	url string
+	bin string
+}
+
+func startServer(cfgPath, dataDir string) (*server, error) {
+	binDir, err := os.MkdirTemp("", "pecan-bench-bin-")
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(binDir, "pecan")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/pecan")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(binDir)
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		os.RemoveAll(binDir)
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--data-dir", dataDir, "--listen", addr, "--log-level", "warn")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(binDir)
+		return nil, err
+	}
+	s := &server{cmd: cmd, url: "http://" + addr, bin: binDir}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for {
+		if resp, err := http.Get(s.url + "/v1/health"); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			s.stop()
+			return nil, errors.New("server did not become healthy")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+	os.RemoveAll(s.bin)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func ratio(r result) float64     { return float64(r.api) / float64(r.bare) }
+
+// writeMarkdown replaces the generated section of the file, between its
+// markers, keeping the hand-written analysis around it.
+func writeMarkdown(path string, results []result) error {
+	const begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nMeasured %s on %s, %d CPUs, %s (`make bench`).\n\n", begin,
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH)
+	b.WriteString("| language | runs | API median (ms) | bare median (ms) | ratio |\n|---|---|---|---|---|\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.3f |\n", r.lang, r.runs, ms(r.api), ms(r.bare), ratio(r))
+	}
+	b.WriteString(end)
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	text := string(old)
+	i, j := strings.Index(text, begin), strings.Index(text, end)
+	if i >= 0 && j > i {
+		text = text[:i] + b.String() + text[j+len(end):]
+	} else {
+		text += "\n" + b.String() + "\n"
+	}
+	return os.WriteFile(path, []byte(text), 0o644)
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
