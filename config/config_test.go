@@ -1,0 +1,73 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "pecan.toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadRejectsUnknownKeys(t *testing.T) {
+	_, err := Load(write(t, "listen = \"x:1\"\npool_sise = 3\n[limits]\nmax_tme = 2\n"))
+	if err == nil {
+		t.Fatal("unknown keys accepted")
+	}
+	for _, key := range []string{"pool_sise", "limits.max_tme"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error %q does not name %s", err, key)
+		}
+	}
+}
+
+func TestLoadOverDefaults(t *testing.T) {
+	cfg, err := Load(write(t, "pool_size = 3\n[languages.c]\nsource = \"main.c\"\nrun = [\"./main\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PoolSize != 3 || cfg.Limits.DefaultTime != Default().Limits.DefaultTime || cfg.Listen != Default().Listen {
+		t.Errorf("unexpected config: %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("valid config rejected: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cfg := Default()
+	cfg.PoolSize = 0
+	cfg.Limits.WallFactor = 0.5
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	for _, want := range []string{"pool_size", "wall_factor", "no [languages]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+// The shipped pecan.toml must load strictly and validate.
+func TestShippedConfig(t *testing.T) {
+	cfg, err := Load("../pecan.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"c", "cpp", "go", "java", "kotlin", "node", "python", "rust", "typescript"} {
+		if _, ok := cfg.Languages[id]; !ok {
+			t.Errorf("language %s missing", id)
+		}
+	}
+}
