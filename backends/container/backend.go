@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/criyle/go-sandbox/container"
@@ -49,6 +50,7 @@ type Backend struct {
 	mounts  []mount.Mount
 	cgroups *cgroupRoot
 	logger  log.FieldLogger
+	buildMu sync.Mutex
 }
 
 // Init must run first in main (and TestMain): go-sandbox re-executes the
@@ -74,6 +76,10 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.CgroupPrefix == "" {
+		opts.CgroupPrefix = "pecan"
+	}
+	removeStaleCgroups(opts.CgroupPrefix, opts.Logger)
 	cg, err := newCgroupRoot(opts.CgroupPrefix)
 	if err != nil {
 		return nil, err
@@ -101,11 +107,20 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 		DomainName:    "pecan",
 		CredGenerator: fixedCred{uid: uint32(b.opts.UID)},
 	}
+	// Builds are serialised so the new container's init pid can be told
+	// apart from others'; a build takes a few milliseconds.
+	b.buildMu.Lock()
+	before := childPIDs()
 	env, err := builder.Build()
+	pid := 0
+	if err == nil {
+		pid = newInitPID(before)
+	}
+	b.buildMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	return &sandbox{id: id, env: env, backend: b}, nil
+	return &sandbox{id: id, env: env, backend: b, initPID: pid}, nil
 }
 
 // fixedCred runs every program as one unprivileged host uid. Each sandbox

@@ -2,9 +2,11 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,5 +108,27 @@ func TestLimits(t *testing.T) {
 	r = run(t, sb, []string{"/bin/sh", "-c", "kill -SEGV $$"}, "", backends.Limits{})
 	if r.Signal != 11 {
 		t.Errorf("signal: %+v", r)
+	}
+}
+
+func TestKilledInitBreaksSandbox(t *testing.T) {
+	sb := newTestSandbox(t)
+	pid := sb.(interface{ InitPID() int }).InitPID()
+	if pid <= 0 {
+		t.Fatalf("InitPID = %d", pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for sb.Ping() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("sandbox still answers ping after its init was killed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err := sb.Run(context.Background(), backends.RunSpec{Args: []string{"/bin/true"}})
+	if !errors.Is(err, backends.ErrBroken) {
+		t.Fatalf("run in a dead sandbox: %v, want ErrBroken", err)
 	}
 }

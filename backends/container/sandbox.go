@@ -18,12 +18,17 @@ type sandbox struct {
 	id      string
 	env     container.Environment
 	backend *Backend
+	initPID int // 0 when it could not be found
 
 	destroyOnce sync.Once
 	destroyErr  error
 }
 
 func (s *sandbox) ID() string { return s.id }
+
+// InitPID is the host pid of the container's init process, for operators
+// and fault injection that kill it from outside.
+func (s *sandbox) InitPID() int { return s.initPID }
 
 // WriteFile creates a file in the work directory through the container's
 // init, so the host never resolves a path inside the sandbox: a symlink a
