@@ -219,6 +219,27 @@ func runSpec(lang *languages.Language, req *messages.ExecuteRequest, lim config.
 	}
 }
 
+// hardDeadlineGrace is the slack on top of a job's own wall limits before
+// its sandbox is declared stuck.
+const hardDeadlineGrace = 10 * time.Second
+
+// HardDeadline is the longest a job may take in a healthy sandbox: its
+// compile and run wall limits plus a grace for writing files and resetting.
+func HardDeadline(lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig) time.Duration {
+	d := hardDeadlineGrace
+	if lang.Compiled() {
+		d += compileSpec(lang, cfg.Limits).Limits.Wall
+	}
+	run := runSpec(lang, req, cfg.Limits).Limits
+	if run.Wall > 0 {
+		d += run.Wall
+	} else {
+		// The backend's default wall limit is a few times the CPU limit.
+		d += 3*run.CPU + time.Second
+	}
+	return d
+}
+
 // runtimeOutOfMemory reports a failed run whose runtime stopped at its own
 // heap limit (sized from the client's limit) before the cgroup's: to the
 // client that is the memory limit all the same.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/judge"
+	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
 )
 
@@ -110,7 +111,7 @@ func (a *sandboxActor) run(ctx actor.Context, j *job) {
 		// Running a missing toolchain can kill the sandbox; refuse early.
 		resp = a.internal(j, fmt.Sprintf("language %s is unavailable: %s", lang.ID, lang.Problem))
 	default:
-		resp, err = RunJob(jctx, a.sb, lang, j.req, a.pool.job)
+		resp, err = a.runGuarded(ctx, jctx, lang, j)
 	}
 	if err != nil && isBroken(err) {
 		// Not answered: the router retries it on another sandbox.
@@ -135,6 +136,41 @@ func (a *sandboxActor) run(ctx actor.Context, j *job) {
 		}
 	}
 	ctx.Send(a.pool.router, &sandboxState{pid: ctx.Self(), state: stateIdle})
+}
+
+// runGuarded runs the job pipeline with a hard deadline. A backend that
+// wedges and ignores its context would otherwise hold this actor, and the
+// requester, forever: past the deadline the sandbox is declared broken, the
+// job goes back to the router for one retry, and the restart destroys the
+// sandbox (which is what unblocks the stuck call).
+func (a *sandboxActor) runGuarded(ctx actor.Context, jctx context.Context, lang *languages.Language, j *job) (*messages.ExecuteResponse, error) {
+	type outcome struct {
+		resp  *messages.ExecuteResponse
+		err   error
+		panic any
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- outcome{panic: p}
+			}
+		}()
+		resp, err := RunJob(jctx, a.sb, lang, j.req, a.pool.job)
+		done <- outcome{resp: resp, err: err}
+	}()
+	timer := time.NewTimer(HardDeadline(lang, j.req, a.pool.job))
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		if o.panic != nil {
+			a.fail(ctx, fmt.Sprintf("panic while judging: %v", o.panic), j)
+		}
+		return o.resp, o.err
+	case <-timer.C:
+		a.fail(ctx, "job stuck past its hard deadline", j)
+		return nil, nil // not reached: fail panics
+	}
 }
 
 func (a *sandboxActor) internal(j *job, msg string) *messages.ExecuteResponse {
