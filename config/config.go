@@ -35,6 +35,7 @@ type Config struct {
 
 	Limits    Limits              `toml:"limits"`
 	Container Container           `toml:"container"`
+	Faults    Faults              `toml:"faults"`
 	Languages map[string]Language `toml:"languages"`
 }
 
@@ -72,6 +73,23 @@ type Container struct {
 	EtcFiles []string `toml:"etc_files"`
 	// UID is the unprivileged host uid programs run as.
 	UID int `toml:"uid"`
+}
+
+// Faults configures fault injection into the configured backend, for
+// proving on a real deployment that the pool heals itself. Off by default;
+// when off, the run-time endpoint refuses too.
+type Faults struct {
+	Enabled bool `toml:"enabled"`
+	// Rules by fault kind: create_fail, reset_fail, run_panic, run_hang,
+	// kill_init.
+	Rules map[string]FaultRule `toml:"rules"`
+}
+
+// FaultRule fires a fault with a probability per occasion, and on the next
+// Next occasions regardless.
+type FaultRule struct {
+	Probability float64 `toml:"probability"`
+	Next        int     `toml:"next"`
 }
 
 // Step is a compile or run step's limits.

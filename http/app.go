@@ -38,16 +38,19 @@ type Options struct {
 	BodyLimit int
 	// QueueTimeout is how long a request may wait for a sandbox.
 	QueueTimeout time.Duration
+	// Faults controls fault injection at run time; nil when disabled.
+	Faults Faults
 	// Logger receives request logs (debug) and faults; nil discards them.
 	Logger logrus.FieldLogger
 }
 
 // server carries what the handlers share.
 type server struct {
-	opts  Options
-	langs *languages.Registry
-	judge Judge
-	log   logrus.FieldLogger
+	opts    Options
+	langs   *languages.Registry
+	judge   Judge
+	log     logrus.FieldLogger
+	metrics *metrics
 }
 
 // New builds the Fiber app with every v1 route. The caller owns Listen and
@@ -62,7 +65,7 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 		l.SetOutput(io.Discard)
 		opts.Logger = l
 	}
-	s := &server{opts: opts, langs: langs, judge: j, log: opts.Logger}
+	s := &server{opts: opts, langs: langs, judge: j, log: opts.Logger, metrics: newMetrics(j)}
 
 	app := fiber.New(fiber.Config{
 		// fasthttp enforces the limit while reading, before any handler
@@ -86,6 +89,9 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	v1.Get("/languages", s.languages)
 	v1.Post("/judge/judge-single", s.judgeSingle)
 	v1.Get("/manager/sandbox-status", s.sandboxStatus)
+	v1.Get("/manager/faults", s.getFaults)
+	v1.Post("/manager/faults", s.setFaults)
+	app.Get("/metrics", s.metrics.handler())
 	return app
 }
 

@@ -78,12 +78,15 @@ func (s *server) judgeSingle(c *fiber.Ctx) error {
 	}
 	log := s.log.WithFields(logrus.Fields{"request_id": id, "language": jr.Language.ID})
 
+	start := time.Now()
 	resp, err := s.execute(ctx, req)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
+		s.metrics.failures.WithLabelValues("timeout").Inc()
 		log.WithError(err).Warn("judge did not answer before the deadline")
 		return fiber.NewError(fiber.StatusGatewayTimeout, fmt.Sprintf("no result within %s", budget.Round(time.Second)))
 	case err != nil:
+		s.metrics.failures.WithLabelValues("internal").Inc()
 		log.WithError(err).Error("judge failed")
 		return errInternal
 	case resp == nil:
@@ -94,13 +97,17 @@ func (s *server) judgeSingle(c *fiber.Ctx) error {
 	switch resp.Failure {
 	case messages.Failure_FAILURE_NONE:
 	case messages.Failure_FAILURE_BUSY:
+		s.metrics.failures.WithLabelValues("busy").Inc()
 		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
 		return fiber.NewError(fiber.StatusServiceUnavailable, orDefault(resp.Error, "all sandboxes are busy and the queue is full; retry later"))
 	default: // FAILURE_INTERNAL, and anything newer we do not know
+		s.metrics.failures.WithLabelValues("internal").Inc()
 		log.WithField("failure", resp.Failure.String()).WithField("error", resp.Error).Error("job not judged")
 		return fiber.NewError(fiber.StatusInternalServerError, orDefault(resp.Error, "the job could not be judged"))
 	}
 
+	s.metrics.jobs.WithLabelValues(jr.Language.ID, resp.Status).Inc()
+	s.metrics.latency.WithLabelValues(jr.Language.ID).Observe(time.Since(start).Seconds())
 	return c.JSON(judgeResponse{
 		Code:          resp.Code,
 		Status:        resp.Status,

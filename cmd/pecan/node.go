@@ -26,6 +26,7 @@ type node struct {
 	backend backends.Backend
 	system  *actor.ActorSystem
 	pool    *actors.Pool
+	faults  *faultControl // nil unless fault injection is enabled
 }
 
 // startNode prepares the languages, builds the backend and starts the
@@ -55,6 +56,15 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*nod
 	if err != nil {
 		return nil, err
 	}
+	wrapped, faults, err := withFaults(backend, cfg.Faults)
+	if err != nil {
+		backend.Close()
+		return nil, fmt.Errorf("faults: %w", err)
+	}
+	backend = wrapped
+	if faults != nil {
+		logger.WithField("rules", faults.inj.String()).Warn("fault injection is enabled")
+	}
 	host, _ := os.Hostname()
 	system := actors.NewActorSystem(logger)
 	pool, err := actors.Start(system, actors.Options{
@@ -70,7 +80,7 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*nod
 		backend.Close()
 		return nil, err
 	}
-	n := &node{cfg: cfg, logger: logger, langs: langs, backend: backend, system: system, pool: pool}
+	n := &node{cfg: cfg, logger: logger, langs: langs, backend: backend, system: system, pool: pool, faults: faults}
 	if err := pool.WaitReady(ctx); err != nil {
 		n.stop(context.Background())
 		return nil, fmt.Errorf("prewarm %d sandboxes: %w", cfg.PoolSize, err)

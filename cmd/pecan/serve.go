@@ -38,7 +38,12 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	var faults pecanhttp.Faults
+	if n.faults != nil { // a nil *faultControl in the interface would not be nil
+		faults = n.faults
+	}
 	app := pecanhttp.New(pecanhttp.Options{
+		Faults:       faults,
 		Version:      version,
 		Limits:       cfg.Limits,
 		BodyLimit:    cfg.BodyLimitKiB * 1024,

@@ -1,0 +1,78 @@
+package http
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the Prometheus figures served on /metrics. Each app has its
+// own registry, so several servers in one process (tests) never clash.
+type metrics struct {
+	reg      *prometheus.Registry
+	jobs     *prometheus.CounterVec
+	failures *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(j Judge) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pecan_jobs_total",
+			Help: "Judged jobs by language and verdict.",
+		}, []string{"language", "verdict"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pecan_job_failures_total",
+			Help: "Requests not judged, by reason (busy, internal, timeout).",
+		}, []string{"reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pecan_job_duration_seconds",
+			Help:    "Time from request to answer of judged jobs, queueing and compiling included.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 40, 80},
+		}, []string{"language"}),
+	}
+	m.reg.MustRegister(m.jobs, m.failures, m.latency, poolCollector{j},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+}
+
+var (
+	sandboxesDesc = prometheus.NewDesc("pecan_sandboxes", "Sandboxes of this node by state.", []string{"state"}, nil)
+	restartsDesc  = prometheus.NewDesc("pecan_sandbox_restarts_total", "Sandbox restarts since the server started.", nil, nil)
+	queueDesc     = prometheus.NewDesc("pecan_queue_length", "Requests waiting for an idle sandbox.", nil, nil)
+)
+
+// poolCollector reads the pool's status at scrape time, so /metrics and
+// /v1/manager/sandbox-status always agree.
+type poolCollector struct{ j Judge }
+
+func (p poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sandboxesDesc
+	ch <- restartsDesc
+	ch <- queueDesc
+}
+
+func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := p.j.Status(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(sandboxesDesc, err)
+		return
+	}
+	for state, n := range map[string]int32{"idle": st.Idle, "running": st.Running, "error": st.Error, "starting": st.Starting} {
+		ch <- prometheus.MustNewConstMetric(sandboxesDesc, prometheus.GaugeValue, float64(n), state)
+	}
+	ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(st.Restarts))
+	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.QueueLength))
+}
