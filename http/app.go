@@ -74,6 +74,13 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 		ErrorHandler: s.errorHandler,
 		// main logs its own listen line through logrus.
 		DisableStartupMessage: true,
+		// Shutdown waits for open connections; fasthttp counts a
+		// connection on which no request has arrived yet as busy, so
+		// without these a client's idle keep-alive holds a SIGTERM'd
+		// server until the client gives up. ReadTimeout covers reading a
+		// whole request, body included.
+		ReadTimeout: 15 * time.Second,
+		IdleTimeout: 5 * time.Second,
 	})
 
 	// Order matters: the logger is outermost so it sees the final status
