@@ -1,0 +1,43 @@
+package container
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+
+	"github.com/pecan-judge/pecan/backends"
+)
+
+// BenchmarkRunTrue is the fixed cost of one run in a prewarmed sandbox:
+// fresh cgroup, stdin memfd, pipes, execve in the container, teardown.
+func BenchmarkRunTrue(b *testing.B) {
+	sb := newTestSandboxB(b)
+	for i := 0; i < b.N; i++ {
+		if _, err := sb.Run(context.Background(), backends.RunSpec{Args: []string{"/bin/true"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBareTrue is the same program run with os/exec on the host, the
+// baseline for BenchmarkRunTrue.
+func BenchmarkBareTrue(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func newTestSandboxB(b *testing.B) backends.Sandbox {
+	be, err := New(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sb, err := be.New(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sb.Destroy(); be.Close() })
+	return sb
+}
