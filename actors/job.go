@@ -221,7 +221,7 @@ func runSpec(lang *languages.Language, req *messages.ExecuteRequest, lim config.
 
 // hardDeadlineGrace is the slack on top of a job's own wall limits before
 // its sandbox is declared stuck.
-const hardDeadlineGrace = 10 * time.Second
+const hardDeadlineGrace = 5 * time.Second
 
 // HardDeadline is the longest a job may take in a healthy sandbox: its
 // compile and run wall limits plus a grace for writing files and resetting.

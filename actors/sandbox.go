@@ -41,6 +41,10 @@ func (a *sandboxActor) Receive(ctx actor.Context) {
 		a.start(ctx)
 	case *job:
 		a.run(ctx, m)
+	case *healthCheck:
+		if m.sandboxID == a.id { // not a timer left by an earlier incarnation
+			a.checkHealth(ctx)
+		}
 	case *actor.Restarting, *actor.Stopping:
 		// The old incarnation releases its sandbox; a restart builds a
 		// new one in the new incarnation's Started.
@@ -60,6 +64,30 @@ func (a *sandboxActor) start(ctx actor.Context) {
 	}
 	a.sb = sb
 	ctx.Send(a.pool.router, &sandboxState{pid: ctx.Self(), state: stateIdle, sandboxID: a.id})
+	a.scheduleHealthCheck(ctx)
+}
+
+// healthInterval is how often an idle sandbox is pinged, so one that died
+// while idle is replaced before a job lands on it.
+const healthInterval = time.Second
+
+// healthCheck is sent by an actor to itself; it waits in the mailbox
+// behind any job, so it never runs concurrently with one.
+type healthCheck struct{ sandboxID string }
+
+func (a *sandboxActor) scheduleHealthCheck(ctx actor.Context) {
+	self, root, msg := ctx.Self(), ctx.ActorSystem().Root, &healthCheck{sandboxID: a.id}
+	time.AfterFunc(healthInterval, func() { root.Send(self, msg) })
+}
+
+func (a *sandboxActor) checkHealth(ctx actor.Context) {
+	if a.sb == nil {
+		return
+	}
+	if err := a.sb.Ping(); err != nil {
+		a.fail(ctx, fmt.Sprintf("died while idle: %v", err), nil)
+	}
+	a.scheduleHealthCheck(ctx)
 }
 
 // run judges one job, answers the requester directly, resets the sandbox
@@ -86,6 +114,12 @@ func (a *sandboxActor) run(ctx actor.Context, j *job) {
 		// The router only leases actors that reported idle; if this ever
 		// happens, hand the job back rather than judge without a sandbox.
 		a.fail(ctx, "job arrived before the sandbox was built", j)
+	}
+
+	// The sandbox may have died since the last health check; then the
+	// job goes to another sandbox rather than fail here.
+	if err := a.sb.Ping(); err != nil {
+		a.fail(ctx, fmt.Sprintf("died while idle: %v", err), j)
 	}
 
 	if j.expired(time.Now()) {

@@ -19,7 +19,7 @@ type stormPolicy struct {
 }
 
 func defaultStormPolicy() stormPolicy {
-	return stormPolicy{maxRestarts: 5, window: 30 * time.Second, respawnDelay: 10 * time.Second}
+	return stormPolicy{maxRestarts: 10, window: 10 * time.Second, respawnDelay: 2 * time.Second}
 }
 
 // supervisor spawns the sandbox actors as its children. Their

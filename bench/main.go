@@ -39,7 +39,7 @@ type result struct {
 
 func main() {
 	cfgPath := flag.String("config", "pecan.toml", "configuration file")
-	dataDir := flag.String("data-dir", ".test-data", "server data dir (shared with the e2e tests so toolchain setup is reused)")
+	dataDir := flag.String("data-dir", defaultDataDir(), "server data dir (the e2e tests' too, so toolchain setup is reused)")
 	out := flag.String("out", "", "write the results into this markdown file")
 	runs := flag.Int("runs", 9, "timed runs per language (kotlin and rust get a third)")
 	only := flag.String("languages", "c,cpp,python,java,node,go,rust,typescript,kotlin", "languages to measure")
@@ -248,6 +248,16 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// defaultDataDir is outside the clone, which may be under /tmp where a data
+// dir cannot be (sandboxes mount their own /tmp over it).
+func defaultDataDir() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = "/var/cache"
+	}
+	return filepath.Join(cache, "pecan", "test-data")
 }
 
 func median(d []time.Duration) time.Duration {

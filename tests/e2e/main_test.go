@@ -5,8 +5,10 @@
 // It needs root (the container backend creates namespaces and cgroups);
 // as another user every test is skipped. CI runs it as root.
 //
-// The server keeps its state in <repo>/.test-data (gitignored) so the Go
-// standard library is compiled only on the first run.
+// The server keeps its state in the user's cache directory
+// (~/.cache/pecan/test-data) so the Go standard library is compiled only on
+// the first run. Not in the clone: a clone may sit under /tmp, where no
+// data dir may be (sandboxes mount their own /tmp over it).
 package e2e
 
 import (
@@ -91,7 +93,7 @@ func run(m *testing.M) int {
 
 	srv := exec.Command(bin, "serve",
 		"--config", filepath.Join(root, "pecan.toml"),
-		"--data-dir", filepath.Join(root, ".test-data"),
+		"--data-dir", testDataDir(),
 		"--listen", addr,
 		"--pool-size", "2")
 	srv.Dir = root
@@ -411,4 +413,13 @@ var statusName = map[int]string{
 	MemoryLimitExceeded: "MemoryLimitExceeded",
 	InternalError:       "InternalError",
 	OutputLimitExceeded: "OutputLimitExceeded",
+}
+
+// testDataDir is the persistent data dir shared by test and bench servers.
+func testDataDir() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = "/var/cache"
+	}
+	return filepath.Join(cache, "pecan", "test-data")
 }
