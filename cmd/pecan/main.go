@@ -1,5 +1,6 @@
 // Command pecan is the Pecan judge server and its command-line tools:
-// `pecan serve`, `pecan judge FILE`, `pecan languages` and `pecan version`.
+// `pecan serve`, `pecan judge FILE`, `pecan languages`, `pecan chaos` and
+// `pecan version`.
 package main
 
 import (
@@ -18,6 +19,7 @@ commands:
   serve       run the judge server
   judge FILE  judge one source file (against a running server, or in-process)
   languages   list the configured languages and whether their toolchains exist
+  chaos       load a running server while killing its sandboxes; report losses and recovery
   version     print the version
 
 Run "pecan <command> --help" for a command's flags.`
@@ -41,6 +43,8 @@ func main() {
 		err = judgeFile(args)
 	case "languages":
 		err = listLanguages(args)
+	case "chaos":
+		err = chaos(args)
 	case "version", "--version":
 		fmt.Println(version)
 	case "help", "-h", "--help":
