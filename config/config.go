@@ -73,6 +73,8 @@ type Container struct {
 	EtcFiles []string `toml:"etc_files"`
 	// UID is the unprivileged host uid programs run as.
 	UID int `toml:"uid"`
+	// Seccomp applies the seccomp filter to every compile and run.
+	Seccomp bool `toml:"seccomp"`
 }
 
 // Faults configures fault injection into the configured backend, for
@@ -165,6 +167,7 @@ func Default() Config {
 			TmpMiB:       64,
 			CgroupPrefix: "pecan",
 			UID:          65534,
+			Seccomp:      true,
 		},
 	}
 }

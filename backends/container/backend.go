@@ -17,6 +17,7 @@ import (
 
 	"github.com/criyle/go-sandbox/container"
 	"github.com/criyle/go-sandbox/pkg/mount"
+	"github.com/criyle/go-sandbox/pkg/seccomp"
 	log "github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/backends"
@@ -40,8 +41,11 @@ type Options struct {
 	// CgroupPrefix names this server's cgroup; runs get sub-cgroups.
 	CgroupPrefix string
 	// UID is the host uid programs run as (mapped to 1000 inside).
-	UID    int
-	Logger log.FieldLogger
+	UID int
+	// NoSeccomp turns the seccomp filter off (see seccomp.go for the
+	// policy). Only for diagnosing a toolchain the filter breaks.
+	NoSeccomp bool
+	Logger    log.FieldLogger
 }
 
 // Backend makes container sandboxes.
@@ -51,6 +55,7 @@ type Backend struct {
 	cgroups *cgroupRoot
 	logger  log.FieldLogger
 	buildMu sync.Mutex
+	seccomp seccomp.Filter // nil when disabled
 }
 
 // Init must run first in main (and TestMain): go-sandbox re-executes the
@@ -84,7 +89,14 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{opts: opts, mounts: mounts, cgroups: cg, logger: opts.Logger}, nil
+	b := &Backend{opts: opts, mounts: mounts, cgroups: cg, logger: opts.Logger}
+	if !opts.NoSeccomp {
+		if b.seccomp, err = newSeccompFilter(); err != nil {
+			cg.destroy()
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // Name implements backends.Backend.

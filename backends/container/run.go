@@ -109,6 +109,7 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 		Env:      spec.Env,
 		Files:    []uintptr{stdin.Fd(), outW.Fd(), errW.Fd()},
 		RLimits:  rlimits(lim),
+		Seccomp:  s.backend.seccomp,
 		SyncFunc: func(pid int) error { return cg.AddProc(pid) },
 	})
 	wall := time.Since(start)

@@ -98,6 +98,7 @@ func newBackend(cfg config.Config, langs *languages.Registry, logger *log.Logger
 			TmpMiB:       cfg.Container.TmpMiB,
 			CgroupPrefix: cfg.Container.CgroupPrefix,
 			UID:          cfg.Container.UID,
+			NoSeccomp:    !cfg.Container.Seccomp,
 			Logger:       logger.WithField("backend", container.Name),
 		})
 	default:
