@@ -72,14 +72,8 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 			return internal(fmt.Errorf("compile: %w", err))
 		}
 		if out, ok := compileFailed(res, spec.Limits); ok {
-			resp.Code = int32(judge.CompileError)
-			resp.Status = judge.CompileError.String()
+			setOutcome(resp, judge.CompileError, res)
 			resp.CompileOutput = out
-			resp.Time = res.CPU.Seconds()
-			resp.WallTime = res.Wall.Seconds()
-			resp.MemoryKib = int64(res.MemoryPeak / 1024)
-			resp.ExitCode = int32(res.ExitCode)
-			resp.Signal = int32(res.Signal)
 			return resp, nil
 		}
 		// A clean compile's warnings are still worth showing.
@@ -102,17 +96,22 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		Signal:         res.Signal,
 		ExitCode:       res.ExitCode,
 	}
-	v := judge.Decide(r, check, res.Stdout, req.GetDesiredStdout())
-	resp.Code = int32(v)
-	resp.Status = v.String()
+	setOutcome(resp, judge.Decide(r, check, res.Stdout, req.GetDesiredStdout()), res)
 	resp.Stdout = res.Stdout
 	resp.Stderr = res.Stderr
+	return resp, nil
+}
+
+// setOutcome fills the verdict and the measurements of the step that
+// decided it (the compile for CompileError, else the run).
+func setOutcome(resp *messages.ExecuteResponse, v judge.Verdict, res backends.RunResult) {
+	resp.Code = int32(v)
+	resp.Status = v.String()
 	resp.Time = res.CPU.Seconds()
 	resp.WallTime = res.Wall.Seconds()
 	resp.MemoryKib = int64(res.MemoryPeak / 1024)
 	resp.ExitCode = int32(res.ExitCode)
 	resp.Signal = int32(res.Signal)
-	return resp, nil
 }
 
 // compileSpec builds the compile step with the language's compile limits,
