@@ -1,7 +1,9 @@
 package http
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -625,5 +628,34 @@ func TestRequestLogging(t *testing.T) {
 	}
 	if !found {
 		t.Error("no request log entry")
+	}
+}
+
+func TestJudgeSingleNonUTF8OutputIsExact(t *testing.T) {
+	raw := []byte{'o', 'k', 0xff, 0xfe, '\n'}
+	fj := &fakeJudge{exec: func(ctx context.Context, req *messages.ExecuteRequest) (*messages.ExecuteResponse, error) {
+		return &messages.ExecuteResponse{RequestId: req.RequestId, Status: "WrongAnswer", Code: 1, Stdout: raw, Stderr: []byte("fine")}, nil
+	}}
+	app := newTestApp(t, fj)
+	resp, body := do(t, app, postJSON(`{"code":"x","language":"python"}`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	var got struct {
+		Stdout       string  `json:"stdout"`
+		StdoutBase64 string  `json:"stdout_base64"`
+		StderrBase64 *string `json:"stderr_base64"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.ValidString(got.Stdout) || !strings.HasPrefix(got.Stdout, "ok") {
+		t.Errorf("stdout %q", got.Stdout)
+	}
+	if dec, err := base64.StdEncoding.DecodeString(got.StdoutBase64); err != nil || !bytes.Equal(dec, raw) {
+		t.Errorf("stdout_base64 %q does not carry the exact bytes", got.StdoutBase64)
+	}
+	if got.StderrBase64 != nil {
+		t.Errorf("stderr_base64 present for UTF-8 stderr")
 	}
 }

@@ -2,11 +2,13 @@ package http
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"mime"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -40,6 +42,19 @@ type judgeResponse struct {
 	Sandbox       string  `json:"sandbox"`
 	Node          string  `json:"node"`
 	RequestID     string  `json:"request_id"`
+	// JSON strings hold only UTF-8, so a program's bytes that are not
+	// UTF-8 show as U+FFFD in stdout/stderr; these fields then carry the
+	// exact bytes, base64-encoded. Absent when the output is valid UTF-8.
+	StdoutBase64 string `json:"stdout_base64,omitempty"`
+	StderrBase64 string `json:"stderr_base64,omitempty"`
+}
+
+// exactBytes is the base64 of b when b is not valid UTF-8, else "".
+func exactBytes(b []byte) string {
+	if utf8.Valid(b) {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 // judgeSingle handles POST /v1/judge/judge-single.
@@ -122,6 +137,8 @@ func (s *server) judgeSingle(c *fiber.Ctx) error {
 		Sandbox:       resp.Sandbox,
 		Node:          resp.Node,
 		RequestID:     orDefault(resp.RequestId, id),
+		StdoutBase64:  exactBytes(resp.Stdout),
+		StderrBase64:  exactBytes(resp.Stderr),
 	})
 }
 
