@@ -127,7 +127,11 @@ func (rc *runCgroup) destroy() error {
 		}
 		if procs, _ := rc.Processes(); len(procs) > 0 {
 			for _, p := range procs {
-				_ = syscall.Kill(p, syscall.SIGKILL)
+				// go-sandbox's list ends with a 0 for the file's last
+				// newline, and kill(0) would signal our own process group.
+				if p > 0 {
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
 			}
 		}
 		time.Sleep(2 * time.Millisecond)
