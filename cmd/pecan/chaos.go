@@ -40,15 +40,19 @@ func chaos(args []string) error {
 	}
 
 	stopKiller := make(chan struct{})
-	kills := make(chan int, 1)
+	kills := make(chan killReport, 1)
 	go func() { kills <- killLoop(*pid, *every, stopKiller) }()
 
 	res := drive(base, *jobs, *conc, *timeout)
 	close(stopKiller)
-	killed := <-kills
-	loadEnd := time.Now()
+	kr := <-kills
+	since := time.Now()
+	if !kr.last.IsZero() {
+		since = kr.last
+	}
 
-	recovery, rerr := waitFullStrength(base, before.size(), time.Minute)
+	_, rerr := waitFullStrength(base, before.size(), time.Minute)
+	recovery := time.Since(since)
 	after, _ := fetchStatus(base)
 
 	fmt.Printf("requests sent      %d\n", res.sent)
@@ -57,13 +61,13 @@ func chaos(args []string) error {
 	fmt.Printf("lost               %d\n", res.lost)
 	fmt.Printf("duplicate answers  %d\n", res.duplicates)
 	fmt.Printf("latency p50 / p99  %v / %v\n", res.percentile(50), res.percentile(99))
-	fmt.Printf("sandboxes killed   %d\n", killed)
+	fmt.Printf("sandboxes killed   %d\n", kr.killed)
 	fmt.Printf("restarts           %d\n", after.Restarts-before.Restarts)
 	if rerr != nil {
 		fmt.Printf("recovery           not back to %d idle sandboxes: %v\n", before.size(), rerr)
 		return rerr
 	}
-	fmt.Printf("recovery           %v after the load ended (%s)\n", recovery.Round(time.Millisecond), loadEnd.Format(time.RFC3339))
+	fmt.Printf("recovery           %v from the last kill (or the end of the load) to every sandbox idle\n", recovery.Round(time.Millisecond))
 	if res.lost > 0 {
 		return fmt.Errorf("%d requests lost", res.lost)
 	}
@@ -197,22 +201,28 @@ func drive(base string, n, conc int, timeout time.Duration) loadResult {
 	return res
 }
 
+type killReport struct {
+	killed int
+	last   time.Time
+}
+
 // killLoop SIGKILLs one random sandbox init every interval until stop.
-func killLoop(serverPID int, every time.Duration, stop <-chan struct{}) int {
+func killLoop(serverPID int, every time.Duration, stop <-chan struct{}) killReport {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	killed := 0
+	var r killReport
 	for {
 		select {
 		case <-stop:
-			return killed
+			return r
 		case <-t.C:
 			pids := sandboxInits(serverPID)
 			if len(pids) == 0 {
 				continue
 			}
 			if syscall.Kill(pids[rand.IntN(len(pids))], syscall.SIGKILL) == nil {
-				killed++
+				r.killed++
+				r.last = time.Now()
 			}
 		}
 	}
