@@ -56,6 +56,9 @@ type Backend struct {
 	logger  log.FieldLogger
 	buildMu sync.Mutex
 	seccomp seccomp.Filter // nil when disabled
+	// haveIPCRM is false on a host without util-linux's ipcrm: running a
+	// missing binary would kill the container.
+	haveIPCRM bool
 }
 
 // Init must run first in main (and TestMain): go-sandbox re-executes the
@@ -90,6 +93,11 @@ func New(opts Options) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{opts: opts, mounts: mounts, cgroups: cg, logger: opts.Logger}
+	if _, err := os.Stat(ipcrm); err == nil {
+		b.haveIPCRM = true
+	} else {
+		opts.Logger.WithField("path", ipcrm).Warn("ipcrm not found: System V IPC objects are not removed between jobs")
+	}
 	if !opts.NoSeccomp {
 		if b.seccomp, err = newSeccompFilter(); err != nil {
 			cg.destroy()

@@ -153,3 +153,18 @@ func TestSeccompDeniesNamespacesAndAdminCalls(t *testing.T) {
 		t.Errorf("threads under seccomp: %+v %s", r, r.Stderr)
 	}
 }
+
+func TestResetRemovesIPCObjects(t *testing.T) {
+	sb := newTestSandbox(t)
+	r := run(t, sb, []string{"/bin/sh", "-c", "(ipcmk -M 4096 && ipcmk -Q && ipcmk -S 2) >/dev/null && ipcs | grep -c 0x"}, "", backends.Limits{})
+	if strings.TrimSpace(string(r.Stdout)) != "3" {
+		t.Fatalf("could not create IPC objects: %+v %s", r, r.Stderr)
+	}
+	if err := sb.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, sb, []string{"/bin/sh", "-c", "ipcs | grep -c 0x"}, "", backends.Limits{})
+	if got := strings.TrimSpace(string(r.Stdout)); got != "0" {
+		t.Errorf("%s IPC objects survived the reset: %s", got, r.Stdout)
+	}
+}

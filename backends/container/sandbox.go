@@ -7,8 +7,10 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/criyle/go-sandbox/container"
+	"github.com/criyle/go-sandbox/runner"
 
 	"github.com/pecan-judge/pecan/backends"
 )
@@ -68,6 +70,27 @@ func (s *sandbox) Reset(ctx context.Context) error {
 	}
 	if err := s.env.Reset(); err != nil {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
+	}
+	return s.removeIPC(ctx)
+}
+
+// ipcrm removes System V IPC objects. The sandbox's IPC namespace lives as
+// long as the sandbox, so shared memory, semaphores and message queues a
+// job created would otherwise be there for the next job to read.
+const ipcrm = "/usr/bin/ipcrm"
+
+// removeIPC runs `ipcrm -a` inside the sandbox, as the same unprivileged
+// user the jobs ran as. It runs after the answer was sent, so it costs
+// throughput, not latency.
+func (s *sandbox) removeIPC(ctx context.Context) error {
+	if !s.backend.haveIPCRM {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res := s.env.Execve(ctx, container.ExecveParam{Args: []string{ipcrm, "-a"}})
+	if res.Status != runner.StatusNormal {
+		return fmt.Errorf("reset sandbox %s: %w: ipcrm: %v %s", s.id, backends.ErrBroken, res.Status, res.Error)
 	}
 	return nil
 }
