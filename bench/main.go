@@ -12,14 +12,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -29,6 +27,7 @@ import (
 
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
 type result struct {
@@ -39,7 +38,7 @@ type result struct {
 
 func main() {
 	cfgPath := flag.String("config", "pecan.toml", "configuration file")
-	dataDir := flag.String("data-dir", defaultDataDir(), "server data dir (the e2e tests' too, so toolchain setup is reused)")
+	dataDir := flag.String("data-dir", testserver.DataDir(), "server data dir (the e2e tests' too, so toolchain setup is reused)")
 	out := flag.String("out", "", "write the results into this markdown file")
 	runs := flag.Int("runs", 9, "timed runs per language (kotlin and rust get a third)")
 	only := flag.String("languages", "c,cpp,python,java,node,go,rust,typescript,kotlin", "languages to measure")
@@ -83,7 +82,7 @@ func run(cfgPath, dataDir, out string, runs int, ids []string) error {
 		if l.ID == "kotlin" || l.ID == "rust" {
 			n = max(3, runs/3)
 		}
-		r, err := measure(srv.url, l, src, n)
+		r, err := measure(srv.URL(), l, src, n)
 		if err != nil {
 			return fmt.Errorf("%s: %w", l.ID, err)
 		}
@@ -186,78 +185,59 @@ func execIn(dir string, env, args []string, stdin string) (string, error) {
 	return out.String(), nil
 }
 
+// server is the bench's `pecan serve` and the directory of its binary.
 type server struct {
-	cmd *exec.Cmd
-	url string
-	bin string
+	*testserver.Server
+	binDir string
 }
 
+// startServer builds the server and starts it with the default pool,
+// logging warnings to stderr, and waits for it to serve.
 func startServer(cfgPath, dataDir string) (*server, error) {
 	binDir, err := os.MkdirTemp("", "pecan-bench-bin-")
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(binDir, "pecan")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/pecan")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(binDir)
-		return nil, fmt.Errorf("build: %w", err)
-	}
-	addr, err := freeAddr()
+	bin, err := testserver.Build(binDir)
 	if err != nil {
 		os.RemoveAll(binDir)
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--data-dir", dataDir, "--listen", addr, "--log-level", "warn")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	srv, err := testserver.Start(testserver.Options{
+		Bin: bin, Config: cfgPath, DataDir: dataDir, Args: []string{"--log-level", "warn"},
+	})
+	if err != nil {
 		os.RemoveAll(binDir)
 		return nil, err
 	}
-	s := &server{cmd: cmd, url: "http://" + addr, bin: binDir}
+	s := &server{Server: srv, binDir: binDir}
+	// The server has a process group of its own, so a Ctrl-C at the
+	// terminal reaches only bench: pass the first one on as SIGTERM. The
+	// work in progress then fails and run's deferred stop cleans up.
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-interrupted
+		signal.Stop(interrupted) // a second Ctrl-C ends bench at once
+		_ = s.Terminate()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	for {
-		if resp, err := http.Get(s.url + "/v1/health"); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			s.stop()
-			return nil, errors.New("server did not become healthy")
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := srv.WaitHealthy(ctx); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("server did not become healthy: %w", err)
 	}
+	return s, nil
 }
 
+// stop shuts the server down, however long it takes (up to
+// testserver.KillAfter), and removes its binary.
 func (s *server) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.cmd.Wait()
-	os.RemoveAll(s.bin)
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	_ = s.Terminate() // after a Ctrl-C it may have exited already
+	if err := s.WaitExit(time.Now(), testserver.KillAfter); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: server:", err)
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// defaultDataDir is outside the clone, which may be under /tmp where a data
-// dir cannot be (sandboxes mount their own /tmp over it).
-func defaultDataDir() string {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = "/var/cache"
-	}
-	return filepath.Join(cache, "pecan", "test-data")
+	os.RemoveAll(s.binDir)
 }
 
 func median(d []time.Duration) time.Duration {

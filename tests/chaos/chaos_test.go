@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
 // TestFaults injects each fault kind into the shared server under load.
@@ -39,7 +41,7 @@ func TestFaults(t *testing.T) {
 					t.Fatalf("set %+v: %v", r, err)
 				}
 			}
-			answers, lastAnswer := load(shared.url, jobs, concurrency, aPlusB)
+			answers, lastAnswer := load(shared.URL(), jobs, concurrency, aPlusB)
 			shared.checkAlive(t)
 			if err := shared.setFault(faultRule{Clear: true}); err != nil {
 				t.Fatalf("clear faults: %v", err)
@@ -82,14 +84,14 @@ func TestKillSandboxesFromOutside(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			if inits := shared.sandboxInits(); len(inits) > 0 {
+			if inits := shared.SandboxInits(); len(inits) > 0 {
 				if syscall.Kill(inits[rand.IntN(len(inits))], syscall.SIGKILL) == nil {
 					n++
 				}
 			}
 		}
 	}()
-	answers, lastAnswer := load(shared.url, jobs, concurrency, aPlusB)
+	answers, lastAnswer := load(shared.URL(), jobs, concurrency, aPlusB)
 	close(stop)
 	kills := <-killed
 	shared.checkAlive(t)
@@ -125,7 +127,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 	if err := os.WriteFile(ownBin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rootsBefore := tmpRoots()
+	rootsBefore := testserver.TmpRoots()
 	s, err := startServer(ownBin, filepath.Join(repo, "pecan.toml"), 2, "sigterm")
 	if err != nil {
 		t.Fatal(err)
@@ -135,14 +137,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 			s.printLogTail()
 		}
 	}()
-	defer func() { // a failed test must not leave it running
-		select {
-		case <-s.done:
-		default:
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	}()
+	defer s.Kill() // a failed test must not leave it running
 
 	slow := job{
 		Code:          "import time\nwhile time.process_time() < 0.8: pass\nprint(3)\n",
@@ -159,7 +154,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[i] = postJSON(jobClient, s.url+"/v1/judge/judge-single", slow)
+			answers[i] = postJSON(jobClient, s.URL()+"/v1/judge/judge-single", slow)
 		}()
 	}
 
@@ -177,7 +172,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	termAt := time.Now()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.Terminate(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("SIGTERM with %+v", st)
@@ -187,7 +182,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 	fresh := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline = time.Now().Add(5 * time.Second)
 	for {
-		resp, err := fresh.Get(s.url + "/v1/health")
+		resp, err := fresh.Get(s.URL() + "/v1/health")
 		if err != nil {
 			break
 		}
@@ -200,7 +195,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	late := postJSON(fresh, s.url+"/v1/judge/judge-single", aPlusB)
+	late := postJSON(fresh, s.URL()+"/v1/judge/judge-single", aPlusB)
 	switch {
 	case late.err != nil && !errors.Is(late.err, syscall.ECONNREFUSED):
 		t.Errorf("request after SIGTERM: want connection refused or an error status, got %s", late)
@@ -236,12 +231,12 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 		t.Errorf("%d jobs were running at SIGTERM but only %d finished Accepted", st.Running, accepted)
 	}
 
-	if err := s.waitExit(termAt, 60*time.Second); err != nil {
+	if err := s.WaitExit(termAt, 60*time.Second); err != nil {
 		t.Error(err)
 	} else {
 		t.Logf("exited 0 %s after SIGTERM", time.Since(termAt).Round(time.Millisecond))
 	}
-	for _, l := range s.leftovers(rootsBefore) {
+	for _, l := range s.Leftovers(rootsBefore) {
 		t.Errorf("left behind: %s", l)
 	}
 }

@@ -196,7 +196,7 @@ func getJSON(url string, v any) error {
 
 func (s *server) status() (status, error) {
 	var st status
-	err := getJSON(s.url+"/v1/manager/sandbox-status", &st)
+	err := getJSON(s.URL()+"/v1/manager/sandbox-status", &st)
 	return st, err
 }
 
@@ -236,13 +236,13 @@ func checkNoLeaks(t *testing.T, s *server, pool int) {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)
 	for {
-		inits, cgs := s.sandboxInits(), s.runCgroups()
+		inits, cgs := s.SandboxInits(), s.RunCgroups()
 		if len(inits) == pool && len(cgs) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
 			if len(inits) != pool {
-				t.Errorf("%d sandbox init processes under server %d, want %d: pids %v", len(inits), s.pid, pool, inits)
+				t.Errorf("%d sandbox init processes under server %d, want %d: pids %v", len(inits), s.PID(), pool, inits)
 			}
 			if len(cgs) > 0 {
 				t.Errorf("per-run cgroups left behind: %v", cgs)
@@ -268,7 +268,7 @@ type faultState struct {
 }
 
 func (s *server) setFault(r faultRule) error {
-	a := postJSON(pollClient, s.url+"/v1/manager/faults", r)
+	a := postJSON(pollClient, s.URL()+"/v1/manager/faults", r)
 	if a.err == nil && a.status != http.StatusOK {
 		a.err = errors.New(a.String())
 	}
@@ -277,6 +277,6 @@ func (s *server) setFault(r faultRule) error {
 
 func (s *server) faults() (faultState, error) {
 	var f faultState
-	err := getJSON(s.url+"/v1/manager/faults", &f)
+	err := getJSON(s.URL()+"/v1/manager/faults", &f)
 	return f, err
 }

@@ -13,26 +13,23 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
 const (
-	startupTimeout  = 10 * time.Minute // first start compiles Go's std
-	shutdownTimeout = 3 * time.Minute
-	promptShutdown  = 30 * time.Second
-	requestTimeout  = 5 * time.Minute
+	startupTimeout = 10 * time.Minute // first start compiles Go's std
+	promptShutdown = 30 * time.Second // to exit after SIGTERM (killed past testserver.KillAfter)
+	requestTimeout = 5 * time.Minute
 	// maxInFlight bounds judge requests in flight from this suite, so that a
 	// machine with many CPUs (large -parallel) does not queue more work than
 	// the two sandboxes finish within the server's per-request deadline.
@@ -55,65 +52,46 @@ func run(m *testing.M) int {
 		fmt.Println("e2e:", skipReason)
 		return m.Run()
 	}
-	root, err := repoRoot()
+	fail := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", args...)
+	}
+	root, err := testserver.RepoRoot()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
+		fail("%v", err)
 		return 1
 	}
 	tmp, err := os.MkdirTemp("", "pecan-e2e-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
+		fail("%v", err)
 		return 1
 	}
 	defer os.RemoveAll(tmp)
 
-	bin := filepath.Join(tmp, "pecan")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/pecan")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go build: %v\n%s", err, out)
-		return 1
-	}
-	port, err := freePort()
+	bin, err := testserver.Build(tmp)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
+		fail("%v", err)
 		return 1
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	baseURL = "http://" + addr
-
-	logPath := filepath.Join(tmp, "server.log")
-	logFile, err := os.Create(logPath)
+	tmpRootsBefore := testserver.TmpRoots()
+	srv, err := testserver.Start(testserver.Options{
+		Bin:     bin,
+		Config:  filepath.Join(root, "pecan.toml"),
+		Pool:    2,
+		Dir:     root,
+		LogPath: filepath.Join(tmp, "server.log"),
+	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
+		fail("%v", err)
 		return 1
 	}
-	defer logFile.Close()
-	tmpRootsBefore := tmpRoots()
-
-	srv := exec.Command(bin, "serve",
-		"--config", filepath.Join(root, "pecan.toml"),
-		"--data-dir", testDataDir(),
-		"--listen", addr,
-		"--pool-size", "2")
-	srv.Dir = root
-	srv.Stdout = logFile
-	srv.Stderr = logFile
-	if err := srv.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: start server:", err)
-		return 1
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	pid := srv.Process.Pid
-
-	fail := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", args...)
-	}
-	if err := waitHealthy(exited); err != nil {
+	baseURL = srv.URL()
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	err = srv.WaitHealthy(ctx)
+	cancel()
+	if err != nil {
 		fail("server did not become healthy: %v", err)
-		_ = srv.Process.Kill()
-		printLogTail(logPath)
+		srv.Kill()
+		fmt.Fprint(os.Stderr, srv.LogTail(100))
 		return 1
 	}
 
@@ -122,157 +100,20 @@ func run(m *testing.M) int {
 	// Shutdown must be clean and prompt: nothing is in flight any more, so
 	// exit status 0 well within the server's grace period. The client's
 	// idle keep-alive connections stay open, as a real client's would.
-	stopAt := time.Now()
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		fail("SIGTERM: %v", err)
-		code = 1
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			fail("server did not exit cleanly after SIGTERM: %v", err)
-			code = 1
-		}
-		if took := time.Since(stopAt); took > promptShutdown {
-			fail("server took %s to exit after SIGTERM with no request in flight (want < %s)", took.Round(time.Millisecond), promptShutdown)
-			code = 1
-		}
-	case <-time.After(shutdownTimeout):
-		fail("server still running %s after SIGTERM; killing it", shutdownTimeout)
-		_ = srv.Process.Kill()
-		<-exited
+	if err := srv.Stop(promptShutdown); err != nil {
+		fail("server: %v", err)
 		code = 1
 	}
 
 	// Nothing may be left behind.
-	if procs := leftoverProcesses(bin); len(procs) > 0 {
-		fail("processes of the server binary survived it: %s", strings.Join(procs, "; "))
+	for _, l := range srv.Leftovers(tmpRootsBefore) {
+		fail("left behind: %s", l)
 		code = 1
 	}
-	for _, dir := range []string{
-		"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup",
-	} {
-		cg := filepath.Join(dir, fmt.Sprintf("pecan-%d", pid))
-		if _, err := os.Stat(cg); err == nil {
-			fail("cgroup %s left behind", cg)
-			code = 1
-		}
-	}
-	for d := range tmpRoots() {
-		if !tmpRootsBefore[d] {
-			fail("sandbox root %s left behind", d)
-			code = 1
-		}
-	}
 	if code != 0 {
-		printLogTail(logPath)
+		fmt.Fprint(os.Stderr, srv.LogTail(100))
 	}
 	return code
-}
-
-// repoRoot walks up from the working directory to Pecan's go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.Contains(b, []byte("module github.com/pecan-judge/pecan\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("repository root (go.mod of github.com/pecan-judge/pecan) not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitHealthy polls GET /v1/health until it answers 200, the server
-// exits, or startupTimeout passes.
-func waitHealthy(exited <-chan error) error {
-	deadline := time.Now().Add(startupTimeout)
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	c := &http.Client{Timeout: 2 * time.Second}
-	for {
-		resp, err := c.Get(baseURL + "/v1/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no 200 from /v1/health within %s (last error: %v)", startupTimeout, err)
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("server exited during startup: %v", err)
-		case <-tick.C:
-		}
-	}
-}
-
-// leftoverProcesses lists live processes running bin: the server itself or
-// a sandbox's init (which re-executes the server binary). Processes that
-// are already dying get a few seconds to go.
-func leftoverProcesses(bin string) []string {
-	var found []string
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		found = found[:0]
-		entries, _ := os.ReadDir("/proc")
-		for _, e := range entries {
-			pid := e.Name()
-			if pid[0] < '0' || pid[0] > '9' {
-				continue
-			}
-			cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
-			argv0, _, _ := strings.Cut(string(cmdline), "\x00")
-			exe, _ := os.Readlink(filepath.Join("/proc", pid, "exe"))
-			exe = strings.TrimSuffix(exe, " (deleted)")
-			if argv0 == bin || exe == bin {
-				found = append(found, fmt.Sprintf("pid %s: %q", pid, strings.ReplaceAll(string(cmdline), "\x00", " ")))
-			}
-		}
-		if len(found) == 0 || time.Now().After(deadline) {
-			return found
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// tmpRoots is the set of sandbox root directories in os.TempDir().
-func tmpRoots() map[string]bool {
-	m := map[string]bool{}
-	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "pecan-root-*"))
-	for _, d := range matches {
-		m[d] = true
-	}
-	return m
-}
-
-func printLogTail(path string) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 100 {
-		lines = lines[len(lines)-100:]
-	}
-	fmt.Fprintf(os.Stderr, "---- server log (last %d lines) ----\n%s\n----\n", len(lines), strings.Join(lines, "\n"))
 }
 
 // start marks a test parallel and skips it when the server could not run.
@@ -413,13 +254,4 @@ var statusName = map[int]string{
 	MemoryLimitExceeded: "MemoryLimitExceeded",
 	InternalError:       "InternalError",
 	OutputLimitExceeded: "OutputLimitExceeded",
-}
-
-// testDataDir is the persistent data dir shared by test and bench servers.
-func testDataDir() string {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = "/var/cache"
-	}
-	return filepath.Join(cache, "pecan", "test-data")
 }

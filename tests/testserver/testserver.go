@@ -1,0 +1,371 @@
+// Package testserver builds Pecan's binary and runs it as a real
+// `pecan serve`, for the suites that need the whole server (tests/e2e,
+// tests/chaos) and for bench. It is the one place that knows how such a
+// server is started, waited for, stopped and checked for leftovers.
+//
+// Servers keep their state in the user's cache directory (DataDir), so the
+// Go standard library is compiled once per machine and never under /tmp,
+// where no data dir may be (sandboxes mount their own /tmp over it).
+package testserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// KillAfter is how long Stop and WaitExit wait after SIGTERM before they
+// kill the server: well past the server's grace period, so a kill means a
+// hang, not a slow shutdown.
+const KillAfter = 3 * time.Minute
+
+// cgroupDirs are the hierarchies the container backend puts a server's
+// cgroup (pecan-<pid>) in: cgroup v1 controllers and the v2 root.
+func cgroupDirs() []string {
+	return []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup"}
+}
+
+// RepoRoot walks up from the working directory to Pecan's go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(b, []byte("module github.com/pecan-judge/pecan\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("repository root (go.mod of github.com/pecan-judge/pecan) not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// DataDir is the persistent data dir shared by test and bench servers.
+// It is outside the clone, which may sit under /tmp.
+func DataDir() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = "/var/cache"
+	}
+	return filepath.Join(cache, "pecan", "test-data")
+}
+
+// Build compiles ./cmd/pecan of the repository into dir and returns the
+// binary's path.
+func Build(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "pecan")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/pecan")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// TmpRoots is the set of sandbox root directories in os.TempDir(); taken
+// before a server starts, it lets Leftovers tell that server's apart.
+func TmpRoots() map[string]bool {
+	m := map[string]bool{}
+	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "pecan-root-*"))
+	for _, d := range matches {
+		m[d] = true
+	}
+	return m
+}
+
+// Options say how to run `pecan serve`.
+type Options struct {
+	Bin     string   // the server binary, from Build
+	Config  string   // --config
+	DataDir string   // --data-dir; empty means DataDir()
+	Pool    int      // --pool-size; 0 leaves the config's
+	Dir     string   // working directory; empty means the current one
+	LogPath string   // file for stdout and stderr; empty means os.Stderr
+	Args    []string // more flags, e.g. --log-level
+}
+
+// Server is one running `pecan serve`.
+type Server struct {
+	url     string
+	bin     string
+	pid     int
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{} // closed when the process has exited
+	waitErr error         // its exit status, once done is closed
+}
+
+// Start starts a server on a free port of 127.0.0.1. It does not wait for
+// it to serve: see WaitHealthy.
+func Start(o Options) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dataDir := o.DataDir
+	if dataDir == "" {
+		dataDir = DataDir()
+	}
+	args := []string{"serve", "--config", o.Config, "--data-dir", dataDir, "--listen", addr}
+	if o.Pool > 0 {
+		args = append(args, "--pool-size", strconv.Itoa(o.Pool))
+	}
+	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, done: make(chan struct{})}
+	s.cmd = exec.Command(o.Bin, append(args, o.Args...)...)
+	s.cmd.Dir = o.Dir
+	// A process group of its own: whatever the server signals as a group
+	// must not reach the process that started it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
+	if o.LogPath != "" {
+		logFile, err := os.Create(o.LogPath)
+		if err != nil {
+			return nil, fmt.Errorf("server log: %w", err)
+		}
+		defer logFile.Close() // the child holds its own copy
+		s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	s.pid = s.cmd.Process.Pid
+	go func() { s.waitErr = s.cmd.Wait(); close(s.done) }()
+	return s, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// URL is the server's base URL, http://127.0.0.1:<port>.
+func (s *Server) URL() string { return s.url }
+
+// PID is the server's process id, which also names its cgroups.
+func (s *Server) PID() int { return s.pid }
+
+// LogPath is the file the server logs to; empty for os.Stderr.
+func (s *Server) LogPath() string { return s.logPath }
+
+// WaitHealthy polls GET /v1/health until it answers 200, the server exits,
+// or ctx ends.
+func (s *Server) WaitHealthy(ctx context.Context) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	c := &http.Client{Timeout: 2 * time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/v1/health", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("server exited during startup: %v", s.waitErr)
+		case <-ctx.Done():
+			return fmt.Errorf("no 200 from /v1/health: %w (last error: %v)", ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}
+
+// Exited reports whether the server has exited and, if so, its exit
+// status.
+func (s *Server) Exited() (bool, error) {
+	select {
+	case <-s.done:
+		return true, s.waitErr
+	default:
+		return false, nil
+	}
+}
+
+// Terminate sends SIGTERM; WaitExit then checks the shutdown.
+func (s *Server) Terminate() error {
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("SIGTERM: %w", err)
+	}
+	return nil
+}
+
+// Stop sends SIGTERM and wants exit status 0 within prompt; past
+// KillAfter the server is killed.
+func (s *Server) Stop(prompt time.Duration) error {
+	if err := s.Terminate(); err != nil {
+		return err
+	}
+	return s.WaitExit(time.Now(), prompt)
+}
+
+// WaitExit waits for the exit that a SIGTERM sent at since began, and
+// wants exit status 0 within prompt; past KillAfter the server is killed.
+func (s *Server) WaitExit(since time.Time, prompt time.Duration) error {
+	select {
+	case <-s.done:
+	case <-time.After(KillAfter):
+		s.Kill()
+		return fmt.Errorf("still running %s after SIGTERM; killed", KillAfter)
+	}
+	if s.waitErr != nil {
+		return fmt.Errorf("did not exit cleanly after SIGTERM: %v", s.waitErr)
+	}
+	if took := time.Since(since); took > prompt {
+		return fmt.Errorf("took %s to exit after SIGTERM (want < %s)", took.Round(time.Millisecond), prompt)
+	}
+	return nil
+}
+
+// Kill kills the server unless it has exited already, and waits for it:
+// for servers that failed, which must not outlive their test.
+func (s *Server) Kill() {
+	select {
+	case <-s.done:
+	default:
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Leftovers lists what an exited server left: processes of its binary
+// (server or sandbox init, which re-executes the server binary), its
+// cgroups, sandbox roots not in rootsBefore (from TmpRoots). Processes
+// that are already dying get a few seconds to go.
+func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
+	var found []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		found = found[:0]
+		for _, p := range procs() {
+			if p.exe == s.bin || p.argv0 == s.bin {
+				found = append(found, fmt.Sprintf("process %d: %q", p.pid, p.cmdline))
+			}
+		}
+		if len(found) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, dir := range cgroupDirs() {
+		cg := filepath.Join(dir, fmt.Sprintf("pecan-%d", s.pid))
+		if _, err := os.Stat(cg); err == nil {
+			found = append(found, "cgroup "+cg)
+		}
+	}
+	for d := range TmpRoots() {
+		if !rootsBefore[d] {
+			found = append(found, "sandbox root "+d)
+		}
+	}
+	return found
+}
+
+// SandboxInits is the pids of the live sandbox init processes whose parent
+// is the server.
+func (s *Server) SandboxInits() []int {
+	var pids []int
+	for _, p := range procs() {
+		if p.ppid == s.pid && p.isSandboxInit {
+			pids = append(pids, p.pid)
+		}
+	}
+	return pids
+}
+
+// RunCgroups lists per-run cgroups that still exist under the server's.
+func (s *Server) RunCgroups() []string {
+	var left []string
+	for _, dir := range cgroupDirs() {
+		m, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("pecan-%d", s.pid), "run-*"))
+		left = append(left, m...)
+	}
+	return left
+}
+
+// LogTail is the last n lines of the server's log, framed for printing;
+// empty when there is no log file to read.
+func (s *Server) LogTail(n int) string {
+	if s.logPath == "" {
+		return ""
+	}
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return fmt.Sprintf("---- server log %s (last %d lines) ----\n%s\n----\n", s.logPath, len(lines), strings.Join(lines, "\n"))
+}
+
+// proc is one process from /proc.
+type proc struct {
+	pid, ppid     int
+	argv0, exe    string
+	cmdline       string // NULs as spaces
+	isSandboxInit bool
+}
+
+// procs lists the live processes; ones that go while being read are left
+// out.
+func procs() []proc {
+	var out []proc
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join("/proc", e.Name())
+		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+		f := strings.Fields(string(rest))
+		if len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+		exe, _ := os.Readlink(filepath.Join(dir, "exe"))
+		out = append(out, proc{
+			pid: pid, ppid: ppid, argv0: argv0,
+			exe:           strings.TrimSuffix(exe, " (deleted)"),
+			cmdline:       strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")),
+			isSandboxInit: bytes.Contains(cmdline, []byte("container_init")),
+		})
+	}
+	return out
+}
