@@ -1,0 +1,408 @@
+// Package hostile is Pecan's containment suite: a corpus of hostile
+// programs (bombs, floods, escapes, persistence, denied syscalls), hostile
+// compiles and hostile requests, judged by a real `pecan serve` on the
+// container backend. After every case a probe job in the same sandbox (the
+// server has a pool of ONE) must see nothing the case left behind, and the
+// host must be unchanged: no stray process, no run cgroup, no new file.
+//
+// It needs root (the container backend creates namespaces and cgroups); as
+// another user every test is skipped. CI runs it as root.
+//
+// Like tests/e2e, servers keep their state in the user's cache directory
+// (testserver.DataDir), never under /tmp.
+package hostile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pecan-judge/pecan/tests/testserver"
+)
+
+const (
+	startupTimeout = 10 * time.Minute // a first start compiles Go's std
+	promptShutdown = 30 * time.Second // to exit after SIGTERM
+	requestTimeout = 5 * time.Minute
+	settleTimeout  = 15 * time.Second // for the server to be back to idle after a job
+)
+
+var (
+	skipReason string
+	repo       string // repository root
+	tmpDir     string // per-run scratch: binary, configs, logs
+	bin        string // the built server binary
+	shared     *testserver.Server
+	client     = &http.Client{Timeout: requestTimeout}
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		skipReason = "hostile tests need root: the container backend creates namespaces and cgroups (CI runs as root)"
+		fmt.Println("hostile:", skipReason)
+		return m.Run()
+	}
+	fail := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "hostile: "+format+"\n", args...) }
+	var err error
+	if repo, err = testserver.RepoRoot(); err != nil {
+		fail("%v", err)
+		return 1
+	}
+	if tmpDir, err = os.MkdirTemp("", "pecan-hostile-"); err != nil {
+		fail("%v", err)
+		return 1
+	}
+	defer os.RemoveAll(tmpDir)
+	if bin, err = testserver.Build(tmpDir); err != nil {
+		fail("%v", err)
+		return 1
+	}
+
+	before, err := snapshotHost()
+	if err != nil {
+		fail("snapshot host: %v", err)
+		return 1
+	}
+	rootsBefore := testserver.TmpRoots()
+	shared, err = startServer(bin, filepath.Join(repo, "pecan.toml"), 1, "shared")
+	if err != nil {
+		fail("shared server: %v", err)
+		return 1
+	}
+
+	code := m.Run()
+
+	if err := shared.Stop(promptShutdown); err != nil {
+		fail("shared server: %v", err)
+		code = 1
+	}
+	for _, l := range shared.Leftovers(rootsBefore) {
+		fail("shared server left behind: %s", l)
+		code = 1
+	}
+	after, err := snapshotHost()
+	if err != nil {
+		fail("snapshot host: %v", err)
+		code = 1
+	} else if diff := before.diff(after); diff != "" {
+		fail("the host changed during the suite:\n%s", diff)
+		code = 1
+	}
+	if code != 0 {
+		fmt.Fprint(os.Stderr, shared.LogTail(150))
+	}
+	return code
+}
+
+// startServer starts bin on config with the given pool and waits
+// until it is healthy and its pool is fully idle.
+func startServer(bin, config string, pool int, name string) (*testserver.Server, error) {
+	s, err := testserver.Start(testserver.Options{
+		Bin:     bin,
+		Config:  config,
+		Pool:    pool,
+		Dir:     repo,
+		LogPath: filepath.Join(tmpDir, name+".log"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	defer cancel()
+	if err := s.WaitHealthy(ctx); err != nil {
+		s.Kill()
+		fmt.Fprint(os.Stderr, s.LogTail(100))
+		return nil, fmt.Errorf("not healthy: %w", err)
+	}
+	if err := waitIdle(s, pool, startupTimeout); err != nil {
+		s.Kill()
+		fmt.Fprint(os.Stderr, s.LogTail(100))
+		return nil, err
+	}
+	return s, nil
+}
+
+// requireServer skips t when no server could run.
+func requireServer(t *testing.T) {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+}
+
+// ---- host state ----
+
+// hostState is what a sandboxed program must not be able to change on the
+// host: listings of the shared temporary directories and the repository's
+// working tree status.
+type hostState struct {
+	listings map[string][]string // dir -> sorted entry names
+	git      string              // git status --porcelain
+}
+
+// hostDirs are the host's world-writable temporary directories.
+func hostDirs() []string { return []string{os.TempDir(), "/var/tmp", "/dev/shm"} }
+
+func snapshotHost() (*hostState, error) {
+	h := &hostState{listings: map[string][]string{}}
+	for _, d := range hostDirs() {
+		entries, err := os.ReadDir(d)
+		if err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		var names []string
+		for _, e := range entries {
+			// The go command's own scratch directories come and go with
+			// builds of this and other packages; no sandbox can make them.
+			if strings.HasPrefix(e.Name(), "go-build") {
+				continue
+			}
+			names = append(names, e.Name())
+		}
+		sort.Strings(names)
+		h.listings[d] = names
+	}
+	cmd := exec.Command("git", "status", "--porcelain")
+	cmd.Dir = repo
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("git status: %w", err)
+	}
+	h.git = string(out)
+	return h, nil
+}
+
+func (h *hostState) diff(after *hostState) string {
+	var b strings.Builder
+	for _, d := range hostDirs() {
+		for _, n := range after.listings[d] {
+			if !slices.Contains(h.listings[d], n) {
+				fmt.Fprintf(&b, "  new in %s: %s\n", d, n)
+			}
+		}
+	}
+	if h.git != after.git {
+		fmt.Fprintf(&b, "  git status --porcelain changed:\n--- before\n%s--- after\n%s", h.git, after.git)
+	}
+	return b.String()
+}
+
+// ---- processes ----
+
+// descendants lists the live processes below pid (not pid itself), as
+// "pid cmdline" strings, with the pids of pid's direct children.
+func descendants(pid int) (all []string, children map[int]bool) {
+	parent := map[int]int{}
+	cmdline := map[int]string{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		parent[p], _ = strconv.Atoi(f[1])
+		c, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		cmdline[p] = strings.TrimSpace(strings.ReplaceAll(string(c), "\x00", " "))
+	}
+	children = map[int]bool{}
+	for p := range parent {
+		for q, n := p, 0; q > 1 && n < 64; q, n = parent[q], n+1 {
+			if parent[q] == pid {
+				all = append(all, fmt.Sprintf("%d %q", p, cmdline[p]))
+				if q == p {
+					children[p] = true
+				}
+				break
+			}
+		}
+	}
+	sort.Strings(all)
+	return all, children
+}
+
+// strays lists processes below the server other than its sandbox inits,
+// and a note when the number of inits is not the pool size.
+func strays(s *testserver.Server, pool int) []string {
+	inits := s.SandboxInits()
+	var out []string
+	if len(inits) != pool {
+		out = append(out, fmt.Sprintf("%d sandbox inits, want %d", len(inits), pool))
+	}
+	all, _ := descendants(s.PID())
+	for _, p := range all {
+		pid, _ := strconv.Atoi(strings.Fields(p)[0])
+		if !slices.Contains(inits, pid) {
+			out = append(out, "stray process "+p)
+		}
+	}
+	return out
+}
+
+// ---- HTTP ----
+
+// job is a judge-single request. Zero limits are omitted.
+type job struct {
+	Code          string  `json:"code"`
+	Language      string  `json:"language"`
+	Stdin         string  `json:"stdin"`
+	DesiredStdout string  `json:"desired_stdout"`
+	TimeLimit     float64 `json:"time_limit,omitempty"`
+	MemoryLimit   int64   `json:"memory_limit,omitempty"`
+	WallTimeLimit float64 `json:"wall_time_limit,omitempty"`
+}
+
+// result is a judge-single response.
+type result struct {
+	Code          int     `json:"code"`
+	Status        string  `json:"status"`
+	Stdout        string  `json:"stdout"`
+	Stderr        string  `json:"stderr"`
+	Time          float64 `json:"time"`
+	Memory        int64   `json:"memory"`
+	WallTime      float64 `json:"wall_time"`
+	ExitCode      int     `json:"exit_code"`
+	Signal        int     `json:"signal"`
+	CompileOutput string  `json:"compile_output"`
+	Sandbox       string  `json:"sandbox"`
+	RequestID     string  `json:"request_id"`
+}
+
+func (r *result) String() string {
+	return fmt.Sprintf("code=%d status=%s time=%.3f memory=%d wall=%.3f exit=%d signal=%d sandbox=%s stdout=%q stderr=%q compile_output=%q",
+		r.Code, r.Status, r.Time, r.Memory, r.WallTime, r.ExitCode, r.Signal, r.Sandbox,
+		clip(r.Stdout), clip(r.Stderr), clip(r.CompileOutput))
+}
+
+func clip(s string) string {
+	if len(s) > 3000 {
+		return s[:3000] + "...[" + strconv.Itoa(len(s)) + " bytes]"
+	}
+	return s
+}
+
+// judge posts j to the server at base; any answer but 200 is an error.
+func judge(base string, j job) (*result, error) {
+	body, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Post(base+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("POST judge-single: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("POST judge-single: read body: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("POST judge-single: HTTP %d: %s", resp.StatusCode, clip(string(b)))
+	}
+	var r result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode %q: %w", clip(string(b)), err)
+	}
+	return &r, nil
+}
+
+// poolStatus is GET /v1/manager/sandbox-status.
+type poolStatus struct {
+	Available int   `json:"available_sandboxes"`
+	Idle      int   `json:"idle_sandboxes"`
+	Running   int   `json:"running_sandboxes"`
+	Error     int   `json:"error_sandboxes"`
+	Restarts  int64 `json:"restarts"`
+}
+
+func status(s *testserver.Server) (*poolStatus, error) {
+	resp, err := client.Get(s.URL() + "/v1/manager/sandbox-status")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("sandbox-status: HTTP %d: %s", resp.StatusCode, b)
+	}
+	var st poolStatus
+	return &st, json.Unmarshal(b, &st)
+}
+
+func healthy(s *testserver.Server) error {
+	if exited, err := s.Exited(); exited {
+		return fmt.Errorf("server exited: %v", err)
+	}
+	resp, err := client.Get(s.URL() + "/v1/health")
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// waitIdle polls until every sandbox of the pool is idle (its last job
+// reset), or fails after timeout.
+func waitIdle(s *testserver.Server, pool int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last string
+	for {
+		st, err := status(s)
+		if err == nil && st.Idle == pool && st.Running == 0 {
+			return nil
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = fmt.Sprintf("%+v", *st)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pool not idle after %s: %s", timeout, last)
+		}
+		<-tick.C
+	}
+}
+
+// waitClean polls until nothing is left below the server but its sandbox
+// inits and no run cgroup exists, or reports what is left after timeout.
+func waitClean(s *testserver.Server, pool int, timeout time.Duration) []string {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		left := append(strays(s, pool), s.RunCgroups()...)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		<-tick.C
+	}
+}
