@@ -659,3 +659,19 @@ func TestJudgeSingleNonUTF8OutputIsExact(t *testing.T) {
 		t.Errorf("stderr_base64 present for UTF-8 stderr")
 	}
 }
+
+// JSON text must be UTF-8; invalid bytes inside strings are taken as
+// U+FFFD (encoding/json's rule) rather than refused or passed on raw, so
+// the program sees valid UTF-8 and the request is judged.
+func TestJudgeSingleInvalidUTF8Input(t *testing.T) {
+	fj := &fakeJudge{}
+	app := newTestApp(t, fj)
+	resp, body := do(t, app, postJSON("{\"code\":\"print(1)\xff\",\"language\":\"python\",\"stdin\":\"a\xc3\x28b\"}"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	req := fj.lastRequest()
+	if string(req.Code) != "print(1)\uFFFD" || !utf8.Valid(req.Stdin) || !strings.Contains(string(req.Stdin), "\uFFFD") {
+		t.Errorf("code %q stdin %q", req.Code, req.Stdin)
+	}
+}
