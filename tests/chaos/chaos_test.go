@@ -119,16 +119,16 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 	needServer(t)
 	// A binary of its own, so that its processes are told apart from the
 	// shared server's.
-	b, err := os.ReadFile(bin)
+	b, err := os.ReadFile(env.Bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ownBin := filepath.Join(tmpDir, "pecan-sigterm")
+	ownBin := filepath.Join(env.Tmp, "pecan-sigterm")
 	if err := os.WriteFile(ownBin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	rootsBefore := testserver.TmpRoots()
-	s, err := startServer(ownBin, filepath.Join(repo, "pecan.toml"), 2, "sigterm")
+	s, err := startServer(ownBin, filepath.Join(env.Repo, "pecan.toml"), 2, "sigterm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 	}()
 	defer s.Kill() // a failed test must not leave it running
 
-	slow := job{
+	slow := testserver.Job{
 		Code:          "import time\nwhile time.process_time() < 0.8: pass\nprint(3)\n",
 		Language:      "python",
 		DesiredStdout: "3\n",

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
 const (
@@ -20,18 +22,8 @@ const (
 	maxFailShare  = 0.05            // of jobs answered 500
 )
 
-// job is a judge-single request.
-type job struct {
-	Code          string  `json:"code"`
-	Language      string  `json:"language"`
-	Stdin         string  `json:"stdin"`
-	DesiredStdout string  `json:"desired_stdout"`
-	TimeLimit     float64 `json:"time_limit,omitempty"`
-	MemoryLimit   int64   `json:"memory_limit,omitempty"`
-}
-
 // aPlusB is fast: the load is about sandboxes, not about programs.
-var aPlusB = job{
+var aPlusB = testserver.Job{
 	Code:          "a, b = map(int, input().split())\nprint(a + b)\n",
 	Language:      "python",
 	Stdin:         "1 2\n",
@@ -65,12 +57,7 @@ func (a answer) String() string {
 	return fmt.Sprintf("HTTP %d after %s: %s", a.status, a.took.Round(time.Millisecond), clip(string(a.body)))
 }
 
-func clip(s string) string {
-	if len(s) > 300 {
-		return s[:300] + fmt.Sprintf("...[%d bytes]", len(s))
-	}
-	return s
-}
+func clip(s string) string { return testserver.Clip(s, 300) }
 
 // loadClient keeps one connection per concurrent client, as a real
 // client pool would.
@@ -96,7 +83,7 @@ func postJSON(c *http.Client, url string, v any) answer {
 
 // load sends n copies of j, conc at a time, and returns every answer and
 // the moment the last one came back.
-func load(base string, n, conc int, j job) ([]answer, time.Time) {
+func load(base string, n, conc int, j testserver.Job) ([]answer, time.Time) {
 	answers := make([]answer, n)
 	next := make(chan int)
 	var wg sync.WaitGroup

@@ -16,12 +16,10 @@ package chaos
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,69 +33,33 @@ const (
 )
 
 var (
-	skipReason string
-	tmpDir     string // per-run scratch: binaries, configs, logs
-	repo       string // repository root
-	bin        string // the built server binary
+	skipReason = testserver.SkipReason("chaos")
+	env        testserver.Env // repository, scratch dir and binary of this run
 	shared     *server
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		skipReason = "chaos tests need root: the container backend creates namespaces and cgroups (CI runs as root)"
-		fmt.Println("chaos:", skipReason)
-		return m.Run()
-	}
-	fail := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "chaos: "+format+"\n", args...) }
-	var err error
-	if repo, err = testserver.RepoRoot(); err != nil {
-		fail("%v", err)
-		return 1
-	}
-	if tmpDir, err = os.MkdirTemp("", "pecan-chaos-"); err != nil {
-		fail("%v", err)
-		return 1
-	}
-	defer os.RemoveAll(tmpDir)
-
-	if bin, err = testserver.Build(tmpDir); err != nil {
-		fail("%v", err)
-		return 1
-	}
-	cfg, err := faultConfig()
-	if err != nil {
-		fail("%v", err)
-		return 1
-	}
-	rootsBefore := testserver.TmpRoots()
-	shared, err = startServer(bin, cfg, poolSize, "shared")
-	if err != nil {
-		fail("shared server: %v", err)
-		return 1
-	}
-
-	code := m.Run()
-
-	// The shared server survived every fault: it must still stop cleanly.
-	if err := shared.Stop(promptShutdown); err != nil {
-		fail("shared server: %v", err)
-		code = 1
-	}
-	if left := shared.Leftovers(rootsBefore); len(left) > 0 {
-		fail("shared server left behind: %s", strings.Join(left, "; "))
-		code = 1
-	}
-	if code != 0 {
-		shared.printLogTail()
-	}
-	return code
+func TestMain(m *testing.M) {
+	os.Exit(testserver.RunMain(m, testserver.Suite{
+		Name:     "chaos",
+		Prompt:   promptShutdown,
+		LogLines: 100,
+		Start: func(e testserver.Env) (*testserver.Server, error) {
+			env = e
+			cfg, err := faultConfig()
+			if err != nil {
+				return nil, fmt.Errorf("fault config: %w", err)
+			}
+			if shared, err = startServer(env.Bin, cfg, poolSize, "shared"); err != nil {
+				return nil, err
+			}
+			return shared.Server, nil
+		},
+	}))
 }
 
 // faultConfig writes the repository's pecan.toml with [faults] enabled.
 func faultConfig() (string, error) {
-	b, err := os.ReadFile(filepath.Join(repo, "pecan.toml"))
+	b, err := os.ReadFile(filepath.Join(env.Repo, "pecan.toml"))
 	if err != nil {
 		return "", err
 	}
@@ -105,7 +67,7 @@ func faultConfig() (string, error) {
 	if bytes.Count(b, []byte(off)) != 1 {
 		return "", errors.New("pecan.toml: expected exactly one line `enabled = false` (under [faults])")
 	}
-	path := filepath.Join(tmpDir, "pecan-faults.toml")
+	path := filepath.Join(env.Tmp, "pecan-faults.toml")
 	return path, os.WriteFile(path, bytes.Replace(b, []byte(off), []byte(on), 1), 0o644)
 }
 
@@ -116,22 +78,9 @@ type server struct{ *testserver.Server }
 // startServer starts bin with config and pool size and waits for
 // /v1/health; name tells its log file apart.
 func startServer(bin, config string, pool int, name string) (*server, error) {
-	s, err := testserver.Start(testserver.Options{
-		Bin:     bin,
-		Config:  config,
-		Pool:    pool,
-		Dir:     repo,
-		LogPath: filepath.Join(tmpDir, name+".log"),
-	})
+	s, err := testserver.StartHealthy(env.Options(bin, config, pool, name), startupTimeout)
 	if err != nil {
 		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
-	defer cancel()
-	if err := s.WaitHealthy(ctx); err != nil {
-		s.Kill()
-		fmt.Fprint(os.Stderr, s.LogTail(100))
-		return nil, fmt.Errorf("not healthy: %w", err)
 	}
 	return &server{s}, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
 // TestBadRequests sends malformed and invalid requests to the real server:
@@ -97,8 +99,8 @@ func TestBadRequests(t *testing.T) {
 	}
 
 	// The server is still healthy and judging.
-	r := judge(t, job{Language: "python", Code: aplusb, Stdin: "1 2\n", DesiredStdout: "3\n"})
-	expect(t, r, Accepted)
+	r := judge(t, testserver.Job{Language: "python", Code: aplusb, Stdin: "1 2\n", DesiredStdout: "3\n"})
+	expect(t, r, testserver.Accepted)
 }
 
 func TestLanguagesEndpoint(t *testing.T) {

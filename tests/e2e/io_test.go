@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
 // TestLargeStdin sums ~250k numbers (about 2 MB of stdin).
@@ -49,8 +51,8 @@ print(sum(map(int, sys.stdin.buffer.read().split())))
 	for name, code := range programs {
 		t.Run(name, func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: code, Stdin: stdin, DesiredStdout: want, TimeLimit: 5})
-			expect(t, r, Accepted)
+			r := judge(t, testserver.Job{Language: name, Code: code, Stdin: stdin, DesiredStdout: want, TimeLimit: 5})
+			expect(t, r, testserver.Accepted)
 			if r.Stdout != want {
 				t.Errorf("stdout = %q, want %q", r.Stdout, want)
 			}
@@ -69,25 +71,25 @@ func TestCheckers(t *testing.T) {
 		name, checker, out, want string
 		code                     int
 	}{
-		{"exact_equal", "exact", "1 2\n3\n", "1 2\n3\n", Accepted},
-		{"exact_trailing_space", "exact", "1 2 \n3\n", "1 2\n3\n", WrongAnswer},
-		{"exact_missing_newline", "exact", "1 2\n3", "1 2\n3\n", WrongAnswer},
-		{"lines_trailing_space", "lines", "1 2 \n3  \n\n\n", "1 2\n3\n", Accepted},
-		{"lines_crlf", "lines", "1 2\r\n3\r\n", "1 2\n3\n", Accepted},
-		{"lines_default", "", "1 2 \n3\n", "1 2\n3\n", Accepted},
-		{"lines_inner_space", "lines", "1  2\n3\n", "1 2\n3\n", WrongAnswer},
-		{"lines_joined", "lines", "1 2 3\n", "1 2\n3\n", WrongAnswer},
-		{"tokens_layout", "tokens", "  1\n\n2   3 \n", "1 2 3", Accepted},
-		{"tokens_differ", "tokens", "1 2 4\n", "1 2 3\n", WrongAnswer},
-		{"float_close", "float:1e-6", "3.1415926 2.0000001\n", "3.14159265 2\n", Accepted},
-		{"float_far", "float:1e-6", "3.1415 2\n", "3.14159265 2\n", WrongAnswer},
-		{"float_relative", "float:1e-6", "1000000.5\n", "1000000\n", Accepted},
-		{"float_not_number", "float:1e-6", "abc\n", "3.14\n", WrongAnswer},
+		{"exact_equal", "exact", "1 2\n3\n", "1 2\n3\n", testserver.Accepted},
+		{"exact_trailing_space", "exact", "1 2 \n3\n", "1 2\n3\n", testserver.WrongAnswer},
+		{"exact_missing_newline", "exact", "1 2\n3", "1 2\n3\n", testserver.WrongAnswer},
+		{"lines_trailing_space", "lines", "1 2 \n3  \n\n\n", "1 2\n3\n", testserver.Accepted},
+		{"lines_crlf", "lines", "1 2\r\n3\r\n", "1 2\n3\n", testserver.Accepted},
+		{"lines_default", "", "1 2 \n3\n", "1 2\n3\n", testserver.Accepted},
+		{"lines_inner_space", "lines", "1  2\n3\n", "1 2\n3\n", testserver.WrongAnswer},
+		{"lines_joined", "lines", "1 2 3\n", "1 2\n3\n", testserver.WrongAnswer},
+		{"tokens_layout", "tokens", "  1\n\n2   3 \n", "1 2 3", testserver.Accepted},
+		{"tokens_differ", "tokens", "1 2 4\n", "1 2 3\n", testserver.WrongAnswer},
+		{"float_close", "float:1e-6", "3.1415926 2.0000001\n", "3.14159265 2\n", testserver.Accepted},
+		{"float_far", "float:1e-6", "3.1415 2\n", "3.14159265 2\n", testserver.WrongAnswer},
+		{"float_relative", "float:1e-6", "1000000.5\n", "1000000\n", testserver.Accepted},
+		{"float_not_number", "float:1e-6", "abc\n", "3.14\n", testserver.WrongAnswer},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: "python", Code: echo, Stdin: c.out, DesiredStdout: c.want, Checker: c.checker})
+			r := judge(t, testserver.Job{Language: "python", Code: echo, Stdin: c.out, DesiredStdout: c.want, Checker: c.checker})
 			expect(t, r, c.code)
 			if r.Stdout != c.out {
 				t.Errorf("stdout = %q, want the program's output %q", r.Stdout, c.out)
@@ -102,7 +104,7 @@ func TestQueue(t *testing.T) {
 	start(t)
 	const n = 6
 	var wg sync.WaitGroup
-	results := make([]*result, n)
+	results := make([]*testserver.Result, n)
 	errs := make([]string, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -112,7 +114,7 @@ func TestQueue(t *testing.T) {
 			body := fmt.Sprintf(`{"language":"c","code":%q,"stdin":"%d %d","desired_stdout":"%d\n"}`,
 				sumProgram("c", "0"), a, b, a+b)
 			status, resp, err := rawPost("/v1/judge/judge-single", "application/json", []byte(body))
-			var r result
+			var r testserver.Result
 			switch {
 			case err != nil:
 				errs[i] = fmt.Sprintf("job %d: %v", i, err)
@@ -131,7 +133,7 @@ func TestQueue(t *testing.T) {
 			t.Error(errs[i])
 			continue
 		}
-		if results[i].Code != Accepted {
+		if results[i].Code != testserver.Accepted {
 			t.Errorf("job %d: %s", i, results[i])
 		}
 	}

@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
 // lang holds one language's test programs. sum is A+B: it reads two
@@ -122,16 +124,16 @@ func TestLanguages(t *testing.T) {
 	for name, l := range langs {
 		t.Run(name+"/accepted", func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: sumProgram(name, "0"), Stdin: "1 2\n", DesiredStdout: "3\n"})
-			expect(t, r, Accepted)
+			r := judge(t, testserver.Job{Language: name, Code: sumProgram(name, "0"), Stdin: "1 2\n", DesiredStdout: "3\n"})
+			expect(t, r, testserver.Accepted)
 			if r.Stdout != "3\n" {
 				t.Errorf("stdout = %q, want %q", r.Stdout, "3\n")
 			}
 		})
 		t.Run(name+"/wrong_answer", func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: sumProgram(name, "1"), Stdin: "1 2\n", DesiredStdout: "3\n"})
-			expect(t, r, WrongAnswer)
+			r := judge(t, testserver.Job{Language: name, Code: sumProgram(name, "1"), Stdin: "1 2\n", DesiredStdout: "3\n"})
+			expect(t, r, testserver.WrongAnswer)
 			if r.Stdout != "4\n" {
 				t.Errorf("stdout = %q, want %q", r.Stdout, "4\n")
 			}
@@ -141,8 +143,8 @@ func TestLanguages(t *testing.T) {
 		}
 		t.Run(name+"/compile_error", func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: l.broken, Stdin: "1 2\n", DesiredStdout: "3\n"})
-			expect(t, r, CompileError)
+			r := judge(t, testserver.Job{Language: name, Code: l.broken, Stdin: "1 2\n", DesiredStdout: "3\n"})
+			expect(t, r, testserver.CompileError)
 			if !strings.Contains(r.CompileOutput, l.diag) {
 				t.Errorf("compile_output does not contain %q: %s", l.diag, r)
 			}
@@ -162,8 +164,8 @@ func TestAliases(t *testing.T) {
 	for alias, id := range aliases {
 		t.Run(alias, func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: alias, Code: sumProgram(id, "0"), Stdin: "1 2", DesiredStdout: "3\n"})
-			expect(t, r, Accepted)
+			r := judge(t, testserver.Job{Language: alias, Code: sumProgram(id, "0"), Stdin: "1 2", DesiredStdout: "3\n"})
+			expect(t, r, testserver.Accepted)
 		})
 	}
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
 // abuse holds the misbehaving programs of one language.
@@ -120,16 +122,16 @@ func TestLimits(t *testing.T) {
 	for name, a := range abuses {
 		t.Run(name+"/cpu_time", func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: a.burn, TimeLimit: 1})
-			expect(t, r, TimeLimitExceeded)
+			r := judge(t, testserver.Job{Language: name, Code: a.burn, TimeLimit: 1})
+			expect(t, r, testserver.TimeLimitExceeded)
 			if r.Time < 1.0 || r.Time > 1.5 {
 				t.Errorf("time = %.3f, want within [1.0, 1.5] for a 1 s CPU limit: %s", r.Time, r)
 			}
 		})
 		t.Run(name+"/wall_time", func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: a.sleep, TimeLimit: 1, WallTimeLimit: 2})
-			expect(t, r, TimeLimitExceeded)
+			r := judge(t, testserver.Job{Language: name, Code: a.sleep, TimeLimit: 1, WallTimeLimit: 2})
+			expect(t, r, testserver.TimeLimitExceeded)
 			if r.Time >= 0.5 {
 				t.Errorf("time = %.3f CPU s for a sleeping program, want < 0.5: %s", r.Time, r)
 			}
@@ -139,13 +141,13 @@ func TestLimits(t *testing.T) {
 		})
 		t.Run(name+"/memory", func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: a.alloc, MemoryLimit: 65536, TimeLimit: 5})
-			expect(t, r, MemoryLimitExceeded)
+			r := judge(t, testserver.Job{Language: name, Code: a.alloc, MemoryLimit: 65536, TimeLimit: 5})
+			expect(t, r, testserver.MemoryLimitExceeded)
 		})
 		t.Run(name+"/crash", func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: a.crash})
-			expect(t, r, RuntimeError)
+			r := judge(t, testserver.Job{Language: name, Code: a.crash})
+			expect(t, r, testserver.RuntimeError)
 			if a.crashSignal != 0 && r.Signal != a.crashSignal {
 				t.Errorf("signal = %d, want %d: %s", r.Signal, a.crashSignal, r)
 			}
@@ -158,16 +160,16 @@ func TestLimits(t *testing.T) {
 		})
 		t.Run(name+"/exit_code", func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: a.exit3})
-			expect(t, r, RuntimeError)
+			r := judge(t, testserver.Job{Language: name, Code: a.exit3})
+			expect(t, r, testserver.RuntimeError)
 			if r.ExitCode != 3 || r.Signal != 0 {
 				t.Errorf("exit_code = %d signal = %d, want 3 and 0: %s", r.ExitCode, r.Signal, r)
 			}
 		})
 		t.Run(name+"/output_flood", func(t *testing.T) {
 			start(t)
-			r := judge(t, job{Language: name, Code: a.flood, TimeLimit: 10})
-			expect(t, r, OutputLimitExceeded)
+			r := judge(t, testserver.Job{Language: name, Code: a.flood, TimeLimit: 10})
+			expect(t, r, testserver.OutputLimitExceeded)
 		})
 	}
 }

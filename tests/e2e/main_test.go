@@ -13,8 +13,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,82 +36,30 @@ const (
 )
 
 var (
-	skipReason string
+	skipReason = testserver.SkipReason("e2e")
 	baseURL    string
 	client     = &http.Client{Timeout: requestTimeout}
 	inFlight   = make(chan struct{}, maxInFlight)
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		skipReason = "e2e tests need root: the container backend creates namespaces and cgroups (CI runs as root)"
-		fmt.Println("e2e:", skipReason)
-		return m.Run()
-	}
-	fail := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", args...)
-	}
-	root, err := testserver.RepoRoot()
-	if err != nil {
-		fail("%v", err)
-		return 1
-	}
-	tmp, err := os.MkdirTemp("", "pecan-e2e-")
-	if err != nil {
-		fail("%v", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-
-	bin, err := testserver.Build(tmp)
-	if err != nil {
-		fail("%v", err)
-		return 1
-	}
-	tmpRootsBefore := testserver.TmpRoots()
-	srv, err := testserver.Start(testserver.Options{
-		Bin:     bin,
-		Config:  filepath.Join(root, "pecan.toml"),
-		Pool:    2,
-		Dir:     root,
-		LogPath: filepath.Join(tmp, "server.log"),
-	})
-	if err != nil {
-		fail("%v", err)
-		return 1
-	}
-	baseURL = srv.URL()
-	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
-	err = srv.WaitHealthy(ctx)
-	cancel()
-	if err != nil {
-		fail("server did not become healthy: %v", err)
-		srv.Kill()
-		fmt.Fprint(os.Stderr, srv.LogTail(100))
-		return 1
-	}
-
-	code := m.Run()
-
-	// Shutdown must be clean and prompt: nothing is in flight any more, so
-	// exit status 0 well within the server's grace period. The client's
-	// idle keep-alive connections stay open, as a real client's would.
-	if err := srv.Stop(promptShutdown); err != nil {
-		fail("server: %v", err)
-		code = 1
-	}
-
-	// Nothing may be left behind.
-	for _, l := range srv.Leftovers(tmpRootsBefore) {
-		fail("left behind: %s", l)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprint(os.Stderr, srv.LogTail(100))
-	}
-	return code
+// TestMain runs the suite on one shared server. Its shutdown must be clean
+// and prompt even though the client's idle keep-alive connections stay
+// open, as a real client's would.
+func TestMain(m *testing.M) {
+	os.Exit(testserver.RunMain(m, testserver.Suite{
+		Name:     "e2e",
+		Prompt:   promptShutdown,
+		LogLines: 100,
+		Start: func(e testserver.Env) (*testserver.Server, error) {
+			config := filepath.Join(e.Repo, "pecan.toml")
+			srv, err := testserver.StartHealthy(e.Options(e.Bin, config, 2, "server"), startupTimeout)
+			if err != nil {
+				return nil, err
+			}
+			baseURL = srv.URL()
+			return srv, nil
+		},
+	}))
 }
 
 // start marks a test parallel and skips it when the server could not run.
@@ -125,64 +71,18 @@ func start(t *testing.T) {
 	t.Parallel()
 }
 
-// job is a judge-single request. Zero limits are omitted, so the server's
-// defaults apply.
-type job struct {
-	Code          string  `json:"code"`
-	Language      string  `json:"language"`
-	Stdin         string  `json:"stdin"`
-	DesiredStdout string  `json:"desired_stdout"`
-	TimeLimit     float64 `json:"time_limit,omitempty"`
-	MemoryLimit   int64   `json:"memory_limit,omitempty"`
-	WallTimeLimit float64 `json:"wall_time_limit,omitempty"`
-	Checker       string  `json:"checker,omitempty"`
-}
-
-// result is a judge-single response.
-type result struct {
-	Code          int     `json:"code"`
-	Status        string  `json:"status"`
-	Stdout        string  `json:"stdout"`
-	Stderr        string  `json:"stderr"`
-	Time          float64 `json:"time"`
-	Memory        int64   `json:"memory"`
-	WallTime      float64 `json:"wall_time"`
-	ExitCode      int     `json:"exit_code"`
-	Signal        int     `json:"signal"`
-	CompileOutput string  `json:"compile_output"`
-}
-
-func (r *result) String() string {
-	return fmt.Sprintf("code=%d status=%s time=%.3f memory=%d wall=%.3f exit=%d signal=%d stdout=%q stderr=%q compile_output=%q",
-		r.Code, r.Status, r.Time, r.Memory, r.WallTime, r.ExitCode, r.Signal,
-		clip(r.Stdout), clip(r.Stderr), clip(r.CompileOutput))
-}
-
-func clip(s string) string {
-	if len(s) > 400 {
-		return s[:400] + "...[" + fmt.Sprint(len(s)) + " bytes]"
-	}
-	return s
-}
+func clip(s string) string { return testserver.Clip(s, 400) }
 
 // judge posts j and returns the decoded verdict; anything but 200 fails t.
-func judge(t *testing.T, j job) *result {
+func judge(t *testing.T, j testserver.Job) *testserver.Result {
 	t.Helper()
-	body, err := json.Marshal(j)
-	if err != nil {
-		t.Fatal(err)
-	}
 	inFlight <- struct{}{}
-	status, resp := post(t, "/v1/judge/judge-single", "application/json", body)
+	r, err := testserver.Judge(client, baseURL, j)
 	<-inFlight
-	if status != http.StatusOK {
-		t.Fatalf("judge %s: HTTP %d: %s", j.Language, status, clip(string(resp)))
+	if err != nil {
+		t.Fatalf("judge %s: %v", j.Language, err)
 	}
-	var r result
-	if err := json.Unmarshal(resp, &r); err != nil {
-		t.Fatalf("judge %s: decode %q: %v", j.Language, clip(string(resp)), err)
-	}
-	return &r
+	return r
 }
 
 func post(t *testing.T, path, contentType string, body []byte) (int, []byte) {
@@ -224,34 +124,12 @@ func get(t *testing.T, path string) (int, []byte) {
 
 // expect checks the verdict code and, for verdicts of a run that happened,
 // that CPU time and peak memory were measured.
-func expect(t *testing.T, r *result, code int) {
+func expect(t *testing.T, r *testserver.Result, code int) {
 	t.Helper()
-	if r.Code != code || r.Status != statusName[code] {
-		t.Fatalf("want %d %s, got %s", code, statusName[code], r)
+	if r.Code != code || r.Status != testserver.VerdictName(code) {
+		t.Fatalf("want %d %s, got %s", code, testserver.VerdictName(code), r)
 	}
-	if code != CompileError && (r.Time <= 0 || r.Memory <= 0) {
+	if code != testserver.CompileError && (r.Time <= 0 || r.Memory <= 0) {
 		t.Errorf("time and memory must be measured for %s: %s", r.Status, r)
 	}
-}
-
-const (
-	Accepted            = 0
-	WrongAnswer         = 1
-	CompileError        = 2
-	RuntimeError        = 3
-	TimeLimitExceeded   = 4
-	MemoryLimitExceeded = 5
-	InternalError       = 6
-	OutputLimitExceeded = 7
-)
-
-var statusName = map[int]string{
-	Accepted:            "Accepted",
-	WrongAnswer:         "WrongAnswer",
-	CompileError:        "CompileError",
-	RuntimeError:        "RuntimeError",
-	TimeLimitExceeded:   "TimeLimitExceeded",
-	MemoryLimitExceeded: "MemoryLimitExceeded",
-	InternalError:       "InternalError",
-	OutputLimitExceeded: "OutputLimitExceeded",
 }

@@ -42,7 +42,7 @@ func TestCorpusConcurrent(t *testing.T) {
 	// The repository's configuration with a queue wait long enough for the
 	// whole corpus (some compiles take their full 20 s): an honest job must
 	// not be refused for waiting behind hostile ones.
-	cfg, err := os.ReadFile(filepath.Join(repo, "pecan.toml"))
+	cfg, err := os.ReadFile(filepath.Join(env.Repo, "pecan.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,17 +50,17 @@ func TestCorpusConcurrent(t *testing.T) {
 	if bytes.Count(cfg, []byte(qt)) != 1 {
 		t.Fatalf("pecan.toml: expected exactly one line %q", strings.TrimSpace(qt))
 	}
-	cfgPath := filepath.Join(tmpDir, "pecan-concurrent.toml")
+	cfgPath := filepath.Join(env.Tmp, "pecan-concurrent.toml")
 	if err := os.WriteFile(cfgPath, bytes.Replace(cfg, []byte(qt), []byte("\nqueue_timeout = 900.0\n"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A copy of the binary of its own: Leftovers finds a server's processes
 	// by their executable, and the shared server is still running.
-	ownBin := filepath.Join(tmpDir, "concurrent", "pecan")
+	ownBin := filepath.Join(env.Tmp, "concurrent", "pecan")
 	if err := os.MkdirAll(filepath.Dir(ownBin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(bin)
+	b, err := os.ReadFile(env.Bin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestCorpusConcurrent(t *testing.T) {
 
 	type outcome struct {
 		name string
-		r    *result
+		r    *testserver.Result
 		err  error
 	}
 	var (
@@ -92,7 +92,7 @@ func TestCorpusConcurrent(t *testing.T) {
 		mu  sync.Mutex
 		out []outcome
 	)
-	send := func(name string, j job) {
+	send := func(name string, j testserver.Job) {
 		defer wg.Done()
 		r, err := judge(srv.URL(), j)
 		mu.Lock()
@@ -108,13 +108,13 @@ func TestCorpusConcurrent(t *testing.T) {
 		if i < 30 {
 			l := langs[i%len(langs)]
 			wg.Add(1)
-			go send(fmt.Sprintf("a+b #%d (%s)", i, l), job{Code: aPlusB[l], Language: l, Stdin: "1 2\n", DesiredStdout: "3\n", TimeLimit: 2})
+			go send(fmt.Sprintf("a+b #%d (%s)", i, l), testserver.Job{Code: aPlusB[l], Language: l, Stdin: "1 2\n", DesiredStdout: "3\n", TimeLimit: 2})
 		}
 	}
 	for i := len(corpus); i < 30; i++ {
 		l := langs[i%len(langs)]
 		wg.Add(1)
-		go send(fmt.Sprintf("a+b #%d (%s)", i, l), job{Code: aPlusB[l], Language: l, Stdin: "1 2\n", DesiredStdout: "3\n", TimeLimit: 2})
+		go send(fmt.Sprintf("a+b #%d (%s)", i, l), testserver.Job{Code: aPlusB[l], Language: l, Stdin: "1 2\n", DesiredStdout: "3\n", TimeLimit: 2})
 	}
 	wg.Wait()
 	t.Logf("%d jobs answered in %s", len(out), time.Since(start).Round(time.Millisecond))
@@ -127,7 +127,7 @@ func TestCorpusConcurrent(t *testing.T) {
 		}
 		if strings.HasPrefix(o.name, "a+b") {
 			honest++
-			if o.r.Code != Accepted || o.r.Stdout != "3\n" {
+			if o.r.Code != testserver.Accepted || o.r.Stdout != "3\n" {
 				t.Errorf("%s: want Accepted with \"3\\n\", got %s", o.name, o.r)
 			}
 			continue

@@ -14,25 +14,6 @@ import (
 	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
-// Verdict codes (DESIGN §4).
-const (
-	Accepted            = 0
-	WrongAnswer         = 1
-	CompileError        = 2
-	RuntimeError        = 3
-	TimeLimitExceeded   = 4
-	MemoryLimitExceeded = 5
-	InternalError       = 6
-	OutputLimitExceeded = 7
-)
-
-var statusName = map[int]string{
-	Accepted: "Accepted", WrongAnswer: "WrongAnswer", CompileError: "CompileError",
-	RuntimeError: "RuntimeError", TimeLimitExceeded: "TimeLimitExceeded",
-	MemoryLimitExceeded: "MemoryLimitExceeded", InternalError: "InternalError",
-	OutputLimitExceeded: "OutputLimitExceeded",
-}
-
 // hcase is one hostile submission.
 type hcase struct {
 	name, lang, code string
@@ -51,7 +32,7 @@ type hcase struct {
 	// hostFiles must be byte-identical before and after the case.
 	hostFiles []string
 	// check inspects the answer further.
-	check func(t *testing.T, r *result)
+	check func(t *testing.T, r *testserver.Result)
 }
 
 // escapePrelude is shared by the C programs that probe for escapes: each
@@ -89,9 +70,9 @@ func expand(code string, s *testserver.Server) string {
 	port := s.URL()[strings.LastIndexByte(s.URL(), ':')+1:]
 	return strings.NewReplacer(
 		"{{PORT}}", port,
-		"{{CONFIG}}", filepath.Join(repo, "pecan.toml"),
-		"{{README}}", filepath.Join(repo, "README.md"),
-		"{{BIN}}", bin,
+		"{{CONFIG}}", filepath.Join(env.Repo, "pecan.toml"),
+		"{{README}}", filepath.Join(env.Repo, "README.md"),
+		"{{BIN}}", env.Bin,
 		"{{DATADIR}}", testserver.DataDir(),
 	).Replace(code)
 }
@@ -109,7 +90,7 @@ func manyErrors() string {
 
 // compileOutputCapped checks compile_output against the 64 KiB cap plus a
 // short note.
-func compileOutputCapped(t *testing.T, r *result) {
+func compileOutputCapped(t *testing.T, r *testserver.Result) {
 	t.Helper()
 	if n := len(r.CompileOutput); n > 64*1024+256 {
 		t.Errorf("compile_output is %d bytes, want at most 64 KiB plus a short note", n)
@@ -119,7 +100,7 @@ func compileOutputCapped(t *testing.T, r *result) {
 	}
 }
 
-func noShadow(t *testing.T, r *result) {
+func noShadow(t *testing.T, r *testserver.Result) {
 	t.Helper()
 	compileOutputCapped(t, r)
 	if b, err := os.ReadFile("/etc/shadow"); err == nil {
@@ -135,7 +116,7 @@ var corpus = []hcase{
 		// 64 pids at most: forks fail with EAGAIN and every process spins,
 		// so CPU time runs out (TLE). A kill by the pids/OOM machinery
 		// before that is a RuntimeError, equally contained.
-		name: "fork_bomb", lang: "c", time: 1, want: []int{TimeLimitExceeded, RuntimeError},
+		name: "fork_bomb", lang: "c", time: 1, want: []int{testserver.TimeLimitExceeded, testserver.RuntimeError},
 		code: `#include <unistd.h>
 int main(void) { for (;;) fork(); }
 `,
@@ -143,7 +124,7 @@ int main(void) { for (;;) fork(); }
 	{
 		// Threads count against the pids limit (64): creation must fail
 		// long before the 10000th thread; the program then reports.
-		name: "thread_bomb", lang: "c", time: 2, want: []int{Accepted}, stdout: "blocked",
+		name: "thread_bomb", lang: "c", time: 2, want: []int{testserver.Accepted}, stdout: "blocked",
 		code: `#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -160,14 +141,14 @@ int main(void) {
 `,
 	},
 	{
-		name: "heap_bomb", lang: "c", time: 5, memKiB: 64 << 10, want: []int{MemoryLimitExceeded},
+		name: "heap_bomb", lang: "c", time: 5, memKiB: 64 << 10, want: []int{testserver.MemoryLimitExceeded},
 		code: `#include <stdlib.h>
 #include <string.h>
 int main(void) { for (;;) { char *p = malloc(1 << 20); if (!p) return 1; memset(p, 7, 1 << 20); } }
 `,
 	},
 	{
-		name: "mmap_bomb", lang: "c", time: 5, memKiB: 64 << 10, want: []int{MemoryLimitExceeded},
+		name: "mmap_bomb", lang: "c", time: 5, memKiB: 64 << 10, want: []int{testserver.MemoryLimitExceeded},
 		code: `#include <sys/mman.h>
 int main(void) {
 	size_t n = (size_t)8 << 30;
@@ -179,7 +160,7 @@ int main(void) {
 `,
 	},
 	{
-		name: "jvm_array_bomb", lang: "java", time: 5, memKiB: 64 << 10, want: []int{MemoryLimitExceeded},
+		name: "jvm_array_bomb", lang: "java", time: 5, memKiB: 64 << 10, want: []int{testserver.MemoryLimitExceeded},
 		code: `import java.util.ArrayList;
 public class Main {
     public static void main(String[] args) {
@@ -193,41 +174,41 @@ public class Main {
 		// The stack is unlimited but bounded by memory (stack_kib = 0):
 		// the cgroup's limit stops it (MLE); a SIGSEGV at a guard page is
 		// a RuntimeError, both honest.
-		name: "stack_overflow", lang: "c", time: 5, memKiB: 64 << 10, want: []int{MemoryLimitExceeded, RuntimeError},
+		name: "stack_overflow", lang: "c", time: 5, memKiB: 64 << 10, want: []int{testserver.MemoryLimitExceeded, testserver.RuntimeError},
 		code: `int f(volatile int *p) { volatile int a[256]; a[0] = *p; return f(a) + a[1]; }
 int main(void) { int x = 1; return f(&x); }
 `,
 	},
 	{
-		name: "busy_loop", lang: "c", time: 1, want: []int{TimeLimitExceeded},
+		name: "busy_loop", lang: "c", time: 1, want: []int{testserver.TimeLimitExceeded},
 		code: `int main(void) { volatile unsigned long x = 0; for (;;) x++; }
 `,
 	},
 	{
-		name: "sleep_forever", lang: "c", time: 1, wall: 2, want: []int{TimeLimitExceeded},
+		name: "sleep_forever", lang: "c", time: 1, wall: 2, want: []int{testserver.TimeLimitExceeded},
 		code: `#include <unistd.h>
 int main(void) { for (;;) pause(); }
 `,
 	},
 	{
-		name: "stdout_flood", lang: "c", time: 5, want: []int{OutputLimitExceeded},
+		name: "stdout_flood", lang: "c", time: 5, want: []int{testserver.OutputLimitExceeded},
 		code: `#include <string.h>
 #include <unistd.h>
 int main(void) { static char b[1 << 16]; memset(b, 'y', sizeof b); for (;;) if (write(1, b, sizeof b) < 0) return 1; }
 `,
-		check: func(t *testing.T, r *result) {
+		check: func(t *testing.T, r *testserver.Result) {
 			if len(r.Stdout) > 64<<20 {
 				t.Errorf("stdout is %d bytes, past the 64 MiB output limit", len(r.Stdout))
 			}
 		},
 	},
 	{
-		name: "stderr_flood", lang: "c", time: 5, want: []int{OutputLimitExceeded},
+		name: "stderr_flood", lang: "c", time: 5, want: []int{testserver.OutputLimitExceeded},
 		code: `#include <string.h>
 #include <unistd.h>
 int main(void) { static char b[1 << 16]; memset(b, 'e', sizeof b); for (;;) if (write(2, b, sizeof b) < 0) return 1; }
 `,
-		check: func(t *testing.T, r *result) {
+		check: func(t *testing.T, r *testserver.Result) {
 			if len(r.Stderr) > 64<<20 {
 				t.Errorf("stderr is %d bytes, past the 64 MiB output limit", len(r.Stderr))
 			}
@@ -237,19 +218,19 @@ int main(void) { static char b[1 << 16]; memset(b, 'e', sizeof b); for (;;) if (
 		// Write until an error (EFBIG at the 64 MiB file size limit: start
 		// a new file; ENOSPC when the tmpfs is full: exit 1). The memory
 		// limit is above the tmpfs size, whose pages the run's cgroup pays.
-		name: "disk_fill_w", lang: "c", time: 10, wall: 20, memKiB: 512 << 10, want: []int{RuntimeError},
+		name: "disk_fill_w", lang: "c", time: 10, wall: 20, memKiB: 512 << 10, want: []int{testserver.RuntimeError},
 		stdin: "/w",
 		code:  diskFill,
 		check: tmpfsFull,
 	},
 	{
-		name: "disk_fill_tmp", lang: "c", time: 10, wall: 20, memKiB: 256 << 10, want: []int{RuntimeError},
+		name: "disk_fill_tmp", lang: "c", time: 10, wall: 20, memKiB: 256 << 10, want: []int{testserver.RuntimeError},
 		stdin: "/tmp",
 		code:  diskFill,
 		check: tmpfsFull,
 	},
 	{
-		name: "fd_exhaustion", lang: "c", time: 2, want: []int{Accepted}, stdout: "blocked",
+		name: "fd_exhaustion", lang: "c", time: 2, want: []int{testserver.Accepted}, stdout: "blocked",
 		code: `#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -267,7 +248,7 @@ int main(void) {
 
 	// ---- network ----
 	{
-		name: "network", lang: "c", time: 2, want: []int{Accepted}, stdout: "blocked",
+		name: "network", lang: "c", time: 2, want: []int{testserver.Accepted}, stdout: "blocked",
 		code: escapePrelude + `#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -330,7 +311,7 @@ int main(void) {
 
 	// ---- host secrets and read-only filesystem ----
 	{
-		name: "host_secrets", lang: "c", time: 2, want: []int{Accepted}, stdout: "blocked",
+		name: "host_secrets", lang: "c", time: 2, want: []int{testserver.Accepted}, stdout: "blocked",
 		code: escapePrelude + `/* dirhas reports entries of p other than those in allowed, a list
    ",a,b,": the mount points of toolchains and language state are visible
    as empty directories, nothing else may be. */
@@ -381,7 +362,7 @@ int main(void) {
 		// The grandchild (setsid, reparented) outlives the job unless the
 		// sandbox kills every process of the job; the probe waits past the
 		// moment it would write.
-		name: "double_fork_setsid", lang: "c", time: 2, want: []int{Accepted}, stdout: "parent done",
+		name: "double_fork_setsid", lang: "c", time: 2, want: []int{testserver.Accepted}, stdout: "parent done",
 		probeDelay: 2,
 		code: `#include <fcntl.h>
 #include <signal.h>
@@ -407,7 +388,7 @@ int main(void) {
 `,
 	},
 	{
-		name: "files_left_behind", lang: "c", time: 2, want: []int{Accepted}, stdout: "left",
+		name: "files_left_behind", lang: "c", time: 2, want: []int{testserver.Accepted}, stdout: "left",
 		code: `#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -425,7 +406,7 @@ int main(void) {
 `,
 	},
 	{
-		name: "sysv_ipc_left_behind", lang: "c", time: 2, want: []int{Accepted}, stdout: "created",
+		name: "sysv_ipc_left_behind", lang: "c", time: 2, want: []int{testserver.Accepted}, stdout: "created",
 		code: `#include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
@@ -449,7 +430,7 @@ int main(void) {
 	{
 		// Symlinks planted where the next job's files go, pointing at host
 		// paths: the host files must stay as they are.
-		name: "symlink_plant", lang: "c", time: 2, want: []int{Accepted}, stdout: "planted",
+		name: "symlink_plant", lang: "c", time: 2, want: []int{testserver.Accepted}, stdout: "planted",
 		hostFiles: []string{"{{README}}", "/root/.bashrc", "{{CONFIG}}"},
 		code: `#include <stdio.h>
 #include <unistd.h>
@@ -470,7 +451,7 @@ int main(void) {
 		// kill(-1) signals every process of the pid namespace the job may
 		// signal except the caller, so the program usually lives on
 		// (Accepted); if it does kill itself, that is a RuntimeError.
-		name: "kill_all", lang: "c", time: 2, want: []int{Accepted, RuntimeError}, stdout: "alive",
+		name: "kill_all", lang: "c", time: 2, want: []int{testserver.Accepted, testserver.RuntimeError}, stdout: "alive",
 		code: `#include <signal.h>
 #include <stdio.h>
 #include <errno.h>
@@ -486,7 +467,7 @@ int main(void) {
 	{
 		// pid 1 is the sandbox's init: it must survive (or the sandbox is
 		// replaced), and the job must get an answer.
-		name: "kill_init", lang: "c", time: 2, want: []int{Accepted, RuntimeError}, stdout: "alive",
+		name: "kill_init", lang: "c", time: 2, want: []int{testserver.Accepted, testserver.RuntimeError}, stdout: "alive",
 		code: `#include <signal.h>
 #include <stdio.h>
 #include <errno.h>
@@ -504,7 +485,7 @@ int main(void) {
 
 	// ---- seccomp ----
 	{
-		name: "seccomp_denied", lang: "c", time: 2, want: []int{Accepted}, stdout: "blocked",
+		name: "seccomp_denied", lang: "c", time: 2, want: []int{testserver.Accepted}, stdout: "blocked",
 		code: escapePrelude + `#include <sched.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
@@ -552,7 +533,7 @@ int main(void) {
 
 	// ---- hostile compiles ----
 	{
-		name: "include_etc_shadow", lang: "c", want: []int{CompileError}, check: noShadow,
+		name: "include_etc_shadow", lang: "c", want: []int{testserver.CompileError}, check: noShadow,
 		code: `#include "/etc/shadow"
 int main(void) { return 0; }
 `,
@@ -560,7 +541,7 @@ int main(void) { return 0; }
 	{
 		// An endless include: the compiler's own time, memory or output
 		// limit ends it.
-		name: "include_dev_random", lang: "c", want: []int{CompileError}, check: compileOutputCapped,
+		name: "include_dev_random", lang: "c", want: []int{testserver.CompileError}, check: compileOutputCapped,
 		code: `#include "/dev/random"
 int main(void) { return 0; }
 `,
@@ -568,7 +549,7 @@ int main(void) { return 0; }
 	{
 		// Nested loops, each under -fconstexpr-loop-limit, 2^54 steps in
 		// all: the compile time limit ends it (or the constexpr ops limit).
-		name: "constexpr_explosion", lang: "cpp", want: []int{CompileError}, check: compileOutputCapped,
+		name: "constexpr_explosion", lang: "cpp", want: []int{testserver.CompileError}, check: compileOutputCapped,
 		code: `constexpr unsigned long long f() {
     unsigned long long s = 0;
     for (int i = 0; i < 200000; i++)
@@ -582,7 +563,7 @@ int main() { return (int)x; }
 	},
 	{
 		// Exponentially many distinct instantiations: memory or time.
-		name: "template_explosion", lang: "cpp", want: []int{CompileError}, check: compileOutputCapped,
+		name: "template_explosion", lang: "cpp", want: []int{testserver.CompileError}, check: compileOutputCapped,
 		code: `template <int N, unsigned M> struct T {
     static constexpr unsigned long v = T<N - 1, M * 2u + 1u>::v + T<N - 1, M * 3u + 7u>::v;
 };
@@ -591,13 +572,13 @@ int main() { return (int)T<40, 1>::v; }
 `,
 	},
 	{
-		name: "enormous_compiler_output", lang: "c", want: []int{CompileError}, check: compileOutputCapped,
+		name: "enormous_compiler_output", lang: "c", want: []int{testserver.CompileError}, check: compileOutputCapped,
 		code: manyErrors(),
 	},
 }
 
 // tmpfsFull wants the disk fill to have stopped at the tmpfs size.
-func tmpfsFull(t *testing.T, r *result) {
+func tmpfsFull(t *testing.T, r *testserver.Result) {
 	t.Helper()
 	if !strings.Contains(r.Stderr, "No space left on device") {
 		t.Errorf("the disk fill did not end on ENOSPC: %s", r)
@@ -671,8 +652,8 @@ for k in ('shm', 'msg', 'sem'):
 print('\n'.join(found) if found else 'clean')
 `
 
-func (c hcase) job(s *testserver.Server) job {
-	return job{
+func (c hcase) job(s *testserver.Server) testserver.Job {
+	return testserver.Job{
 		Code:          expand(c.code, s),
 		Language:      c.lang,
 		Stdin:         c.stdin,
@@ -686,7 +667,7 @@ func (c hcase) job(s *testserver.Server) job {
 func verdictNames(codes []int) string {
 	var n []string
 	for _, c := range codes {
-		n = append(n, statusName[c])
+		n = append(n, testserver.VerdictName(c))
 	}
 	return strings.Join(n, " or ")
 }
@@ -728,10 +709,10 @@ func TestCorpus(t *testing.T) {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 			t.Logf("%s: %s in %s: %s", c.name, r.Status, time.Since(start).Round(time.Millisecond), r)
-			if !slices.Contains(c.want, r.Code) || r.Status != statusName[r.Code] {
+			if !slices.Contains(c.want, r.Code) || r.Status != testserver.VerdictName(r.Code) {
 				t.Errorf("want %s, got %s", verdictNames(c.want), r)
 			}
-			if r.Code == Accepted && r.Stdout != c.stdout+"\n" && r.Stdout != c.stdout {
+			if r.Code == testserver.Accepted && r.Stdout != c.stdout+"\n" && r.Stdout != c.stdout {
 				t.Errorf("stdout %q, want %q", r.Stdout, c.stdout)
 			}
 			if strings.Contains(r.Stdout, "ESCAPE") {
@@ -745,12 +726,12 @@ func TestCorpus(t *testing.T) {
 			}
 
 			// The probe runs in the same sandbox: the pool has one.
-			pr, err := judge(srv.URL(), job{Code: probe, Language: "python", Stdin: strconv.FormatFloat(c.probeDelay, 'f', -1, 64),
+			pr, err := judge(srv.URL(), testserver.Job{Code: probe, Language: "python", Stdin: strconv.FormatFloat(c.probeDelay, 'f', -1, 64),
 				DesiredStdout: "clean", TimeLimit: 2, WallTimeLimit: 2 + c.probeDelay + 2})
 			if err != nil {
 				t.Fatalf("probe: %v", err)
 			}
-			if pr.Code != Accepted {
+			if pr.Code != testserver.Accepted {
 				t.Errorf("the next job in the sandbox saw what the case left (or failed): %s", pr)
 			}
 			stAfter, err := status(srv)

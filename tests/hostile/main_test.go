@@ -14,7 +14,6 @@ package hostile
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,93 +39,46 @@ const (
 )
 
 var (
-	skipReason string
-	repo       string // repository root
-	tmpDir     string // per-run scratch: binary, configs, logs
-	bin        string // the built server binary
+	skipReason = testserver.SkipReason("hostile")
+	env        testserver.Env // repository, scratch dir and binary of this run
 	shared     *testserver.Server
 	client     = &http.Client{Timeout: requestTimeout}
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		skipReason = "hostile tests need root: the container backend creates namespaces and cgroups (CI runs as root)"
-		fmt.Println("hostile:", skipReason)
-		return m.Run()
-	}
-	fail := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "hostile: "+format+"\n", args...) }
-	var err error
-	if repo, err = testserver.RepoRoot(); err != nil {
-		fail("%v", err)
-		return 1
-	}
-	if tmpDir, err = os.MkdirTemp("", "pecan-hostile-"); err != nil {
-		fail("%v", err)
-		return 1
-	}
-	defer os.RemoveAll(tmpDir)
-	if bin, err = testserver.Build(tmpDir); err != nil {
-		fail("%v", err)
-		return 1
-	}
-
-	before, err := snapshotHost()
-	if err != nil {
-		fail("snapshot host: %v", err)
-		return 1
-	}
-	rootsBefore := testserver.TmpRoots()
-	shared, err = startServer(bin, filepath.Join(repo, "pecan.toml"), 1, "shared")
-	if err != nil {
-		fail("shared server: %v", err)
-		return 1
-	}
-
-	code := m.Run()
-
-	if err := shared.Stop(promptShutdown); err != nil {
-		fail("shared server: %v", err)
-		code = 1
-	}
-	for _, l := range shared.Leftovers(rootsBefore) {
-		fail("shared server left behind: %s", l)
-		code = 1
-	}
-	after, err := snapshotHost()
-	if err != nil {
-		fail("snapshot host: %v", err)
-		code = 1
-	} else if diff := before.diff(after); diff != "" {
-		fail("the host changed during the suite:\n%s", diff)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprint(os.Stderr, shared.LogTail(150))
-	}
-	return code
+func TestMain(m *testing.M) {
+	var before *hostState // the host before the suite, which must not change
+	os.Exit(testserver.RunMain(m, testserver.Suite{
+		Name:     "hostile",
+		Prompt:   promptShutdown,
+		LogLines: 150,
+		Start: func(e testserver.Env) (*testserver.Server, error) {
+			env = e
+			var err error
+			if before, err = snapshotHost(); err != nil {
+				return nil, fmt.Errorf("snapshot host: %w", err)
+			}
+			shared, err = startServer(env.Bin, filepath.Join(env.Repo, "pecan.toml"), 1, "shared")
+			return shared, err
+		},
+		After: func() error {
+			after, err := snapshotHost()
+			if err != nil {
+				return fmt.Errorf("snapshot host: %w", err)
+			}
+			if diff := before.diff(after); diff != "" {
+				return fmt.Errorf("the host changed during the suite:\n%s", diff)
+			}
+			return nil
+		},
+	}))
 }
 
 // startServer starts bin on config with the given pool and waits
 // until it is healthy and its pool is fully idle.
 func startServer(bin, config string, pool int, name string) (*testserver.Server, error) {
-	s, err := testserver.Start(testserver.Options{
-		Bin:     bin,
-		Config:  config,
-		Pool:    pool,
-		Dir:     repo,
-		LogPath: filepath.Join(tmpDir, name+".log"),
-	})
+	s, err := testserver.StartHealthy(env.Options(bin, config, pool, name), startupTimeout)
 	if err != nil {
 		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
-	defer cancel()
-	if err := s.WaitHealthy(ctx); err != nil {
-		s.Kill()
-		fmt.Fprint(os.Stderr, s.LogTail(100))
-		return nil, fmt.Errorf("not healthy: %w", err)
 	}
 	if err := waitIdle(s, pool, startupTimeout); err != nil {
 		s.Kill()
@@ -177,7 +129,7 @@ func snapshotHost() (*hostState, error) {
 		h.listings[d] = names
 	}
 	cmd := exec.Command("git", "status", "--porcelain")
-	cmd.Dir = repo
+	cmd.Dir = env.Repo
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("git status: %w", err)
@@ -262,69 +214,9 @@ func strays(s *testserver.Server, pool int) []string {
 
 // ---- HTTP ----
 
-// job is a judge-single request. Zero limits are omitted.
-type job struct {
-	Code          string  `json:"code"`
-	Language      string  `json:"language"`
-	Stdin         string  `json:"stdin"`
-	DesiredStdout string  `json:"desired_stdout"`
-	TimeLimit     float64 `json:"time_limit,omitempty"`
-	MemoryLimit   int64   `json:"memory_limit,omitempty"`
-	WallTimeLimit float64 `json:"wall_time_limit,omitempty"`
-}
-
-// result is a judge-single response.
-type result struct {
-	Code          int     `json:"code"`
-	Status        string  `json:"status"`
-	Stdout        string  `json:"stdout"`
-	Stderr        string  `json:"stderr"`
-	Time          float64 `json:"time"`
-	Memory        int64   `json:"memory"`
-	WallTime      float64 `json:"wall_time"`
-	ExitCode      int     `json:"exit_code"`
-	Signal        int     `json:"signal"`
-	CompileOutput string  `json:"compile_output"`
-	Sandbox       string  `json:"sandbox"`
-	RequestID     string  `json:"request_id"`
-}
-
-func (r *result) String() string {
-	return fmt.Sprintf("code=%d status=%s time=%.3f memory=%d wall=%.3f exit=%d signal=%d sandbox=%s stdout=%q stderr=%q compile_output=%q",
-		r.Code, r.Status, r.Time, r.Memory, r.WallTime, r.ExitCode, r.Signal, r.Sandbox,
-		clip(r.Stdout), clip(r.Stderr), clip(r.CompileOutput))
-}
-
-func clip(s string) string {
-	if len(s) > 3000 {
-		return s[:3000] + "...[" + strconv.Itoa(len(s)) + " bytes]"
-	}
-	return s
-}
-
 // judge posts j to the server at base; any answer but 200 is an error.
-func judge(base string, j job) (*result, error) {
-	body, err := json.Marshal(j)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Post(base+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("POST judge-single: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("POST judge-single: read body: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("POST judge-single: HTTP %d: %s", resp.StatusCode, clip(string(b)))
-	}
-	var r result
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("decode %q: %w", clip(string(b)), err)
-	}
-	return &r, nil
+func judge(base string, j testserver.Job) (*testserver.Result, error) {
+	return testserver.Judge(client, base, j)
 }
 
 // poolStatus is GET /v1/manager/sandbox-status.

@@ -1,7 +1,9 @@
 // Package testserver builds Pecan's binary and runs it as a real
 // `pecan serve`, for the suites that need the whole server (tests/e2e,
-// tests/chaos) and for bench. It is the one place that knows how such a
-// server is started, waited for, stopped and checked for leftovers.
+// tests/chaos, tests/hostile) and for bench. It is the one place that knows
+// how such a server is started, waited for, stopped and checked for
+// leftovers (testserver.go), how a suite's TestMain runs one (suite.go),
+// and how a job is sent to it (judge.go).
 //
 // Servers keep their state in the user's cache directory (DataDir), so the
 // Go standard library is compiled once per machine and never under /tmp,

@@ -1,0 +1,121 @@
+package testserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Verdict codes of a judge-single response (DESIGN §4).
+const (
+	Accepted            = 0
+	WrongAnswer         = 1
+	CompileError        = 2
+	RuntimeError        = 3
+	TimeLimitExceeded   = 4
+	MemoryLimitExceeded = 5
+	InternalError       = 6
+	OutputLimitExceeded = 7
+)
+
+// VerdictName is the status string the server sends with verdict code
+// code, or "" for a code it never sends. A function rather than an
+// exported map, so that no suite can change what the others compare with.
+func VerdictName(code int) string {
+	switch code {
+	case Accepted:
+		return "Accepted"
+	case WrongAnswer:
+		return "WrongAnswer"
+	case CompileError:
+		return "CompileError"
+	case RuntimeError:
+		return "RuntimeError"
+	case TimeLimitExceeded:
+		return "TimeLimitExceeded"
+	case MemoryLimitExceeded:
+		return "MemoryLimitExceeded"
+	case InternalError:
+		return "InternalError"
+	case OutputLimitExceeded:
+		return "OutputLimitExceeded"
+	}
+	return ""
+}
+
+// Job is a judge-single request. Zero limits and an empty checker are
+// omitted, so the server's defaults apply.
+type Job struct {
+	Code          string  `json:"code"`
+	Language      string  `json:"language"`
+	Stdin         string  `json:"stdin"`
+	DesiredStdout string  `json:"desired_stdout"`
+	TimeLimit     float64 `json:"time_limit,omitempty"`
+	MemoryLimit   int64   `json:"memory_limit,omitempty"`
+	WallTimeLimit float64 `json:"wall_time_limit,omitempty"`
+	Checker       string  `json:"checker,omitempty"`
+}
+
+// Result is a judge-single response.
+type Result struct {
+	Code          int     `json:"code"`
+	Status        string  `json:"status"`
+	Stdout        string  `json:"stdout"`
+	Stderr        string  `json:"stderr"`
+	Time          float64 `json:"time"`
+	Memory        int64   `json:"memory"`
+	WallTime      float64 `json:"wall_time"`
+	ExitCode      int     `json:"exit_code"`
+	Signal        int     `json:"signal"`
+	CompileOutput string  `json:"compile_output"`
+	Sandbox       string  `json:"sandbox"`
+	RequestID     string  `json:"request_id"`
+}
+
+// shown is how many bytes of a stream or body a message quotes: enough for
+// a compiler's diagnostics, which are what a failing case usually needs.
+const shown = 3000
+
+func (r *Result) String() string {
+	return fmt.Sprintf("code=%d status=%s time=%.3f memory=%d wall=%.3f exit=%d signal=%d sandbox=%s stdout=%q stderr=%q compile_output=%q",
+		r.Code, r.Status, r.Time, r.Memory, r.WallTime, r.ExitCode, r.Signal, r.Sandbox,
+		Clip(r.Stdout, shown), Clip(r.Stderr, shown), Clip(r.CompileOutput, shown))
+}
+
+// Clip cuts s to n bytes for a message, saying how long it was.
+func Clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + fmt.Sprintf("...[%d bytes]", len(s))
+	}
+	return s
+}
+
+// Judge posts j to the judge-single endpoint of the server at base (its
+// URL) with c, and decodes the verdict; any answer but 200 is an error.
+// The client is the caller's, so that each suite keeps its own timeouts
+// and connection reuse.
+func Judge(c *http.Client, base string, j Job) (*Result, error) {
+	body, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("encode job: %w", err)
+	}
+	resp, err := c.Post(base+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("POST judge-single: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("POST judge-single: read body: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("POST judge-single: HTTP %d: %s", resp.StatusCode, Clip(string(b), shown))
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode judge-single answer %q: %w", Clip(string(b), shown), err)
+	}
+	return &r, nil
+}
