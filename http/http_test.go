@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -403,7 +404,10 @@ func TestJudgeSingleContentType(t *testing.T) {
 
 // The body limit is enforced by fasthttp while reading, before routing, and
 // app.Test reports that read error instead of the response; so this test
-// goes through a real listener, which is also what a client sees.
+// goes through a real listener, which is also what a client sees. The
+// server answers 413 as soon as it knows and closes the connection, so the
+// body is written on its own goroutine (its write may fail with a reset)
+// while the response is read, as a careful client does.
 func TestJudgeSingleBodyTooLarge(t *testing.T) {
 	fj := &fakeJudge{}
 	app := newTestApp(t, fj)
@@ -425,12 +429,19 @@ func TestJudgeSingleBodyTooLarge(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := nethttp.DefaultClient.Do(req)
+		conn, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = req.Write(conn) }()
+		resp, err := nethttp.ReadResponse(bufio.NewReader(conn), req)
+		if err != nil {
+			conn.Close()
 			t.Fatalf("chunked=%v: %v", chunked, err)
 		}
 		out, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		conn.Close()
 		wantError(t, resp, out, 413, "too large")
 	}
 	if fj.lastRequest() != nil {
