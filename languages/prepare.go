@@ -21,15 +21,10 @@ func (r *Registry) Prepare(ctx context.Context, logger log.FieldLogger) {
 }
 
 func (l *Language) prepare(ctx context.Context, logger log.FieldLogger) {
-	for _, cmd := range [][]string{l.Compile, l.Run} {
-		if len(cmd) == 0 {
-			continue
-		}
-		if _, err := os.Stat(cmd[0]); err != nil && strings.HasPrefix(cmd[0], "/") {
-			l.Problem = fmt.Sprintf("toolchain not found: %s", cmd[0])
-			logger.WithField("path", cmd[0]).Warn("language unavailable: toolchain not found")
-			return
-		}
+	if missing := l.MissingToolchain(); missing != "" {
+		l.Problem = fmt.Sprintf("toolchain not found: %s", missing)
+		logger.WithField("path", missing).Warn("language unavailable: toolchain not found")
+		return
 	}
 	if len(l.Version) > 0 {
 		out, err := hostRun(ctx, l, l.Version, time.Minute)
@@ -54,6 +49,19 @@ func (l *Language) prepare(ctx context.Context, logger log.FieldLogger) {
 		logger.WithField("took", time.Since(start).Round(time.Millisecond)).Info("language set up")
 	}
 	l.Available = true
+}
+
+// MissingToolchain names the first absolute compile or run program that
+// does not exist on this host, or returns "" when all are there.
+func (l *Language) MissingToolchain() string {
+	for _, cmd := range [][]string{l.Compile, l.Run} {
+		if len(cmd) > 0 && strings.HasPrefix(cmd[0], "/") {
+			if _, err := os.Stat(cmd[0]); err != nil {
+				return cmd[0]
+			}
+		}
+	}
+	return ""
 }
 
 // hostRun runs a trusted, operator-configured command on the host.

@@ -27,9 +27,6 @@ type cgroupRoot struct {
 var controllers = &cgroup.Controllers{CPUAcct: true, Memory: true, Pids: true}
 
 func newCgroupRoot(prefix string) (*cgroupRoot, error) {
-	if prefix == "" {
-		prefix = "pecan"
-	}
 	prefix = fmt.Sprintf("%s-%d", prefix, os.Getpid())
 	v2 := cgroup.DetectType() == cgroup.TypeV2
 	ct := controllers

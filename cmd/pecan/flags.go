@@ -96,6 +96,16 @@ func (f *serverFlags) load() (config.Config, error) {
 	return cfg, nil
 }
 
+// loadWithLogger loads the config and builds the logger it configures.
+func (f *serverFlags) loadWithLogger() (config.Config, *log.Logger, error) {
+	cfg, err := f.load()
+	if err != nil {
+		return cfg, nil, err
+	}
+	logger, err := newLogger(cfg)
+	return cfg, logger, err
+}
+
 func newLogger(cfg config.Config) (*log.Logger, error) {
 	l := log.New()
 	l.SetOutput(os.Stderr)

@@ -67,7 +67,7 @@ func judgeFile(args []string) error {
 		})
 	}
 
-	cfg, err := f.load()
+	cfg, logger, err := f.loadWithLogger()
 	if err != nil {
 		return err
 	}
@@ -77,10 +77,6 @@ func judgeFile(args []string) error {
 		if err != nil {
 			return err
 		}
-	}
-	logger, err := newLogger(cfg)
-	if err != nil {
-		return err
 	}
 	ctx := context.Background()
 	n, err := startNode(ctx, cfg, logger)
@@ -165,23 +161,10 @@ func listLanguages(args []string) error {
 	}
 	for _, l := range langs.All() {
 		status := "ok"
-		if p := l.Problem; p != "" {
-			status = p
-		} else if !toolchainPresent(l) {
-			status = "toolchain not found"
+		if missing := l.MissingToolchain(); missing != "" {
+			status = "toolchain not found: " + missing
 		}
 		fmt.Printf("%-12s %-30s aliases=%s  %s\n", l.ID, l.Name, strings.Join(l.Aliases, ","), status)
 	}
 	return nil
-}
-
-func toolchainPresent(l *languages.Language) bool {
-	for _, cmd := range [][]string{l.Compile, l.Run} {
-		if len(cmd) > 0 && strings.HasPrefix(cmd[0], "/") {
-			if _, err := os.Stat(cmd[0]); err != nil {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -22,11 +22,7 @@ func serve(args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	cfg, err := f.load()
-	if err != nil {
-		return err
-	}
-	logger, err := newLogger(cfg)
+	cfg, logger, err := f.loadWithLogger()
 	if err != nil {
 		return err
 	}
