@@ -25,6 +25,9 @@ type job struct {
 	avoid *actor.PID
 	// lastErr says why the previous attempt failed.
 	lastErr string
+	// member is the address of the cluster member running the job for
+	// this node, while it does; avoidMember is one that lost it.
+	member, avoidMember string
 }
 
 // expired reports whether nobody waits for the job any more.
@@ -111,3 +114,18 @@ type sandboxFailure struct {
 func (f *sandboxFailure) Error() string {
 	return fmt.Sprintf("sandbox %s failed: %s", f.sandboxID, f.reason)
 }
+
+// joinCluster tells the router its node's remoting address and name.
+type joinCluster struct{ address, node string }
+
+// membersChanged is the cluster glue's list of compatible members other
+// than this node, sent whenever the topology changes.
+type membersChanged struct{ addresses []string }
+
+// endpointLost says the connection to a member broke: the jobs it runs
+// for this node are presumed lost.
+type endpointLost struct{ address string }
+
+// announceTick makes the router announce its status to every member even
+// if it did not change: the announcements double as heartbeats.
+type announceTick struct{}

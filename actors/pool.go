@@ -35,6 +35,8 @@ type Options struct {
 	// Node is put into responses and the status, and prefixes sandbox ids.
 	Node   string
 	Logger logrus.FieldLogger
+	// Cluster, when set, shares this pool with the cluster's members.
+	Cluster *Cluster
 
 	// storm overrides the restart-storm bounds (tests only).
 	storm *stormPolicy
@@ -102,9 +104,20 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 	}
 
 	root := system.Root
-	router := root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor {
+	routerProps := actor.PropsFromProducer(func() actor.Actor {
 		return newRouter(opts.Node, opts.QueueLength, logger.WithField("actor", "router"))
-	}), "pecan-router-")
+	})
+	var router *actor.PID
+	if opts.Cluster != nil {
+		// Members address it by name.
+		var err error
+		if router, err = root.SpawnNamed(routerProps, RouterName); err != nil {
+			return nil, fmt.Errorf("actors: spawn router: %w", err)
+		}
+		opts.Cluster.attach(system, router)
+	} else {
+		router = root.SpawnPrefix(routerProps, "pecan-router-")
+	}
 	shared := &poolShared{
 		router:    router,
 		backend:   opts.Backend,

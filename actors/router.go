@@ -36,6 +36,8 @@ type router struct {
 	restarts  int64
 	vacant    int // slots whose actor was stopped and not yet respawned
 	draining  bool
+
+	peers peers // the other cluster members; empty outside a cluster
 }
 
 func newRouter(node string, queueCap int, logger logrus.FieldLogger) *router {
@@ -44,13 +46,36 @@ func newRouter(node string, queueCap int, logger logrus.FieldLogger) *router {
 		queueCap:  queueCap,
 		logger:    logger,
 		sandboxes: map[string]*sandboxEntry{},
+		peers:     newPeers(),
 	}
 }
 
 func (r *router) Receive(ctx actor.Context) {
+	r.receive(ctx)
+	// Members learn of this node's idle sandboxes as they change, so a
+	// saturated member can hand them work at once.
+	r.announce(ctx, false)
+}
+
+func (r *router) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.ExecuteRequest:
 		r.execute(ctx, m)
+	case *messages.ExecuteResponse:
+		r.remoteDone(ctx, m)
+	case *messages.PoolStatus:
+		r.peerStatus(ctx, m)
+	case *joinCluster:
+		r.peers.self = m.address
+		r.node = m.node
+	case *membersChanged:
+		r.setMembers(ctx, m.addresses)
+	case *endpointLost:
+		r.memberLost(ctx, m.address, "connection to it lost")
+	case *announceTick:
+		r.announce(ctx, true)
+	case *actor.DeadLetterResponse:
+		// A status sent to a member whose router is not up yet.
 	case *sandboxState:
 		r.sandboxState(ctx, m)
 	case *sandboxRestarted:
@@ -75,6 +100,12 @@ func (r *router) Receive(ctx actor.Context) {
 		}
 		r.queue = nil
 		ctx.Respond(&drained{})
+	case *actor.Stopping:
+		// Members still judging for this node would answer a router
+		// that is gone: answer their requesters now.
+		for _, j := range r.peers.takeAll() {
+			r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "pool stopped while a member was judging the request")
+		}
 	}
 }
 
@@ -86,6 +117,10 @@ func (r *router) execute(ctx actor.Context, req *messages.ExecuteRequest) {
 	}
 	j := &job{req: req, replyTo: ctx.Sender()}
 	log := r.logger.WithField("request_id", req.GetRequestId())
+	if r.peers.isRemote(ctx.Sender()) {
+		r.executeForMember(ctx, j)
+		return
+	}
 	switch {
 	case r.draining:
 		r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "pool is stopping")
@@ -98,6 +133,10 @@ func (r *router) execute(ctx actor.Context, req *messages.ExecuteRequest) {
 	if len(r.queue) == 0 {
 		if e := r.pickIdle(nil); e != nil {
 			r.assign(ctx, e, j)
+			return
+		}
+		if m := r.peers.pick(j, time.Now()); m != nil {
+			r.forward(ctx, m, j)
 			return
 		}
 	}
@@ -168,12 +207,20 @@ func (r *router) dispatch(ctx actor.Context) {
 			continue
 		}
 		e := r.pickIdle(j.avoid)
+		var m *peer
 		if e == nil {
-			return
+			// Local sandboxes first; then an idle one on a member.
+			if m = r.peers.pick(j, now); m == nil {
+				return
+			}
 		}
 		r.queue[0] = nil // let the job be collected once done
 		r.queue = r.queue[1:]
-		r.assign(ctx, e, j)
+		if e != nil {
+			r.assign(ctx, e, j)
+		} else {
+			r.forward(ctx, m, j)
+		}
 	}
 }
 
@@ -232,10 +279,20 @@ func (r *router) fail(ctx actor.Context, j *job, f messages.Failure, msg string)
 }
 
 func (r *router) status() *messages.PoolStatus {
+	s := r.localStatus()
+	if r.peers.self != "" {
+		s.Members = r.peers.statuses(r.localStatus())
+	}
+	return s
+}
+
+// localStatus is this node's pool alone.
+func (r *router) localStatus() *messages.PoolStatus {
 	s := &messages.PoolStatus{
 		Restarts:    r.restarts,
 		QueueLength: int32(len(r.queue)),
 		Node:        r.node,
+		Address:     r.peers.self,
 		Error:       int32(r.vacant),
 	}
 	for _, e := range r.sandboxes {
@@ -251,5 +308,9 @@ func (r *router) status() *messages.PoolStatus {
 		}
 	}
 	s.Available = s.Idle + s.Running
+	if r.draining {
+		// Members must not send work to a pool that is stopping.
+		s.Idle = 0
+	}
 	return s
 }

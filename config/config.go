@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type Config struct {
 	Limits    Limits              `toml:"limits"`
 	Container Container           `toml:"container"`
 	Faults    Faults              `toml:"faults"`
+	Cluster   Cluster             `toml:"cluster"`
 	Languages map[string]Language `toml:"languages"`
 }
 
@@ -93,6 +95,47 @@ type FaultRule struct {
 	Probability float64 `toml:"probability"`
 	Next        int     `toml:"next"`
 }
+
+// Cluster makes this node a member of a Pecan cluster (DESIGN §1, §7):
+// nodes share their sandbox pools through protoactor remoting.
+type Cluster struct {
+	// Bind is the remoting address HOST:PORT this node listens on and
+	// other members reach it at; empty means no cluster. Remoting listens
+	// on this address only.
+	Bind string `toml:"bind"`
+	// Name separates clusters that share seeds or an etcd.
+	Name string `toml:"name"`
+	// Provider finds the members: "automanaged" (a static list of seeds,
+	// no external service) or "etcd".
+	Provider string `toml:"provider"`
+	// Seeds are the remoting addresses of the other members
+	// (automanaged provider).
+	Seeds []string `toml:"seeds"`
+	// EtcdEndpoints and EtcdPrefix locate the member registry (etcd
+	// provider).
+	EtcdEndpoints []string `toml:"etcd_endpoints"`
+	EtcdPrefix    string   `toml:"etcd_prefix"`
+	// TLS, when CA, Cert and Key are set, makes remoting mutual TLS: a
+	// node accepts only peers with a certificate signed by CA and
+	// presents Cert itself.
+	TLS TLS `toml:"tls"`
+}
+
+// TLS names PEM files.
+type TLS struct {
+	CA   string `toml:"ca"`
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// Enabled reports whether all three files are set.
+func (t TLS) Enabled() bool { return t.CA != "" && t.Cert != "" && t.Key != "" }
+
+// Cluster providers.
+const (
+	ProviderAutomanaged = "automanaged"
+	ProviderEtcd        = "etcd"
+)
 
 // Step is a compile or run step's limits.
 type Step struct {
@@ -162,6 +205,11 @@ func Default() Config {
 			OpenFiles:        256,
 			FileSizeKiB:      64 * 1024,
 		},
+		Cluster: Cluster{
+			Name:       "pecan",
+			Provider:   ProviderAutomanaged,
+			EtcdPrefix: "/pecan",
+		},
 		Container: Container{
 			WorkDirMiB:   256,
 			TmpMiB:       64,
@@ -207,6 +255,7 @@ func (c *Config) Validate() error {
 	if c.Limits.WallFactor < 1 {
 		errs = append(errs, errors.New("limits: wall_factor must be at least 1"))
 	}
+	errs = append(errs, c.Cluster.validate()...)
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}
@@ -216,6 +265,34 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (c *Cluster) validate() []error {
+	if c.Bind == "" {
+		return nil
+	}
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Bind); err != nil {
+		errs = append(errs, fmt.Errorf("cluster.bind %q: %w", c.Bind, err))
+	}
+	switch c.Provider {
+	case ProviderAutomanaged:
+		for _, s := range c.Seeds {
+			if _, _, err := net.SplitHostPort(s); err != nil {
+				errs = append(errs, fmt.Errorf("cluster.seeds %q: %w", s, err))
+			}
+		}
+	case ProviderEtcd:
+		if len(c.EtcdEndpoints) == 0 {
+			errs = append(errs, errors.New("cluster: provider etcd needs etcd_endpoints"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("cluster.provider %q: want %s or %s", c.Provider, ProviderAutomanaged, ProviderEtcd))
+	}
+	if t := c.TLS; (t.CA != "" || t.Cert != "" || t.Key != "") && !t.Enabled() {
+		errs = append(errs, errors.New("cluster.tls: set all of ca, cert and key, or none"))
+	}
+	return errs
 }
 
 // Seconds converts float seconds to a Duration.

@@ -222,6 +222,32 @@ func TestSandboxStatus(t *testing.T) {
 	}
 }
 
+func TestSandboxStatusCluster(t *testing.T) {
+	app := newTestApp(t, &fakeJudge{status: func(context.Context) (*messages.PoolStatus, error) {
+		a := &messages.PoolStatus{Available: 1, Idle: 1, Node: "a:1", Address: "a:1"}
+		b := &messages.PoolStatus{Available: 2, Running: 2, QueueLength: 3, Restarts: 1, Node: "b:1", Address: "b:1"}
+		return &messages.PoolStatus{Available: 1, Idle: 1, Node: "a:1", Address: "a:1", Members: []*messages.PoolStatus{a, b}}, nil
+	}})
+	resp, body := do(t, app, httptest.NewRequest(nethttp.MethodGet, "/v1/manager/sandbox-status", nil))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	var got sandboxStatus
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Node != "a:1" || got.Idle != 1 || got.Cluster == nil {
+		t.Fatalf("this node's figures or the cluster missing: %s", body)
+	}
+	if n := len(got.Cluster.Members); n != 2 || got.Cluster.Members[1].Node != "b:1" || got.Cluster.Members[1].Running != 2 {
+		t.Errorf("members %+v", got.Cluster.Members)
+	}
+	want := sandboxStatus{Available: 3, Idle: 1, Running: 2, Restarts: 1, QueueLength: 3, Node: "total"}
+	if got.Cluster.Total != want {
+		t.Errorf("total %+v, want %+v", got.Cluster.Total, want)
+	}
+}
+
 func TestSandboxStatusErrors(t *testing.T) {
 	app := newTestApp(t, &fakeJudge{status: func(context.Context) (*messages.PoolStatus, error) {
 		return nil, errors.New("router gone")

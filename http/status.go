@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/pecan-judge/pecan/messages"
 )
 
 // statusTimeout bounds GET /v1/manager/sandbox-status: monitoring polls it
@@ -63,6 +65,48 @@ type sandboxStatus struct {
 	Restarts    int64  `json:"restarts"`
 	QueueLength int32  `json:"queue_length"`
 	Node        string `json:"node"`
+	// Cluster is present on a cluster member only.
+	Cluster *clusterStatus `json:"cluster,omitempty"`
+}
+
+// clusterStatus is the cluster as the answering node sees it: each
+// member's last announcement (this node's is current) and their sum.
+type clusterStatus struct {
+	Members []sandboxStatus `json:"members"`
+	Total   sandboxStatus   `json:"total"`
+}
+
+func toStatus(st *messages.PoolStatus) sandboxStatus {
+	return sandboxStatus{
+		Available:   st.Available,
+		Idle:        st.Idle,
+		Running:     st.Running,
+		Error:       st.Error,
+		Starting:    st.Starting,
+		Restarts:    st.Restarts,
+		QueueLength: st.QueueLength,
+		Node:        st.Node,
+	}
+}
+
+func toClusterStatus(members []*messages.PoolStatus) *clusterStatus {
+	if len(members) == 0 {
+		return nil
+	}
+	cs := &clusterStatus{Members: make([]sandboxStatus, 0, len(members)), Total: sandboxStatus{Node: "total"}}
+	for _, m := range members {
+		ms := toStatus(m)
+		cs.Members = append(cs.Members, ms)
+		t := &cs.Total
+		t.Available += ms.Available
+		t.Idle += ms.Idle
+		t.Running += ms.Running
+		t.Error += ms.Error
+		t.Starting += ms.Starting
+		t.Restarts += ms.Restarts
+		t.QueueLength += ms.QueueLength
+	}
+	return cs
 }
 
 func (s *server) sandboxStatus(c *fiber.Ctx) error {
@@ -78,14 +122,7 @@ func (s *server) sandboxStatus(c *fiber.Ctx) error {
 	case st == nil:
 		return errInternal
 	}
-	return c.JSON(sandboxStatus{
-		Available:   st.Available,
-		Idle:        st.Idle,
-		Running:     st.Running,
-		Error:       st.Error,
-		Starting:    st.Starting,
-		Restarts:    st.Restarts,
-		QueueLength: st.QueueLength,
-		Node:        st.Node,
-	})
+	out := toStatus(st)
+	out.Cluster = toClusterStatus(st.Members)
+	return c.JSON(out)
 }

@@ -400,15 +400,21 @@ func (x *ExecuteResponse) GetNode() string {
 
 // PoolStatus is a snapshot of a node's sandbox pool.
 type PoolStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Available     int32                  `protobuf:"varint,1,opt,name=available,proto3" json:"available,omitempty"`
-	Idle          int32                  `protobuf:"varint,2,opt,name=idle,proto3" json:"idle,omitempty"`
-	Running       int32                  `protobuf:"varint,3,opt,name=running,proto3" json:"running,omitempty"`
-	Error         int32                  `protobuf:"varint,4,opt,name=error,proto3" json:"error,omitempty"`
-	Starting      int32                  `protobuf:"varint,5,opt,name=starting,proto3" json:"starting,omitempty"`
-	Restarts      int64                  `protobuf:"varint,6,opt,name=restarts,proto3" json:"restarts,omitempty"`
-	QueueLength   int32                  `protobuf:"varint,7,opt,name=queue_length,json=queueLength,proto3" json:"queue_length,omitempty"`
-	Node          string                 `protobuf:"bytes,8,opt,name=node,proto3" json:"node,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Available   int32                  `protobuf:"varint,1,opt,name=available,proto3" json:"available,omitempty"`
+	Idle        int32                  `protobuf:"varint,2,opt,name=idle,proto3" json:"idle,omitempty"`
+	Running     int32                  `protobuf:"varint,3,opt,name=running,proto3" json:"running,omitempty"`
+	Error       int32                  `protobuf:"varint,4,opt,name=error,proto3" json:"error,omitempty"`
+	Starting    int32                  `protobuf:"varint,5,opt,name=starting,proto3" json:"starting,omitempty"`
+	Restarts    int64                  `protobuf:"varint,6,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	QueueLength int32                  `protobuf:"varint,7,opt,name=queue_length,json=queueLength,proto3" json:"queue_length,omitempty"`
+	Node        string                 `protobuf:"bytes,8,opt,name=node,proto3" json:"node,omitempty"`
+	// address is the node's remoting address when it is a cluster member.
+	Address string `protobuf:"bytes,9,opt,name=address,proto3" json:"address,omitempty"`
+	// members is the cluster as this node sees it, itself included: the
+	// last status each member reported. Only in the answer to a status
+	// query on a clustered node; never in the status members exchange.
+	Members       []*PoolStatus `protobuf:"bytes,10,rep,name=members,proto3" json:"members,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -499,6 +505,20 @@ func (x *PoolStatus) GetNode() string {
 	return ""
 }
 
+func (x *PoolStatus) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *PoolStatus) GetMembers() []*PoolStatus {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
 var File_pecan_proto protoreflect.FileDescriptor
 
 const file_pecan_proto_rawDesc = "" +
@@ -538,7 +558,7 @@ const file_pecan_proto_rawDesc = "" +
 	"\x06signal\x18\f \x01(\x05R\x06signal\x12%\n" +
 	"\x0ecompile_output\x18\r \x01(\tR\rcompileOutput\x12\x18\n" +
 	"\asandbox\x18\x0e \x01(\tR\asandbox\x12\x12\n" +
-	"\x04node\x18\x0f \x01(\tR\x04node\"\xdd\x01\n" +
+	"\x04node\x18\x0f \x01(\tR\x04node\"\xa7\x02\n" +
 	"\n" +
 	"PoolStatus\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\x05R\tavailable\x12\x12\n" +
@@ -548,7 +568,10 @@ const file_pecan_proto_rawDesc = "" +
 	"\bstarting\x18\x05 \x01(\x05R\bstarting\x12\x1a\n" +
 	"\brestarts\x18\x06 \x01(\x03R\brestarts\x12!\n" +
 	"\fqueue_length\x18\a \x01(\x05R\vqueueLength\x12\x12\n" +
-	"\x04node\x18\b \x01(\tR\x04node*C\n" +
+	"\x04node\x18\b \x01(\tR\x04node\x12\x18\n" +
+	"\aaddress\x18\t \x01(\tR\aaddress\x12.\n" +
+	"\amembers\x18\n" +
+	" \x03(\v2\x14.pecan.v1.PoolStatusR\amembers*C\n" +
 	"\aFailure\x12\x10\n" +
 	"\fFAILURE_NONE\x10\x00\x12\x10\n" +
 	"\fFAILURE_BUSY\x10\x01\x12\x14\n" +
@@ -578,11 +601,12 @@ var file_pecan_proto_goTypes = []any{
 var file_pecan_proto_depIdxs = []int32{
 	1, // 0: pecan.v1.ExecuteRequest.limits:type_name -> pecan.v1.Limits
 	0, // 1: pecan.v1.ExecuteResponse.failure:type_name -> pecan.v1.Failure
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 2: pecan.v1.PoolStatus.members:type_name -> pecan.v1.PoolStatus
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_pecan_proto_init() }

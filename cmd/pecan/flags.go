@@ -22,6 +22,11 @@ type serverFlags struct {
 	logLevel   string
 	logFormat  string
 	queueLen   int
+
+	clusterBind     string
+	clusterSeeds    []string
+	clusterProvider string
+	clusterEtcd     []string
 }
 
 func newServerFlags(name string) *serverFlags {
@@ -34,6 +39,10 @@ func newServerFlags(name string) *serverFlags {
 	f.fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error")
 	f.fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json")
 	f.fs.IntVar(&f.queueLen, "queue-length", -1, "requests that may wait for a sandbox")
+	f.fs.StringVar(&f.clusterBind, "cluster-bind", "", "join a cluster: remoting address HOST:PORT of this node")
+	f.fs.StringSliceVar(&f.clusterSeeds, "cluster-seeds", nil, "remoting addresses HOST:PORT of the other members (automanaged provider)")
+	f.fs.StringVar(&f.clusterProvider, "cluster-provider", "", "membership provider: automanaged or etcd")
+	f.fs.StringSliceVar(&f.clusterEtcd, "cluster-etcd", nil, "etcd endpoints HOST:PORT (etcd provider)")
 	return f
 }
 
@@ -89,6 +98,18 @@ func (f *serverFlags) load() (config.Config, error) {
 	}
 	if set("queue-length") {
 		cfg.QueueLength = f.queueLen
+	}
+	if set("cluster-bind") {
+		cfg.Cluster.Bind = f.clusterBind
+	}
+	if set("cluster-seeds") {
+		cfg.Cluster.Seeds = f.clusterSeeds
+	}
+	if set("cluster-provider") {
+		cfg.Cluster.Provider = f.clusterProvider
+	}
+	if set("cluster-etcd") {
+		cfg.Cluster.EtcdEndpoints = f.clusterEtcd
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", f.configPath, err)

@@ -27,6 +27,7 @@ type node struct {
 	system  *actor.ActorSystem
 	pool    *actors.Pool
 	faults  *faultControl // nil unless fault injection is enabled
+	cluster *actors.Cluster // nil unless the node is a cluster member
 }
 
 // startNode prepares the languages, builds the backend and starts the
@@ -67,6 +68,15 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*nod
 	}
 	host, _ := os.Hostname()
 	system := actors.NewActorSystem(logger)
+	var cl *actors.Cluster
+	if cfg.Cluster.Bind != "" {
+		if cl, err = actors.JoinCluster(system, cfg.Cluster, logger); err != nil {
+			backend.Close()
+			return nil, err
+		}
+		// Members on one host share its name; the address tells them apart.
+		host = cl.Address()
+	}
 	pool, err := actors.Start(system, actors.Options{
 		PoolSize:    cfg.PoolSize,
 		QueueLength: cfg.QueueLength,
@@ -75,12 +85,16 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*nod
 		Limits:      cfg.Limits,
 		Node:        host,
 		Logger:      logger,
+		Cluster:     cl,
 	})
 	if err != nil {
+		if cl != nil {
+			cl.Leave()
+		}
 		backend.Close()
 		return nil, err
 	}
-	n := &node{cfg: cfg, logger: logger, langs: langs, backend: backend, system: system, pool: pool, faults: faults}
+	n := &node{cfg: cfg, logger: logger, langs: langs, backend: backend, system: system, pool: pool, faults: faults, cluster: cl}
 	if err := pool.WaitReady(ctx); err != nil {
 		n.stop(context.Background())
 		return nil, fmt.Errorf("prewarm %d sandboxes: %w", cfg.PoolSize, err)
@@ -109,6 +123,12 @@ func newBackend(cfg config.Config, langs *languages.Registry, logger *log.Logger
 // stop destroys every sandbox, then the backend's own resources.
 func (n *node) stop(ctx context.Context) error {
 	err := n.pool.Stop(ctx)
-	n.system.Shutdown()
+	if n.cluster != nil {
+		// After the pool: jobs members handed this node are answered.
+		// Leave shuts the actor system down itself.
+		err = errors.Join(err, n.cluster.Leave())
+	} else {
+		n.system.Shutdown()
+	}
 	return errors.Join(err, n.backend.Close())
 }

@@ -1,0 +1,52 @@
+package actors
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/pecan-judge/pecan/config"
+)
+
+// tlsOptions configures remoting for mutual TLS when t is enabled: the
+// server demands a client certificate signed by the CA, and the client
+// checks the server's against the same CA (and its name against the
+// member's address, so certificates need the bind host as a SAN).
+func tlsOptions(t config.TLS) ([]remote.ConfigOption, error) {
+	if !t.Enabled() {
+		return []remote.ConfigOption{remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()))}, nil
+	}
+	caPEM, err := os.ReadFile(t.CA)
+	if err != nil {
+		return nil, fmt.Errorf("cluster tls: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("cluster tls: no certificate in %s", t.CA)
+	}
+	cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("cluster tls: %w", err)
+	}
+	server := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS13,
+	}
+	client := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		MinVersion:   tls.VersionTLS13,
+	}
+	return []remote.ConfigOption{
+		remote.WithServerOptions(grpc.Creds(credentials.NewTLS(server))),
+		remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(client))),
+	}, nil
+}

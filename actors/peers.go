@@ -1,0 +1,206 @@
+package actors
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// RouterName is the id of a pool's router in a cluster: members address
+// each other's routers as PID{Address: member, Id: RouterName}.
+const RouterName = "pecan-router"
+
+// statusStale is how old a member's last status may be before its idle
+// sandboxes are no longer counted on: members announce every second.
+const statusStale = 3 * time.Second
+
+// peer is the router's view of another cluster member.
+type peer struct {
+	address string
+	router  *actor.PID
+	// status is the member's last announcement, nil until the first.
+	status *messages.PoolStatus
+	seen   time.Time
+	// idle is status.Idle less the jobs sent to it since.
+	idle int32
+}
+
+// peers is the router's cluster bookkeeping: members, and the jobs they
+// run for this node, so a member's death can put them back in the queue.
+type peers struct {
+	self    string // this node's remoting address; "" outside a cluster
+	members map[string]*peer
+	running map[string]*job // sent to a member, by request id
+	// announced is the idle count members were last told.
+	announced int32
+}
+
+func newPeers() peers {
+	return peers{members: map[string]*peer{}, running: map[string]*job{}, announced: -1}
+}
+
+// isRemote reports whether a message came from another node's router,
+// which hands over work only when it has none idle itself.
+func (p *peers) isRemote(sender *actor.PID) bool {
+	return p.self != "" && sender != nil && sender.Address != p.self
+}
+
+// pick returns the member with the most idle sandboxes for j, or nil.
+func (p *peers) pick(j *job, now time.Time) *peer {
+	var best *peer
+	for _, m := range p.members {
+		if m.status == nil || m.idle <= 0 || now.Sub(m.seen) > statusStale || m.address == j.avoidMember {
+			continue
+		}
+		if best == nil || m.idle > best.idle {
+			best = m
+		}
+	}
+	return best
+}
+
+// takeAll removes and returns every job running on a member.
+func (p *peers) takeAll() []*job {
+	jobs := make([]*job, 0, len(p.running))
+	for id, j := range p.running {
+		jobs = append(jobs, j)
+		delete(p.running, id)
+	}
+	return jobs
+}
+
+// statuses lists self and every member that reported, by address.
+func (p *peers) statuses(self *messages.PoolStatus) []*messages.PoolStatus {
+	out := []*messages.PoolStatus{self}
+	for _, m := range p.members {
+		if m.status != nil {
+			out = append(out, m.status)
+		}
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Address < out[k].Address })
+	return out
+}
+
+// forward hands j to member m; its answer comes back to this router.
+func (r *router) forward(ctx actor.Context, m *peer, j *job) {
+	m.idle--
+	j.member = m.address
+	r.peers.running[j.req.GetRequestId()] = j
+	r.logger.WithFields(logrus.Fields{"request_id": j.req.GetRequestId(), "member": m.address}).Debug("job handed to a member")
+	ctx.Request(m.router, j.req)
+}
+
+// executeForMember takes a job another member handed over. It runs only
+// on an idle sandbox: a queue here would hold work its own node may get
+// to sooner, so when none is idle the member gets BUSY back and keeps it.
+func (r *router) executeForMember(ctx actor.Context, j *job) {
+	if r.draining || j.expired(time.Now()) || len(r.queue) > 0 {
+		r.fail(ctx, j, messages.Failure_FAILURE_BUSY, "no idle sandbox on "+r.node)
+		return
+	}
+	e := r.pickIdle(nil)
+	if e == nil {
+		r.fail(ctx, j, messages.Failure_FAILURE_BUSY, "no idle sandbox on "+r.node)
+		return
+	}
+	r.assign(ctx, e, j)
+}
+
+// remoteDone is a member's answer to a job this router handed it.
+func (r *router) remoteDone(ctx actor.Context, resp *messages.ExecuteResponse) {
+	id := resp.GetRequestId()
+	j, ok := r.peers.running[id]
+	if !ok {
+		// Retried elsewhere after the member was given up on.
+		r.logger.WithField("request_id", id).Debug("late answer from a member dropped")
+		return
+	}
+	delete(r.peers.running, id)
+	if resp.GetFailure() == messages.Failure_FAILURE_BUSY {
+		// The member filled up before it heard of our job: take it back,
+		// ahead of the queue, and count on that member no more until it
+		// announces idle sandboxes again.
+		if m := r.peers.members[j.member]; m != nil {
+			m.idle = 0
+		}
+		j.member = ""
+		if !j.expired(time.Now()) {
+			r.queue = append([]*job{j}, r.queue...)
+		}
+		r.dispatch(ctx)
+		return
+	}
+	ctx.Send(j.replyTo, resp)
+	r.dispatch(ctx)
+}
+
+// peerStatus is a member's announcement of its pool.
+func (r *router) peerStatus(ctx actor.Context, st *messages.PoolStatus) {
+	m, ok := r.peers.members[st.GetAddress()]
+	if !ok {
+		// Not (yet) a compatible member in our topology.
+		return
+	}
+	m.status, m.seen, m.idle = st, time.Now(), st.GetIdle()
+	r.dispatch(ctx)
+}
+
+// setMembers replaces the member list with the cluster's compatible
+// members other than this node.
+func (r *router) setMembers(ctx actor.Context, addresses []string) {
+	keep := make(map[string]bool, len(addresses))
+	for _, a := range addresses {
+		keep[a] = true
+		if _, ok := r.peers.members[a]; !ok {
+			r.peers.members[a] = &peer{address: a, router: actor.NewPID(a, RouterName)}
+			r.logger.WithField("member", a).Info("cluster member joined")
+		}
+	}
+	for a := range r.peers.members {
+		if !keep[a] {
+			r.memberLost(ctx, a, "left the cluster")
+			delete(r.peers.members, a)
+			r.logger.WithField("member", a).Warn("cluster member left")
+		}
+	}
+	r.announce(ctx, true)
+}
+
+// memberLost gives every job running on the member one more chance
+// elsewhere (the router's retry rule), and stops counting on its
+// sandboxes until it announces again.
+func (r *router) memberLost(ctx actor.Context, address, reason string) {
+	if m := r.peers.members[address]; m != nil {
+		m.status, m.idle = nil, 0
+	}
+	for id, j := range r.peers.running {
+		if j.member != address {
+			continue
+		}
+		delete(r.peers.running, id)
+		j.member, j.avoidMember = "", address
+		r.retry(ctx, j, nil, fmt.Sprintf("member %s %s", address, reason))
+	}
+	r.dispatch(ctx)
+}
+
+// announce tells every member this node's pool status: always when
+// force, else only when the idle count changed since the last time.
+func (r *router) announce(ctx actor.Context, force bool) {
+	if len(r.peers.members) == 0 {
+		return
+	}
+	st := r.localStatus()
+	if !force && st.Idle == r.peers.announced {
+		return
+	}
+	r.peers.announced = st.Idle
+	for _, m := range r.peers.members {
+		ctx.Send(m.router, st)
+	}
+}
