@@ -188,7 +188,7 @@ func (r *router) retry(ctx actor.Context, j *job, failed *actor.PID, reason stri
 	case j.expired(time.Now()):
 		log.Info("sandbox failed under a job whose deadline passed; dropped")
 	default:
-		log.Warn("sandbox failed under a job; retrying on another sandbox")
+		log.Warn("job lost with its sandbox or member; retrying it elsewhere")
 		r.queue = append([]*job{j}, r.queue...)
 	}
 }
