@@ -56,15 +56,8 @@ func TestCorpusConcurrent(t *testing.T) {
 	}
 	// A copy of the binary of its own: Leftovers finds a server's processes
 	// by their executable, and the shared server is still running.
-	ownBin := filepath.Join(env.Tmp, "concurrent", "pecan")
-	if err := os.MkdirAll(filepath.Dir(ownBin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(env.Bin)
+	ownBin, err := testserver.CopyBinary(env.Bin, filepath.Join(env.Tmp, "concurrent"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(ownBin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	rootsBefore := testserver.TmpRoots()

@@ -71,6 +71,7 @@ type Result struct {
 	Signal        int     `json:"signal"`
 	CompileOutput string  `json:"compile_output"`
 	Sandbox       string  `json:"sandbox"`
+	Node          string  `json:"node"`
 	RequestID     string  `json:"request_id"`
 }
 

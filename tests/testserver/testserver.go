@@ -371,3 +371,21 @@ func procs() []proc {
 	}
 	return out
 }
+
+// CopyBinary copies the server binary bin to dir/pecan, for a server that
+// runs beside another: Leftovers tells servers' processes apart by their
+// executable.
+func CopyBinary(bin, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("copy binary: %w", err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		return "", fmt.Errorf("copy binary: %w", err)
+	}
+	dst := filepath.Join(dir, "pecan")
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		return "", fmt.Errorf("copy binary: %w", err)
+	}
+	return dst, nil
+}
