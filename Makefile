@@ -14,12 +14,14 @@ GOTESTFLAGS ?=
 
 all: build
 
-# deps installs the toolchains the shipped languages need and the host
-# lacks: Kotlin from Debian, TypeScript and Node's type definitions from npm.
+# deps installs what the host lacks: the toolchains the shipped languages
+# need (Kotlin from Debian, TypeScript and Node's type definitions from
+# npm) and etcd (Debian's etcd-server), which the cluster tests start to
+# prove the etcd membership provider.
 deps:
-	@command -v kotlinc >/dev/null 2>&1 || { \
-	  echo "installing kotlin (Debian)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin >/dev/null; }
+	@command -v kotlinc >/dev/null 2>&1 && command -v etcd >/dev/null 2>&1 || { \
+	  echo "installing kotlin and etcd-server (Debian)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin etcd-server >/dev/null; }
 	@test "$$(node /usr/lib/node_modules/typescript/lib/tsc.js --version 2>/dev/null)" = "Version $(TS_VERSION)" || { \
 	  echo "installing typescript@$(TS_VERSION) (npm)"; \
 	  npm install -g --no-audit --no-fund typescript@$(TS_VERSION) >/dev/null; }

@@ -26,7 +26,7 @@ type node struct {
 	backend backends.Backend
 	system  *actor.ActorSystem
 	pool    *actors.Pool
-	faults  *faultControl // nil unless fault injection is enabled
+	faults  *faultControl   // nil unless fault injection is enabled
 	cluster *actors.Cluster // nil unless the node is a cluster member
 }
 
