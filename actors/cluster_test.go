@@ -54,9 +54,15 @@ type member struct {
 // whose runs take hold (or block while block is open).
 func startMember(t *testing.T, bind string, seeds []string, run fake.RunFunc) *member {
 	t.Helper()
+	return startMemberTLS(t, bind, seeds, run, config.TLS{})
+}
+
+// startMemberTLS is startMember with remoting secured by tls.
+func startMemberTLS(t *testing.T, bind string, seeds []string, run fake.RunFunc, tls config.TLS) *member {
+	t.Helper()
 	system := NewActorSystem(testLogger())
 	cfg := config.Default().Cluster
-	cfg.Bind, cfg.Seeds = bind, seeds
+	cfg.Bind, cfg.Seeds, cfg.TLS = bind, seeds, tls
 	cl, err := JoinCluster(system, cfg, testLogger())
 	if err != nil {
 		t.Fatal(err)
