@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,14 +43,15 @@ func main() {
 	out := flag.String("out", "", "write the results into this markdown file")
 	runs := flag.Int("runs", 9, "timed runs per language (kotlin and rust get a third)")
 	only := flag.String("languages", "c,cpp,python,java,node,go,rust,typescript,kotlin", "languages to measure")
+	cluster := flag.Bool("cluster", true, "also measure clustering: remote against local jobs, one node against three")
 	flag.Parse()
-	if err := run(*cfgPath, *dataDir, *out, *runs, strings.Split(*only, ",")); err != nil {
+	if err := run(*cfgPath, *dataDir, *out, *runs, strings.Split(*only, ","), *cluster); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath, dataDir, out string, runs int, ids []string) error {
+func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
@@ -66,7 +68,7 @@ func run(cfgPath, dataDir, out string, runs int, ids []string) error {
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.cleanup()
 
 	var results []result
 	for _, id := range ids {
@@ -90,7 +92,22 @@ func run(cfgPath, dataDir, out string, runs int, ids []string) error {
 		results = append(results, r)
 	}
 	if out != "" {
-		return writeMarkdown(out, results)
+		if err := writeSection(out, "bench", languageTable(results)); err != nil {
+			return err
+		}
+	}
+	if !cluster {
+		return nil
+	}
+	srv.stop() // the cluster benchmark starts servers of its own
+	cr, err := benchCluster(srv.bin, cfgPath, absData, 3*runs)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	table := clusterTable(cr)
+	fmt.Print(table)
+	if out != "" {
+		return writeSection(out, "bench-cluster", table)
 	}
 	return nil
 }
@@ -188,7 +205,8 @@ func execIn(dir string, env, args []string, stdin string) (string, error) {
 // server is the bench's `pecan serve` and the directory of its binary.
 type server struct {
 	*testserver.Server
-	binDir string
+	bin, binDir string
+	stopOnce    sync.Once
 }
 
 // startServer builds the server and starts it with the default pool,
@@ -210,7 +228,7 @@ func startServer(cfgPath, dataDir string) (*server, error) {
 		os.RemoveAll(binDir)
 		return nil, err
 	}
-	s := &server{Server: srv, binDir: binDir}
+	s := &server{Server: srv, bin: bin, binDir: binDir}
 	// The server has a process group of its own, so a Ctrl-C at the
 	// terminal reaches only bench: pass the first one on as SIGTERM. The
 	// work in progress then fails and run's deferred stop cleans up.
@@ -231,12 +249,20 @@ func startServer(cfgPath, dataDir string) (*server, error) {
 }
 
 // stop shuts the server down, however long it takes (up to
-// testserver.KillAfter), and removes its binary.
+// testserver.KillAfter). The binary stays for the cluster benchmark until
+// cleanup.
 func (s *server) stop() {
-	_ = s.Terminate() // after a Ctrl-C it may have exited already
-	if err := s.WaitExit(time.Now(), testserver.KillAfter); err != nil {
-		fmt.Fprintln(os.Stderr, "bench: server:", err)
-	}
+	s.stopOnce.Do(func() {
+		_ = s.Terminate() // after a Ctrl-C it may have exited already
+		if err := s.WaitExit(time.Now(), testserver.KillAfter); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: server:", err)
+		}
+	})
+}
+
+// cleanup stops the server and removes its binary and copies.
+func (s *server) cleanup() {
+	s.stop()
 	os.RemoveAll(s.binDir)
 }
 
@@ -249,18 +275,42 @@ func median(d []time.Duration) time.Duration {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func ratio(r result) float64     { return float64(r.api) / float64(r.bare) }
 
-// writeMarkdown replaces the generated section of the file, between its
-// markers, keeping the hand-written analysis around it.
-func writeMarkdown(path string, results []result) error {
-	const begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+// languageTable is the markdown of the A+B comparison.
+func languageTable(results []result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\nMeasured %s on %s, %d CPUs, %s (`make bench`).\n\n", begin,
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH)
+	fmt.Fprintf(&b, "Measured %s (`make bench`).\n\n", machine())
 	b.WriteString("| language | runs | API median (ms) | bare median (ms) | ratio |\n|---|---|---|---|---|\n")
 	for _, r := range results {
 		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.3f |\n", r.lang, r.runs, ms(r.api), ms(r.bare), ratio(r))
 	}
-	b.WriteString(end)
+	return b.String()
+}
+
+// clusterTable is the markdown of the cluster benchmark.
+func clusterTable(r clusterResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured %s (`make bench`); servers of one sandbox each on loopback.\n\n", machine())
+	b.WriteString("| python A+B run on member B | median (ms) |\n|---|---|\n")
+	fmt.Fprintf(&b, "| sent to B | %.1f |\n", ms(r.local))
+	fmt.Fprintf(&b, "| sent to A, whose sandbox is busy, and handed to B | %.1f |\n", ms(r.remote))
+	fmt.Fprintf(&b, "| cost of the hand-over | %+.1f ms (%.2f×), n=%d |\n\n", ms(r.remote-r.local), float64(r.remote)/float64(r.local), r.runs)
+	b.WriteString("| load, all sent to node A | jobs | one node (jobs/s) | three nodes (jobs/s) | ratio |\n|---|---|---|---|---|\n")
+	for _, t := range r.throughput {
+		fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f | %.2f |\n", t.load, t.jobs, t.alone, t.trio, t.trio/t.alone)
+	}
+	return b.String()
+}
+
+func machine() string {
+	return fmt.Sprintf("%s on %s, %d CPUs, %s", time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		cpuModel(), runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH)
+}
+
+// writeSection replaces the generated section name of the file, between
+// its markers, keeping the hand-written analysis around it.
+func writeSection(path, name, body string) error {
+	begin, end := "<!-- "+name+":begin -->", "<!-- "+name+":end -->"
+	section := begin + "\n" + body + end
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
@@ -268,9 +318,9 @@ func writeMarkdown(path string, results []result) error {
 	text := string(old)
 	i, j := strings.Index(text, begin), strings.Index(text, end)
 	if i >= 0 && j > i {
-		text = text[:i] + b.String() + text[j+len(end):]
+		text = text[:i] + section + text[j+len(end):]
 	} else {
-		text += "\n" + b.String() + "\n"
+		text += "\n" + section + "\n"
 	}
 	return os.WriteFile(path, []byte(text), 0o644)
 }
