@@ -22,6 +22,7 @@ type serverFlags struct {
 	logLevel   string
 	logFormat  string
 	queueLen   int
+	asyncStore string
 }
 
 func newServerFlags(name string) *serverFlags {
@@ -34,6 +35,7 @@ func newServerFlags(name string) *serverFlags {
 	f.fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error")
 	f.fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json")
 	f.fs.IntVar(&f.queueLen, "queue-length", -1, "requests that may wait for a sandbox")
+	f.fs.StringVar(&f.asyncStore, "async-store", "", "bbolt file of the async queue (default: <data-dir>/async.db)")
 	return f
 }
 
@@ -89,6 +91,9 @@ func (f *serverFlags) load() (config.Config, error) {
 	}
 	if set("queue-length") {
 		cfg.QueueLength = f.queueLen
+	}
+	if set("async-store") {
+		cfg.Async.StorePath = f.asyncStore
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", f.configPath, err)
