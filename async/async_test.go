@@ -499,8 +499,15 @@ func TestDialGuard(t *testing.T) {
 			t.Errorf("%s: %v, want allowed", addr, err)
 		}
 	}
-	if refusedReason(netip.MustParseAddr("1.1.1.1")) != "" {
-		t.Error("public address refused")
+	for _, ip := range []string{"1.1.1.1", "100.63.255.255", "100.128.0.1", "11.0.0.1"} {
+		if why := refusedReason(netip.MustParseAddr(ip)); why != "" {
+			t.Errorf("public address %s refused: %s", ip, why)
+		}
+	}
+	for _, ip := range []string{"100.127.255.255", "0.1.2.3", "224.0.0.1", "ff02::1"} {
+		if refusedReason(netip.MustParseAddr(ip)) == "" {
+			t.Errorf("%s allowed", ip)
+		}
 	}
 }
 

@@ -13,12 +13,16 @@ import (
 // ErrBadWebhook marks a webhook URL refused at submission.
 var ErrBadWebhook = errors.New("invalid webhook_url")
 
-// Ranges refused besides what netip classifies: "this network" and the
-// carrier-grade NAT space, both internal in practice.
-var (
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
-	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
-)
+// reservedV4 reports the IPv4 ranges refused besides what netip
+// classifies: "this network" 0.0.0.0/8 and the carrier-grade NAT space
+// 100.64.0.0/10, both internal in practice.
+func reservedV4(ip netip.Addr) bool {
+	if !ip.Is4() {
+		return false
+	}
+	b := ip.As4()
+	return b[0] == 0 || (b[0] == 100 && b[1]&0xc0 == 64)
+}
 
 // refusedReason says why a webhook may not connect to ip, or "" when it
 // may. Loopback, private, link-local, unspecified and multicast addresses
@@ -40,7 +44,7 @@ func refusedReason(ip netip.Addr) string {
 		return "unspecified address"
 	case ip.IsMulticast(), ip.IsInterfaceLocalMulticast():
 		return "multicast address"
-	case thisNetwork.Contains(ip), sharedCGNAT.Contains(ip):
+	case reservedV4(ip):
 		return "reserved address"
 	}
 	return ""
