@@ -77,6 +77,9 @@ func (m *Manager) deliver(ctx context.Context, id string) (again bool, wait time
 	var next time.Time
 	rec, err = m.store.update(id, func(r *Record) error {
 		d := r.Webhook
+		if d == nil {
+			return errUnchanged
+		}
 		d.Attempts = attempt
 		if postErr == nil {
 			d.State, d.EndedAt, d.LastError, d.NextAttempt = DeliveryDelivered, now, "", time.Time{}
@@ -96,6 +99,9 @@ func (m *Manager) deliver(ctx context.Context, id string) (again bool, wait time
 		// now too, after the shortest backoff.
 		log.WithError(err).Error("async: store delivery outcome")
 		return true, m.opts.Webhook.BackoffInitial
+	}
+	if rec.Webhook == nil {
+		return false, 0
 	}
 	switch rec.Webhook.State {
 	case DeliveryDelivered:

@@ -142,7 +142,8 @@ func (m *Manager) finish(ctx context.Context, rec *Record, resp *messages.Execut
 		body, resp = []byte(`{"error":"internal error: result could not be rendered"}`), &messages.ExecuteResponse{Failure: messages.Failure_FAILURE_INTERNAL, Error: "result could not be rendered"}
 	}
 	now := time.Now().UTC()
-	rec, err = m.store.update(rec.ID, func(r *Record) error {
+	id := rec.ID
+	rec, err = m.store.update(id, func(r *Record) error {
 		r.State = StateDone
 		r.FinishedAt = now
 		r.Result = body
@@ -156,7 +157,7 @@ func (m *Manager) finish(ctx context.Context, rec *Record, resp *messages.Execut
 	})
 	if err != nil {
 		// Left running in the store: it runs again after a restart.
-		m.log.WithError(err).WithField("request_id", rec.ID).Error("async: store result")
+		m.log.WithError(err).WithField("request_id", id).Error("async: store result")
 		return
 	}
 	m.mu.Lock()
