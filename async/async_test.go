@@ -592,3 +592,30 @@ func TestJanitorRemovesExpiredOnly(t *testing.T) {
 		t.Error("idempotency key of a removed job still maps to it")
 	}
 }
+
+// A job's deadline starts when a worker starts it: time spent queued is
+// not taken from its budget.
+func TestDeadlineStartsWithTheRun(t *testing.T) {
+	left := make(chan time.Duration, 1)
+	exec := &fakeExec{fn: func(ctx context.Context, req *messages.ExecuteRequest, _ int) (*messages.ExecuteResponse, error) {
+		dl, _ := ctx.Deadline()
+		left <- time.Until(dl)
+		return accepted(req), nil
+	}}
+	m := open(t, testOptions(t, ""))
+	j := job("x")
+	j.Budget = time.Second
+	submit(t, m, j)
+	// The job waits in the queue for 400 ms before any worker exists.
+	time.Sleep(400 * time.Millisecond)
+	m.Start(exec)
+	defer stop(t, m)
+	select {
+	case d := <-left:
+		if d < 900*time.Millisecond || d > time.Second {
+			t.Errorf("%s of the 1 s budget left at the start of the run; the queue wait was counted", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("job not run within 10 s")
+	}
+}
