@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"runtime"
 	"strings"
@@ -38,6 +39,7 @@ type Config struct {
 	Container Container           `toml:"container"`
 	Faults    Faults              `toml:"faults"`
 	Cluster   Cluster             `toml:"cluster"`
+	Async     Async               `toml:"async"`
 	Languages map[string]Language `toml:"languages"`
 }
 
@@ -137,6 +139,36 @@ const (
 	ProviderEtcd        = "etcd"
 )
 
+// Async configures asynchronous judging (judge-single-async): the durable
+// queue, its share of the pool and webhook delivery. Times are seconds.
+type Async struct {
+	// PoolShare is the fraction of the pool that async jobs may occupy
+	// at once (at least one sandbox), so synchronous clients are not
+	// starved by a burst of async submissions.
+	PoolShare float64 `toml:"pool_share"`
+	// QueueLength bounds the async jobs accepted and not yet judged;
+	// past it submissions get 503.
+	QueueLength int `toml:"queue_length"`
+	// ResultTTL is how long a finished job (and its idempotency key) is
+	// kept after its webhook was delivered or given up.
+	ResultTTL float64 `toml:"result_ttl"`
+	// WebhookSecret signs every webhook body (HMAC-SHA256); empty sends
+	// no signature header.
+	WebhookSecret  string  `toml:"webhook_secret"`
+	WebhookTimeout float64 `toml:"webhook_timeout"`
+	// RetryFor is how long after a job finished its webhook is retried
+	// before the delivery is given up.
+	RetryFor       float64 `toml:"retry_for"`
+	BackoffInitial float64 `toml:"backoff_initial"`
+	BackoffMax     float64 `toml:"backoff_max"`
+	// AllowPrivateWebhooks lets webhooks reach loopback, private and
+	// link-local addresses, which are refused by default (SSRF).
+	AllowPrivateWebhooks bool `toml:"allow_private_webhooks"`
+	// StorePath is the queue's bbolt file; empty means
+	// <data_dir>/async.db.
+	StorePath string `toml:"store_path"`
+}
+
 // Step is a compile or run step's limits.
 type Step struct {
 	Time      float64 `toml:"time"`       // CPU seconds
@@ -210,6 +242,15 @@ func Default() Config {
 			Provider:   ProviderAutomanaged,
 			EtcdPrefix: "/pecan",
 		},
+		Async: Async{
+			PoolShare:      0.5,
+			QueueLength:    10000,
+			ResultTTL:      24 * 3600,
+			WebhookTimeout: 10,
+			RetryFor:       3600,
+			BackoffInitial: 1,
+			BackoffMax:     300,
+		},
 		Container: Container{
 			WorkDirMiB:   256,
 			TmpMiB:       64,
@@ -256,6 +297,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("limits: wall_factor must be at least 1"))
 	}
 	errs = append(errs, c.Cluster.validate()...)
+	errs = append(errs, c.Async.validate()...)
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}
@@ -293,6 +335,35 @@ func (c *Cluster) validate() []error {
 		errs = append(errs, errors.New("cluster.tls: set all of ca, cert and key, or none"))
 	}
 	return errs
+}
+
+func (a *Async) validate() []error {
+	var errs []error
+	if !(a.PoolShare > 0 && a.PoolShare <= 1) {
+		errs = append(errs, fmt.Errorf("async.pool_share must be in (0, 1], got %v", a.PoolShare))
+	}
+	if a.QueueLength < 1 {
+		errs = append(errs, fmt.Errorf("async.queue_length must be at least 1, got %d", a.QueueLength))
+	}
+	if !(a.ResultTTL > 0) {
+		errs = append(errs, fmt.Errorf("async.result_ttl must be positive, got %v", a.ResultTTL))
+	}
+	if !(a.WebhookTimeout > 0) {
+		errs = append(errs, fmt.Errorf("async.webhook_timeout must be positive, got %v", a.WebhookTimeout))
+	}
+	if !(a.RetryFor >= 0) {
+		errs = append(errs, fmt.Errorf("async.retry_for must not be negative, got %v", a.RetryFor))
+	}
+	if !(a.BackoffInitial > 0) || !(a.BackoffMax >= a.BackoffInitial) {
+		errs = append(errs, fmt.Errorf("async: need 0 < backoff_initial <= backoff_max, got %v and %v", a.BackoffInitial, a.BackoffMax))
+	}
+	return errs
+}
+
+// AsyncWorkers is how many async jobs may run at once in a pool of
+// poolSize: the configured share, rounded down, at least one.
+func (a *Async) AsyncWorkers(poolSize int) int {
+	return max(1, int(math.Floor(a.PoolShare*float64(poolSize))))
 }
 
 // Seconds converts float seconds to a Duration.

@@ -71,3 +71,36 @@ func TestShippedConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateAsync(t *testing.T) {
+	cfg := Default()
+	cfg.Languages = map[string]Language{"c": {Source: "main.c", Run: []string{"./main"}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults rejected: %v", err)
+	}
+	cfg.Async.PoolShare = 1.5
+	cfg.Async.QueueLength = 0
+	cfg.Async.BackoffMax = 0.1
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid [async] accepted")
+	}
+	for _, want := range []string{"pool_share", "queue_length", "backoff_initial"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestAsyncWorkers(t *testing.T) {
+	for _, c := range []struct {
+		share float64
+		pool  int
+		want  int
+	}{{0.5, 2, 1}, {0.5, 1, 1}, {0.5, 8, 4}, {0.3, 8, 2}, {1, 3, 3}, {0.01, 4, 1}} {
+		a := Async{PoolShare: c.share}
+		if got := a.AsyncWorkers(c.pool); got != c.want {
+			t.Errorf("share %v of pool %d: %d workers, want %d", c.share, c.pool, got, c.want)
+		}
+	}
+}

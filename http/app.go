@@ -40,6 +40,8 @@ type Options struct {
 	QueueTimeout time.Duration
 	// Faults controls fault injection at run time; nil when disabled.
 	Faults Faults
+	// Async is the queue of judge-single-async; nil answers 503 there.
+	Async Async
 	// Logger receives request logs (debug) and faults; nil discards them.
 	Logger logrus.FieldLogger
 }
@@ -65,7 +67,7 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 		l.SetOutput(io.Discard)
 		opts.Logger = l
 	}
-	s := &server{opts: opts, langs: langs, judge: j, log: opts.Logger, metrics: newMetrics(j)}
+	s := &server{opts: opts, langs: langs, judge: j, log: opts.Logger, metrics: newMetrics(j, opts.Async)}
 
 	app := fiber.New(fiber.Config{
 		// fasthttp enforces the limit while reading, before any handler
@@ -95,6 +97,8 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	v1.Get("/version", s.version)
 	v1.Get("/languages", s.languages)
 	v1.Post("/judge/judge-single", s.judgeSingle)
+	v1.Post("/judge/judge-single-async", s.judgeSingleAsync)
+	v1.Get("/judge/result/:request_id", s.asyncResult)
 	v1.Get("/manager/sandbox-status", s.sandboxStatus)
 	v1.Get("/manager/faults", s.getFaults)
 	v1.Post("/manager/faults", s.setFaults)

@@ -553,7 +553,7 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	wantError(t, resp, body, 404, "/v1/nope")
 	resp, body = do(t, app, httptest.NewRequest(nethttp.MethodGet, "/v1/judge/judge-single", nil))
 	wantError(t, resp, body, 405, "GET")
-	resp, body = do(t, app, httptest.NewRequest(nethttp.MethodPost, "/v1/judge/judge-single-async", nil))
+	resp, body = do(t, app, httptest.NewRequest(nethttp.MethodPost, "/v1/judge/judge-batch", nil))
 	wantError(t, resp, body, 404)
 }
 

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -69,28 +70,12 @@ func (s *server) judgeSingle(c *fiber.Ctx) error {
 
 	id := uuid.NewString()
 	c.Locals(localRequestID, id)
-	budget := s.opts.QueueTimeout + config.Seconds(jr.Language.CompileLimits.WallTime) +
-		config.Seconds(jr.WallSeconds) + deadlineSlack
+	req, budget := s.executeRequest(jr, id)
 	deadline := time.Now().Add(budget)
+	req.DeadlineUnixMs = deadline.UnixMilli()
 	ctx, cancel := context.WithDeadline(c.UserContext(), deadline)
 	defer cancel()
 
-	req := &messages.ExecuteRequest{
-		RequestId: id,
-		Language:  jr.Language.ID,
-		// Copies: fasthttp reuses the body buffer once the handler returns,
-		// and the request may outlive it in a queue or on another node.
-		Code:          []byte(jr.Code),
-		Stdin:         []byte(jr.Stdin),
-		DesiredStdout: []byte(jr.DesiredStdout),
-		Checker:       jr.Checker,
-		Limits: &messages.Limits{
-			CpuSeconds:  jr.CPUSeconds,
-			WallSeconds: jr.WallSeconds,
-			MemoryKib:   jr.MemoryKiB,
-		},
-		DeadlineUnixMs: deadline.UnixMilli(),
-	}
 	log := s.log.WithFields(logrus.Fields{"request_id": id, "language": jr.Language.ID})
 
 	start := time.Now()
@@ -123,7 +108,55 @@ func (s *server) judgeSingle(c *fiber.Ctx) error {
 
 	s.metrics.jobs.WithLabelValues(jr.Language.ID, resp.Status).Inc()
 	s.metrics.latency.WithLabelValues(jr.Language.ID).Observe(time.Since(start).Seconds())
-	return c.JSON(judgeResponse{
+	body, err := renderResult(resp, id)
+	if err != nil {
+		log.WithError(err).Error("render the result")
+		return errInternal
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
+}
+
+// executeRequest builds the ExecuteRequest of a validated request, shared
+// by judge-single and judge-single-async, and the time the job may take
+// once it is started: the wait for a sandbox, the compile and the run,
+// plus slack. The caller sets the deadline (async jobs only when a worker
+// starts them).
+func (s *server) executeRequest(jr *judgeRequest, id string) (*messages.ExecuteRequest, time.Duration) {
+	budget := s.opts.QueueTimeout + config.Seconds(jr.Language.CompileLimits.WallTime) +
+		config.Seconds(jr.WallSeconds) + deadlineSlack
+	return &messages.ExecuteRequest{
+		RequestId: id,
+		Language:  jr.Language.ID,
+		// Copies: fasthttp reuses the body buffer once the handler returns,
+		// and the request may outlive it in a queue or on another node.
+		Code:          []byte(jr.Code),
+		Stdin:         []byte(jr.Stdin),
+		DesiredStdout: []byte(jr.DesiredStdout),
+		Checker:       jr.Checker,
+		Limits: &messages.Limits{
+			CpuSeconds:  jr.CPUSeconds,
+			WallSeconds: jr.WallSeconds,
+			MemoryKib:   jr.MemoryKiB,
+		},
+	}, budget
+}
+
+// RenderResult is the JSON a client receives for a judged job: the
+// judge-single answer, the "res" of an async webhook and of a polled
+// result, all from this one mapping. A response with Failure set (an async
+// job that could not be judged) renders as the error body {"error": ...}.
+func RenderResult(resp *messages.ExecuteResponse) ([]byte, error) {
+	if resp.Failure != messages.Failure_FAILURE_NONE {
+		return json.Marshal(errorBody{Error: orDefault(resp.Error, "the job could not be judged")})
+	}
+	return renderResult(resp, resp.RequestId)
+}
+
+// renderResult maps a judged response to judgeResponse JSON; id stands in
+// for a response that does not carry its request id.
+func renderResult(resp *messages.ExecuteResponse, id string) ([]byte, error) {
+	return json.Marshal(judgeResponse{
 		Code:          resp.Code,
 		Status:        resp.Status,
 		Stdout:        string(resp.Stdout),

@@ -20,7 +20,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics(j Judge) *metrics {
+func newMetrics(j Judge, a Async) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -39,6 +39,9 @@ func newMetrics(j Judge) *metrics {
 	}
 	m.reg.MustRegister(m.jobs, m.failures, m.latency, poolCollector{j},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a != nil {
+		m.reg.MustRegister(asyncCollector{a})
+	}
 	return m
 }
 
@@ -75,4 +78,27 @@ func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(st.Restarts))
 	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.QueueLength))
+}
+
+var (
+	asyncJobsDesc       = prometheus.NewDesc("pecan_async_jobs", "Async jobs not finished, by state (queued, running).", []string{"state"}, nil)
+	asyncDeliveriesDesc = prometheus.NewDesc("pecan_async_webhook_deliveries_total",
+		"Webhook delivery attempts by outcome: delivered, failed (to be retried or given up), gave_up (jobs whose delivery ended unsuccessfully).", []string{"outcome"}, nil)
+)
+
+// asyncCollector reads the async queue's counters at scrape time.
+type asyncCollector struct{ a Async }
+
+func (c asyncCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- asyncJobsDesc
+	ch <- asyncDeliveriesDesc
+}
+
+func (c asyncCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.a.Stats()
+	ch <- prometheus.MustNewConstMetric(asyncJobsDesc, prometheus.GaugeValue, float64(st.Queued), "queued")
+	ch <- prometheus.MustNewConstMetric(asyncJobsDesc, prometheus.GaugeValue, float64(st.Running), "running")
+	ch <- prometheus.MustNewConstMetric(asyncDeliveriesDesc, prometheus.CounterValue, float64(st.Delivered), "delivered")
+	ch <- prometheus.MustNewConstMetric(asyncDeliveriesDesc, prometheus.CounterValue, float64(st.FailedDeliveries), "failed")
+	ch <- prometheus.MustNewConstMetric(asyncDeliveriesDesc, prometheus.CounterValue, float64(st.GaveUp), "gave_up")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -42,6 +43,15 @@ type judgeRequest struct {
 // A JSON null counts as an absent field. Unknown fields are ignored so
 // clients of the original API that send extras keep working.
 func decodeRequest(body []byte, lim config.Limits, langs *languages.Registry) (*judgeRequest, error) {
+	raw, err := parseObject(body)
+	if err != nil {
+		return nil, err
+	}
+	return requestFromFields(raw, lim, langs)
+}
+
+// parseObject splits a request body into its top-level fields.
+func parseObject(body []byte) (map[string]json.RawMessage, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errors.New("request body is empty; expected a JSON object")
 	}
@@ -53,7 +63,14 @@ func decodeRequest(body []byte, lim config.Limits, langs *languages.Registry) (*
 		}
 		return nil, fmt.Errorf("invalid JSON: %v", err)
 	}
+	if raw == nil { // the body was `null`
+		return nil, errors.New("request body must be a JSON object")
+	}
+	return raw, nil
+}
 
+// requestFromFields is decodeRequest after parsing.
+func requestFromFields(raw map[string]json.RawMessage, lim config.Limits, langs *languages.Registry) (*judgeRequest, error) {
 	var r judgeRequest
 	code, err := stringField(raw, "code")
 	if err != nil {
@@ -153,6 +170,34 @@ func decodeRequest(body []byte, lim config.Limits, langs *languages.Registry) (*
 		r.MemoryKiB = int64(m)
 	}
 	return &r, nil
+}
+
+// maxWebhookURL bounds webhook_url: it is stored with the job and sent
+// nowhere else, and no real receiver needs more.
+const maxWebhookURL = 2048
+
+// webhookURLField is the optional webhook_url of an async request: an
+// absolute http or https URL with a host. Whether its address may be
+// reached is the async queue's decision (it knows the SSRF setting).
+func webhookURLField(raw map[string]json.RawMessage) (string, error) {
+	s, err := stringField(raw, "webhook_url")
+	if err != nil || s == nil || *s == "" {
+		return "", err
+	}
+	if len(*s) > maxWebhookURL {
+		return "", fmt.Errorf(`field "webhook_url" is %d bytes, over the limit of %d`, len(*s), maxWebhookURL)
+	}
+	u, err := url.Parse(*s)
+	if err != nil {
+		return "", fmt.Errorf(`field "webhook_url": %v`, err)
+	}
+	if sch := strings.ToLower(u.Scheme); sch != "http" && sch != "https" {
+		return "", fmt.Errorf(`field "webhook_url" must be an http or https URL, got scheme %q`, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return "", fmt.Errorf(`field "webhook_url" has no host: %q`, truncate(*s, 80))
+	}
+	return *s, nil
 }
 
 // stringField returns the named field as a string, nil when absent or null.

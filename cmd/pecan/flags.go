@@ -27,6 +27,7 @@ type serverFlags struct {
 	clusterSeeds    []string
 	clusterProvider string
 	clusterEtcd     []string
+	asyncStore      string
 }
 
 func newServerFlags(name string) *serverFlags {
@@ -43,6 +44,7 @@ func newServerFlags(name string) *serverFlags {
 	f.fs.StringSliceVar(&f.clusterSeeds, "cluster-seeds", nil, "remoting addresses HOST:PORT of the other members (automanaged provider)")
 	f.fs.StringVar(&f.clusterProvider, "cluster-provider", "", "membership provider: automanaged or etcd")
 	f.fs.StringSliceVar(&f.clusterEtcd, "cluster-etcd", nil, "etcd endpoints HOST:PORT (etcd provider)")
+	f.fs.StringVar(&f.asyncStore, "async-store", "", "bbolt file of the async queue (default: <data-dir>/async.db)")
 	return f
 }
 
@@ -110,6 +112,9 @@ func (f *serverFlags) load() (config.Config, error) {
 	}
 	if set("cluster-etcd") {
 		cfg.Cluster.EtcdEndpoints = f.clusterEtcd
+	}
+	if set("async-store") {
+		cfg.Async.StorePath = f.asyncStore
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", f.configPath, err)

@@ -30,16 +30,27 @@ func serve(args []string) error {
 	defer stopSignals()
 
 	logger.WithFields(map[string]any{"pool_size": cfg.PoolSize, "backend": cfg.Backend, "version": version}).Info("starting")
-	n, err := startNode(ctx, cfg, logger)
+	am, err := openAsync(cfg, logger)
 	if err != nil {
 		return err
 	}
+	n, err := startNode(ctx, cfg, logger)
+	if err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return errors.Join(err, am.Stop(closeCtx))
+	}
+	// Async jobs run through the same pool as synchronous ones, on at most
+	// their share of it.
+	am.Start(n.pool)
+	logger.WithField("workers", cfg.Async.AsyncWorkers(cfg.PoolSize)).Info("async judging started")
 	var faults pecanhttp.Faults
 	if n.faults != nil { // a nil *faultControl in the interface would not be nil
 		faults = n.faults
 	}
 	app := pecanhttp.New(pecanhttp.Options{
 		Faults:       faults,
+		Async:        asyncAPI{am},
 		Version:      version,
 		Limits:       cfg.Limits,
 		BodyLimit:    cfg.BodyLimitKiB * 1024,
@@ -61,6 +72,12 @@ func serve(args []string) error {
 	shutErr := app.ShutdownWithTimeout(shutdownGrace)
 	stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// The async workers stop before the pool: jobs they were running stay
+	// queued in the store and run again at the next start.
+	if e := am.Stop(stopCtx); e != nil {
+		logger.WithError(e).Error("stopping async judging")
+		err = errors.Join(err, e)
+	}
 	if e := n.stop(stopCtx); e != nil {
 		logger.WithError(e).Error("stopping the pool")
 		err = errors.Join(err, e)

@@ -102,6 +102,12 @@ type Options struct {
 	Dir     string   // working directory; empty means the current one
 	LogPath string   // file for stdout and stderr; empty means os.Stderr
 	Args    []string // more flags, e.g. --log-level
+	// AsyncStore is --async-store, the async queue's bbolt file. Empty
+	// gives the server a store of its own in a temporary directory,
+	// removed when it exits: servers share DataDir, and the store is
+	// locked by the server that has it open. A test of restarts passes
+	// the same path to each run.
+	AsyncStore string
 }
 
 // Server is one running `pecan serve`.
@@ -127,7 +133,21 @@ func Start(o Options) (*Server, error) {
 	if dataDir == "" {
 		dataDir = DataDir()
 	}
-	args := []string{"serve", "--config", o.Config, "--data-dir", dataDir, "--listen", addr}
+	store, scratch := o.AsyncStore, ""
+	if store == "" {
+		if scratch, err = os.MkdirTemp("", "pecan-async-"); err != nil {
+			return nil, fmt.Errorf("async store dir: %w", err)
+		}
+		store = filepath.Join(scratch, "async.db")
+	}
+	// Removes the scratch store unless the server started and owns it.
+	started := false
+	defer func() {
+		if !started && scratch != "" {
+			os.RemoveAll(scratch)
+		}
+	}()
+	args := []string{"serve", "--config", o.Config, "--data-dir", dataDir, "--listen", addr, "--async-store", store}
 	if o.Pool > 0 {
 		args = append(args, "--pool-size", strconv.Itoa(o.Pool))
 	}
@@ -150,7 +170,14 @@ func Start(o Options) (*Server, error) {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	s.pid = s.cmd.Process.Pid
-	go func() { s.waitErr = s.cmd.Wait(); close(s.done) }()
+	started = true
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		if scratch != "" {
+			os.RemoveAll(scratch)
+		}
+		close(s.done)
+	}()
 	return s, nil
 }
 

@@ -1,0 +1,320 @@
+package async
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// State is where a job is in its life.
+type State string
+
+const (
+	StateQueued  State = "queued"
+	StateRunning State = "running"
+	StateDone    State = "done"
+)
+
+// DeliveryState is where a job's webhook delivery is.
+type DeliveryState string
+
+const (
+	DeliveryPending   DeliveryState = "pending"
+	DeliveryDelivered DeliveryState = "delivered"
+	DeliveryGaveUp    DeliveryState = "gave_up"
+)
+
+// Record is one job as kept in the store. It is stored as JSON: the
+// request itself is the marshalled protobuf, so it round-trips exactly.
+type Record struct {
+	ID    string `json:"id"`
+	Seq   uint64 `json:"seq"` // submission order, for a fair queue after restart
+	State State  `json:"state"`
+	// Request is the marshalled messages.ExecuteRequest, without deadline.
+	Request []byte `json:"request"`
+	// Budget is how long one run may take once a worker starts it.
+	Budget         time.Duration `json:"budget"`
+	WebhookURL     string        `json:"webhook_url,omitempty"`
+	IdempotencyKey string        `json:"idempotency_key,omitempty"`
+	// Runs counts runs that failed without a verdict (internal faults);
+	// a BUSY pool does not count.
+	Runs       int       `json:"runs"`
+	CreatedAt  time.Time `json:"created_at"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Result is the rendered answer, exactly what the client receives.
+	Result json.RawMessage `json:"result,omitempty"`
+	// Error is set when the job finished without a verdict.
+	Error   string    `json:"error,omitempty"`
+	Webhook *Delivery `json:"webhook,omitempty"`
+}
+
+// Delivery is the state of a job's webhook.
+type Delivery struct {
+	State       DeliveryState `json:"state"`
+	Attempts    int           `json:"attempts"`
+	LastError   string        `json:"last_error,omitempty"`
+	NextAttempt time.Time     `json:"next_attempt,omitzero"`
+	// EndedAt is when it was delivered or given up.
+	EndedAt time.Time `json:"ended_at,omitzero"`
+}
+
+// expiresAt is when a finished job may be removed: result_ttl after it
+// reached its final state, never while its webhook is still pending.
+func (r *Record) expiresAt(ttl time.Duration) (time.Time, bool) {
+	if r.State != StateDone {
+		return time.Time{}, false
+	}
+	end := r.FinishedAt
+	if r.Webhook != nil {
+		if r.Webhook.State == DeliveryPending {
+			return time.Time{}, false
+		}
+		end = r.Webhook.EndedAt
+	}
+	return end.Add(ttl), true
+}
+
+var (
+	bucketJobs = []byte("jobs")
+	bucketIdem = []byte("idempotency")
+)
+
+// ErrNotFound is returned for a job id the store does not hold (never
+// submitted, or removed after result_ttl).
+var ErrNotFound = errors.New("async: no such job")
+
+// errUnchanged lets an update function leave the record as it is.
+var errUnchanged = errors.New("async: record unchanged")
+
+// lockTimeout bounds the wait for bbolt's file lock: another process
+// holding it is a configuration error, not something to wait out.
+const lockTimeout = time.Second
+
+// store is the bbolt file of the queue. bbolt serialises writers and
+// fsyncs every commit, so a job is durable once create returns.
+type store struct {
+	db   *bolt.DB
+	path string
+}
+
+func openStore(path string) (*store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("async store %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("async store %s: locked for %s, in use by another pecan? (%w)", path, lockTimeout, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("async store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketJobs, bucketIdem} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("async store %s: create buckets: %w", path, err)
+	}
+	return &store{db: db, path: path}, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+// create stores a new job. When key is set and already names a job, that
+// job's id is returned instead and nothing is written. admit is called
+// inside the transaction, only for a job that would really be created, so
+// a bound on the queue can refuse it atomically.
+func (s *store) create(r *Record, admit func() error) (existing string, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		jobs, idem := tx.Bucket(bucketJobs), tx.Bucket(bucketIdem)
+		if r.IdempotencyKey != "" {
+			if id := idem.Get([]byte(r.IdempotencyKey)); id != nil && jobs.Get(id) != nil {
+				existing = string(id)
+				return nil
+			}
+		}
+		if err := admit(); err != nil {
+			return err
+		}
+		seq, err := jobs.NextSequence()
+		if err != nil {
+			return err
+		}
+		r.Seq = seq
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		if err := jobs.Put([]byte(r.ID), b); err != nil {
+			return err
+		}
+		if r.IdempotencyKey != "" {
+			return idem.Put([]byte(r.IdempotencyKey), []byte(r.ID))
+		}
+		return nil
+	})
+	return existing, err
+}
+
+// get reads one job.
+func (s *store) get(id string) (*Record, error) {
+	var r *Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = decode(tx.Bucket(bucketJobs).Get([]byte(id)))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// update applies fn to the job in one transaction and returns the record
+// as stored. fn returning errUnchanged writes nothing and is no error.
+func (s *store) update(id string, fn func(*Record) error) (*Record, error) {
+	var r *Record
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		jobs := tx.Bucket(bucketJobs)
+		var err error
+		if r, err = decode(jobs.Get([]byte(id))); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		return jobs.Put([]byte(id), b)
+	})
+	if errors.Is(err, errUnchanged) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// restore runs once at start: jobs that were running when the last
+// process died go back to the queue (they run again: at least once), and
+// every job is returned, in submission order, to rebuild the in-memory
+// queues.
+func (s *store) restore() ([]*Record, error) {
+	var all []*Record
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		jobs := tx.Bucket(bucketJobs)
+		var requeued []*Record
+		err := jobs.ForEach(func(k, v []byte) error {
+			r, err := decode(v)
+			if err != nil {
+				return fmt.Errorf("job %s: %w", k, err)
+			}
+			if r.State == StateRunning {
+				r.State = StateQueued
+				requeued = append(requeued, r)
+			}
+			all = append(all, r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Writing while ForEach iterates is not allowed in bbolt.
+		for _, r := range requeued {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := jobs.Put([]byte(r.ID), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("async store %s: restore: %w", s.path, err)
+	}
+	sortBySeq(all)
+	return all, nil
+}
+
+// expired lists finished jobs whose retention ended before now.
+func (s *store) expired(now time.Time, ttl time.Duration) ([]string, error) {
+	var ids []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+			r, err := decode(v)
+			if err != nil {
+				return fmt.Errorf("job %s: %w", k, err)
+			}
+			if at, ok := r.expiresAt(ttl); ok && !at.After(now) {
+				ids = append(ids, r.ID)
+			}
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// remove deletes jobs and their idempotency keys, rechecking under the
+// write lock that each is still expired.
+func (s *store) remove(ids []string, now time.Time, ttl time.Duration) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		jobs, idem := tx.Bucket(bucketJobs), tx.Bucket(bucketIdem)
+		for _, id := range ids {
+			r, err := decode(jobs.Get([]byte(id)))
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if at, ok := r.expiresAt(ttl); !ok || at.After(now) {
+				continue
+			}
+			if r.IdempotencyKey != "" && string(idem.Get([]byte(r.IdempotencyKey))) == id {
+				if err := idem.Delete([]byte(r.IdempotencyKey)); err != nil {
+					return err
+				}
+			}
+			if err := jobs.Delete([]byte(id)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func decode(b []byte) (*Record, error) {
+	if b == nil {
+		return nil, ErrNotFound
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode record: %w", err)
+	}
+	return &r, nil
+}
+
+func sortBySeq(rs []*Record) {
+	slices.SortFunc(rs, func(a, b *Record) int { return cmp.Compare(a.Seq, b.Seq) })
+}

@@ -1,0 +1,169 @@
+package async
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// errNotQueued skips a queue entry whose job is no longer queued (a stale
+// duplicate in the in-memory queue).
+var errNotQueued = errors.New("async: job not queued")
+
+// work takes jobs off the queue one at a time until ctx ends. With
+// Options.Workers of these, async jobs hold at most that many sandboxes.
+func (m *Manager) work(ctx context.Context, exec Executor) {
+	for {
+		id, ok := m.jobs.pop(ctx)
+		if !ok {
+			return
+		}
+		m.run(ctx, exec, id)
+	}
+}
+
+// run claims a queued job, judges it, and finishes or requeues it.
+func (m *Manager) run(ctx context.Context, exec Executor, id string) {
+	log := m.log.WithField("request_id", id)
+	rec, err := m.store.update(id, func(r *Record) error {
+		if r.State != StateQueued {
+			return errNotQueued
+		}
+		r.State = StateRunning
+		r.StartedAt = time.Now().UTC()
+		return nil
+	})
+	if errors.Is(err, errNotQueued) || errors.Is(err, ErrNotFound) {
+		return
+	}
+	if err != nil {
+		// The store failing is not the job's fault; try again later.
+		log.WithError(err).Error("async: claim job")
+		m.after(ctx, m.opts.BusyBackoff, m.jobs, id)
+		return
+	}
+	m.running.Add(1)
+	defer m.running.Add(-1)
+
+	req := &messages.ExecuteRequest{}
+	if err := proto.Unmarshal(rec.Request, req); err != nil {
+		// Cannot get better by retrying: finish with the error.
+		log.WithError(err).Error("async: stored request unreadable")
+		m.finish(ctx, rec, &messages.ExecuteResponse{RequestId: id, Failure: messages.Failure_FAILURE_INTERNAL, Error: "stored request unreadable"})
+		return
+	}
+	// The job's own deadline starts now, not at submission.
+	jctx, cancel := context.WithTimeout(ctx, rec.Budget)
+	req.DeadlineUnixMs = 0
+	start := time.Now()
+	resp, err := execute(jctx, exec, req)
+	cancel()
+
+	if ctx.Err() != nil {
+		// Stopping: the job stays in the store and runs after restart.
+		if _, err := m.store.update(id, func(r *Record) error { r.State = StateQueued; return nil }); err != nil {
+			log.WithError(err).Warn("async: requeue on stop (recovered at next start anyway)")
+		}
+		return
+	}
+	switch {
+	case err == nil && resp != nil && resp.Failure == messages.Failure_FAILURE_NONE:
+		log.WithFields(logrus.Fields{"status": resp.Status, "took": time.Since(start).Round(time.Millisecond)}).Debug("async job judged")
+		m.finish(ctx, rec, resp)
+	case err == nil && resp != nil && resp.Failure == messages.Failure_FAILURE_BUSY:
+		// The pool is full with synchronous work: not the job's fault.
+		log.Debug("async: pool busy, job requeued")
+		m.requeue(ctx, id, false, m.opts.BusyBackoff)
+	default:
+		reason := describe(resp, err)
+		runs := rec.Runs + 1
+		log = log.WithFields(logrus.Fields{"attempt": runs, "error": reason})
+		if runs >= m.opts.MaxRuns {
+			log.Error("async job failed on every attempt; finished with an error")
+			m.finish(ctx, rec, &messages.ExecuteResponse{RequestId: id, Failure: messages.Failure_FAILURE_INTERNAL,
+				Error: fmt.Sprintf("the job could not be judged after %d attempts: %s", runs, reason)})
+			return
+		}
+		log.Warn("async job not judged; retrying")
+		m.requeue(ctx, id, true, m.opts.BusyBackoff*time.Duration(1<<runs))
+	}
+}
+
+// execute calls the Executor and turns a panic into an error: a worker
+// must survive whatever the Executor does.
+func execute(ctx context.Context, exec Executor, req *messages.ExecuteRequest) (resp *messages.ExecuteResponse, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = nil, fmt.Errorf("executor panicked: %v", r)
+		}
+	}()
+	return exec.Execute(ctx, req)
+}
+
+func describe(resp *messages.ExecuteResponse, err error) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case resp == nil:
+		return "no response"
+	case resp.Error != "":
+		return resp.Failure.String() + ": " + resp.Error
+	}
+	return resp.Failure.String()
+}
+
+// requeue puts a job back in the queue after wait; countRun counts it as a
+// failed run.
+func (m *Manager) requeue(ctx context.Context, id string, countRun bool, wait time.Duration) {
+	_, err := m.store.update(id, func(r *Record) error {
+		r.State = StateQueued
+		if countRun {
+			r.Runs++
+		}
+		return nil
+	})
+	if err != nil {
+		m.log.WithError(err).WithField("request_id", id).Error("async: requeue")
+	}
+	m.after(ctx, wait, m.jobs, id)
+}
+
+// finish stores the result and hands the job to delivery.
+func (m *Manager) finish(ctx context.Context, rec *Record, resp *messages.ExecuteResponse) {
+	body, err := m.opts.Render(resp)
+	if err != nil {
+		m.log.WithError(err).WithField("request_id", rec.ID).Error("async: render result")
+		body, resp = []byte(`{"error":"internal error: result could not be rendered"}`), &messages.ExecuteResponse{Failure: messages.Failure_FAILURE_INTERNAL, Error: "result could not be rendered"}
+	}
+	now := time.Now().UTC()
+	id := rec.ID
+	rec, err = m.store.update(id, func(r *Record) error {
+		r.State = StateDone
+		r.FinishedAt = now
+		r.Result = body
+		if resp.Failure != messages.Failure_FAILURE_NONE {
+			r.Error = resp.Error
+		}
+		if r.WebhookURL != "" {
+			r.Webhook = &Delivery{State: DeliveryPending, NextAttempt: now}
+		}
+		return nil
+	})
+	if err != nil {
+		// Left running in the store: it runs again after a restart.
+		m.log.WithError(err).WithField("request_id", id).Error("async: store result")
+		return
+	}
+	m.mu.Lock()
+	m.pending--
+	m.mu.Unlock()
+	if rec.Webhook != nil {
+		m.deliveries.push(rec.ID)
+	}
+}

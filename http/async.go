@@ -1,0 +1,160 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// Async is the asynchronous judging queue behind judge-single-async and
+// the result endpoint. The handlers validate and build the job; the queue
+// stores, runs and delivers it.
+type Async interface {
+	// Submit accepts a job and returns its request id: the id of the
+	// earlier job when idempotencyKey (may be "") was seen before.
+	// ErrAsyncFull and ErrAsyncInvalid (wrapped) are the client's errors.
+	Submit(ctx context.Context, job AsyncJob, idempotencyKey string) (string, error)
+	// Result reads a job; ErrAsyncNotFound for an unknown or expired id.
+	Result(ctx context.Context, id string) (*AsyncResult, error)
+	// Stats are read at every /metrics scrape.
+	Stats() AsyncStats
+}
+
+// Errors an Async returns for the client to see.
+var (
+	ErrAsyncFull     = errors.New("the async queue is full")
+	ErrAsyncNotFound = errors.New("no such async job")
+	ErrAsyncInvalid  = errors.New("invalid async request")
+)
+
+// AsyncJob is a validated async submission.
+type AsyncJob struct {
+	// Request has no deadline: it is set when the job starts.
+	Request *messages.ExecuteRequest
+	// Budget is the time the job may take from its start.
+	Budget     time.Duration
+	WebhookURL string
+}
+
+// AsyncResult is the GET /v1/judge/result/{request_id} answer.
+type AsyncResult struct {
+	RequestID string `json:"request_id"`
+	// State is queued, running or done.
+	State      string     `json:"state"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Res is the judge-single answer once done (RenderResult), or
+	// {"error": ...} for a job that could not be judged.
+	Res json.RawMessage `json:"res,omitempty"`
+	// Error is set, besides res, when the job could not be judged.
+	Error   string         `json:"error,omitempty"`
+	Webhook *WebhookStatus `json:"webhook,omitempty"`
+}
+
+// WebhookStatus is the delivery state of a job's webhook.
+type WebhookStatus struct {
+	// State is pending, delivered or gave_up.
+	State     string `json:"state"`
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// AsyncStats feed the async series of /metrics.
+type AsyncStats struct {
+	Queued, Running                     int
+	Delivered, GaveUp, FailedDeliveries int64
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header; keys are stored.
+const maxIdempotencyKey = 255
+
+// asyncAccepted is the answer to an accepted async submission.
+type asyncAccepted struct {
+	RequestID string `json:"request_id"`
+}
+
+// judgeSingleAsync handles POST /v1/judge/judge-single-async: the request
+// is validated exactly like judge-single's (a bad one is refused here and
+// creates no job), then queued.
+func (s *server) judgeSingleAsync(c *fiber.Ctx) error {
+	if s.opts.Async == nil {
+		return fiber.NewError(fiber.StatusServiceUnavailable, "asynchronous judging is not enabled on this server")
+	}
+	if err := requireJSON(c.Get(fiber.HeaderContentType)); err != nil {
+		return err
+	}
+	key := c.Get("Idempotency-Key")
+	if err := checkIdempotencyKey(key); err != nil {
+		return badRequest(err.Error())
+	}
+	raw, err := parseObject(c.Body())
+	if err != nil {
+		return badRequest(err.Error())
+	}
+	jr, err := requestFromFields(raw, s.opts.Limits, s.langs)
+	if err != nil {
+		return badRequest(err.Error())
+	}
+	hook, err := webhookURLField(raw)
+	if err != nil {
+		return badRequest(err.Error())
+	}
+
+	req, budget := s.executeRequest(jr, uuid.NewString())
+	id, err := s.opts.Async.Submit(c.UserContext(), AsyncJob{Request: req, Budget: budget, WebhookURL: hook}, key)
+	log := s.log.WithFields(logrus.Fields{"request_id": id, "language": jr.Language.ID})
+	switch {
+	case errors.Is(err, ErrAsyncFull):
+		s.metrics.failures.WithLabelValues("async_full").Inc()
+		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
+		return fiber.NewError(fiber.StatusServiceUnavailable, "the async queue is full; retry later")
+	case errors.Is(err, ErrAsyncInvalid):
+		return badRequest(err.Error())
+	case err != nil:
+		log.WithError(err).Error("async submit failed")
+		return errInternal
+	}
+	c.Locals(localRequestID, id)
+	return c.JSON(asyncAccepted{RequestID: id})
+}
+
+// checkIdempotencyKey accepts keys of printable ASCII up to
+// maxIdempotencyKey bytes (a UUID or "contest/submission" style id).
+func checkIdempotencyKey(k string) error {
+	if len(k) > maxIdempotencyKey {
+		return fmt.Errorf("Idempotency-Key is %d bytes, over the limit of %d", len(k), maxIdempotencyKey)
+	}
+	for _, r := range k {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) {
+			return errors.New("Idempotency-Key must be printable ASCII")
+		}
+	}
+	return nil
+}
+
+// asyncResult handles GET /v1/judge/result/{request_id}.
+func (s *server) asyncResult(c *fiber.Ctx) error {
+	if s.opts.Async == nil {
+		return fiber.NewError(fiber.StatusServiceUnavailable, "asynchronous judging is not enabled on this server")
+	}
+	// A copy: fiber's params point into the reused request buffer.
+	id := string([]byte(c.Params("request_id")))
+	res, err := s.opts.Async.Result(c.UserContext(), id)
+	switch {
+	case errors.Is(err, ErrAsyncNotFound):
+		return fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("no async job %q (never submitted, or its result expired)", truncate(id, 80)))
+	case err != nil:
+		s.log.WithError(err).WithField("request_id", id).Error("async result lookup failed")
+		return errInternal
+	}
+	return c.JSON(res)
+}
