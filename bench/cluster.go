@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +16,7 @@ import (
 
 // clusterResult is what the cluster benchmark measured.
 type clusterResult struct {
-	runs          int
+	runs int
 	// Median latency of A+B run by a member: sent to it directly (local),
 	// and sent to node A, which hands it over (remote).
 	local, remote time.Duration
@@ -124,47 +121,30 @@ type handedOver struct {
 
 // judgeOn sends A+B to url and finds which of members ran it.
 func judgeOn(url string, members []*testserver.Server) (handedOver, error) {
-	body, _ := json.Marshal(map[string]any{
-		"code": pythonAB, "language": "python", "stdin": "1 2\n", "desired_stdout": "3\n", "time_limit": 2,
-	})
-	start := time.Now()
-	resp, err := http.Post(url+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
+	took, a, err := post(url, "python", pythonAB, 2)
 	if err != nil {
 		return handedOver{}, err
 	}
-	defer resp.Body.Close()
-	var r struct{ Status, Node string }
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return handedOver{}, err
-	}
-	took := time.Since(start)
-	if r.Status != "Accepted" {
-		return handedOver{}, fmt.Errorf("handed-over job judged %q", r.Status)
+	if a.Status != "Accepted" {
+		return handedOver{}, fmt.Errorf("handed-over job judged %q (%s)", a.Status, a.Error)
 	}
 	for _, m := range members {
 		st, err := getClusterStatus(m.URL())
-		if err == nil && st.Node == r.Node {
+		if err == nil && st.Node == a.Node {
 			return handedOver{took: took, member: m.URL()}, nil
 		}
 	}
-	return handedOver{}, fmt.Errorf("job ran on %q, not on a member", r.Node)
+	return handedOver{}, fmt.Errorf("job ran on %q, not on a member", a.Node)
 }
 
 // startNodes starts n servers of one sandbox on copies of bin, clustered
 // on loopback when cluster is set.
 func startNodes(bin, cfgPath, dataDir string, n int, cluster bool) ([]*testserver.Server, error) {
 	var binds []string
-	for len(binds) < n && cluster {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+	if cluster {
+		var err error
+		if binds, err = testserver.ClusterAddrs(n); err != nil {
 			return nil, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
-		l.Close()
-		if err == nil {
-			l2.Close()
-			binds = append(binds, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		}
 	}
 	var out []*testserver.Server
@@ -198,29 +178,14 @@ func stopAll(ss []*testserver.Server) {
 	}
 }
 
-// judge posts one python job and returns its latency.
+// judge judges one python job and returns its latency. The blocker has
+// no output, so it is a WrongAnswer.
 func judge(url, src string, timeLimit float64) (time.Duration, error) {
-	body, _ := json.Marshal(map[string]any{
-		"code": src, "language": "python", "stdin": "1 2\n", "desired_stdout": "3\n",
-		"time_limit": timeLimit, "wall_time_limit": timeLimit,
-	})
-	start := time.Now()
-	resp, err := http.Post(url+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return 0, err
+	d, a, err := post(url, "python", src, timeLimit)
+	if err == nil && a.Status != "Accepted" && !(src == blocker && a.Status == "WrongAnswer") {
+		err = fmt.Errorf("judged %q (%s)", a.Status, a.Error)
 	}
-	defer resp.Body.Close()
-	var r struct {
-		Status, Error string
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return 0, err
-	}
-	d := time.Since(start)
-	if r.Status != "Accepted" && !(src == blocker && r.Status == "WrongAnswer") {
-		return 0, fmt.Errorf("judged %q (%s)", r.Status, r.Error)
-	}
-	return d, nil
+	return d, err
 }
 
 // load sends jobs copies of src with conc in flight and returns jobs/s.

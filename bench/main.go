@@ -136,29 +136,39 @@ func measure(url string, l *languages.Language, src string, n int) (result, erro
 }
 
 func viaAPI(url, lang, src string) (time.Duration, error) {
+	d, a, err := post(url, lang, src, 2)
+	if err == nil && a.Status != "Accepted" {
+		err = fmt.Errorf("API judged A+B %q (%s%s)", a.Status, a.Error, a.CompileOutput)
+	}
+	return d, err
+}
+
+// answer is the part of a judge-single response bench reads.
+type answer struct {
+	Status        string `json:"status"`
+	Node          string `json:"node"`
+	CompileOutput string `json:"compile_output"`
+	Error         string `json:"error"`
+}
+
+// post judges src with stdin "1 2" against "3" and returns the
+// client-side latency and the answer.
+func post(url, lang, src string, timeLimit float64) (time.Duration, answer, error) {
 	body, _ := json.Marshal(map[string]any{
 		"code": src, "language": lang, "stdin": "1 2\n", "desired_stdout": "3\n",
-		"time_limit": 2, "memory_limit": 262144,
+		"time_limit": timeLimit, "memory_limit": 262144,
 	})
+	var a answer
 	start := time.Now()
 	resp, err := http.Post(url+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, a, err
 	}
 	defer resp.Body.Close()
-	var r struct {
-		Status        string `json:"status"`
-		CompileOutput string `json:"compile_output"`
-		Error         string `json:"error"`
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return 0, a, err
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return 0, err
-	}
-	d := time.Since(start)
-	if r.Status != "Accepted" {
-		return 0, fmt.Errorf("API judged A+B %q (%s%s)", r.Status, r.Error, r.CompileOutput)
-	}
-	return d, nil
+	return time.Since(start), a, nil
 }
 
 // bare runs the language's compile and run commands directly on the host.

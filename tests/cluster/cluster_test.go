@@ -46,6 +46,23 @@ func burst(t *testing.T, base string, n int, during func()) ([]*testserver.Resul
 	return results, time.Since(start)
 }
 
+// tally fails t for every result not Accepted and counts the jobs each
+// node ran.
+func tally(t *testing.T, results []*testserver.Result) map[string]int {
+	t.Helper()
+	ran := map[string]int{}
+	for i, r := range results {
+		if r == nil {
+			continue
+		}
+		if r.Status != "Accepted" {
+			t.Errorf("job %d: %s", i, r)
+		}
+		ran[r.Node]++
+	}
+	return ran
+}
+
 func addrs(ns []*node) []string {
 	var out []string
 	for _, n := range ns {
@@ -59,17 +76,12 @@ func TestBurstRunsOnEveryMember(t *testing.T) {
 	waitMembers(t, nodes[0].srv.URL(), addrs(nodes), time.Minute)
 
 	results, took := burst(t, nodes[0].srv.URL(), 9, nil)
-	ran := map[string]int{}
+	ran := tally(t, results)
 	var serial float64
-	for i, r := range results {
-		if r == nil {
-			continue
+	for _, r := range results {
+		if r != nil {
+			serial += r.WallTime
 		}
-		if r.Status != "Accepted" {
-			t.Errorf("job %d: %s", i, r)
-		}
-		ran[r.Node]++
-		serial += r.WallTime
 	}
 	t.Logf("9 jobs: %s on three members (%v); one after another they took %.2fs", took.Round(time.Millisecond), ran, serial)
 	for _, n := range nodes {

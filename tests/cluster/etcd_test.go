@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
 // startEtcd runs a one-member etcd (Debian's etcd-server, which `make
@@ -68,7 +70,7 @@ func startEtcd(t *testing.T) string {
 func TestClusterThroughEtcd(t *testing.T) {
 	needServer(t)
 	endpoint := startEtcd(t)
-	binds, err := clusterAddrs(2)
+	binds, err := testserver.ClusterAddrs(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,16 +95,7 @@ func TestClusterThroughEtcd(t *testing.T) {
 	waitMembers(t, base, binds, 30*time.Second)
 
 	results, took := burst(t, base, 4, nil)
-	ran := map[string]int{}
-	for i, r := range results {
-		if r == nil {
-			continue
-		}
-		if r.Status != "Accepted" {
-			t.Errorf("job %d: %s", i, r)
-		}
-		ran[r.Node]++
-	}
+	ran := tally(t, results)
 	t.Logf("4 jobs through an etcd-formed cluster: %s, ran on %v", took.Round(time.Millisecond), ran)
 	for _, b := range binds {
 		if ran[b] == 0 {

@@ -15,12 +15,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +46,7 @@ func TestMain(m *testing.M) {
 		LogLines: 80,
 		Start: func(e testserver.Env) (*testserver.Server, error) {
 			env = e
-			binds, err := clusterAddrs(3)
+			binds, err := testserver.ClusterAddrs(3)
 			if err != nil {
 				return nil, err
 			}
@@ -144,30 +142,6 @@ func stopNodes() error {
 		return fmt.Errorf("cluster nodes: %s", strings.Join(errs, "\n"))
 	}
 	return nil
-}
-
-// clusterAddrs returns n loopback remoting addresses whose port and the
-// next one (the automanaged provider's membership endpoint) are free.
-func clusterAddrs(n int) ([]string, error) {
-	var out []string
-	for tries := 0; len(out) < n; tries++ {
-		if tries > 100 {
-			return nil, fmt.Errorf("no free pair of ports")
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		l2.Close()
-		out = append(out, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	}
-	return out, nil
 }
 
 // status is the part of GET /v1/manager/sandbox-status the suite reads.
