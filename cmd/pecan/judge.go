@@ -72,6 +72,9 @@ func judgeFile(args []string) error {
 		return err
 	}
 	cfg.PoolSize = 1
+	// A one-off pool of its own: it must not join (or take work from) a
+	// cluster the config describes for `serve`.
+	cfg.Cluster.Bind = ""
 	if *lang == "" {
 		*lang, err = languageByExtension(cfg, filepath.Ext(path))
 		if err != nil {
