@@ -104,3 +104,31 @@ func TestAsyncWorkers(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateCluster(t *testing.T) {
+	base := Default()
+	base.Languages = map[string]Language{"c": {Source: "main.c", Run: []string{"./main"}}}
+	for name, c := range map[string]struct {
+		edit func(*Cluster)
+		want string // "" means valid
+	}{
+		"off":              {func(c *Cluster) {}, ""},
+		"automanaged":      {func(c *Cluster) { c.Bind, c.Seeds = "10.0.0.1:7100", []string{"10.0.0.2:7100"} }, ""},
+		"bad bind":         {func(c *Cluster) { c.Bind = "7100" }, "cluster.bind"},
+		"bad seed":         {func(c *Cluster) { c.Bind, c.Seeds = "h:1", []string{"nohost"} }, "cluster.seeds"},
+		"etcd, no etcd":    {func(c *Cluster) { c.Bind, c.Provider = "h:1", ProviderEtcd }, "etcd_endpoints"},
+		"etcd":             {func(c *Cluster) { c.Bind, c.Provider, c.EtcdEndpoints = "h:1", ProviderEtcd, []string{"e:2379"} }, ""},
+		"unknown provider": {func(c *Cluster) { c.Bind, c.Provider = "h:1", "consul" }, "cluster.provider"},
+		"half TLS":         {func(c *Cluster) { c.Bind, c.TLS.CA = "h:1", "/ca.pem" }, "cluster.tls"},
+	} {
+		cfg := base
+		c.edit(&cfg.Cluster)
+		err := cfg.Validate()
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: rejected: %v", name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: error %v, want one naming %s", name, err, c.want)
+		}
+	}
+}
