@@ -504,7 +504,8 @@ func TestDialGuard(t *testing.T) {
 			t.Errorf("public address %s refused: %s", ip, why)
 		}
 	}
-	for _, ip := range []string{"100.127.255.255", "0.1.2.3", "224.0.0.1", "ff02::1"} {
+	for _, ip := range []string{"100.127.255.255", "0.1.2.3", "224.0.0.1", "ff02::1", "198.18.0.1", "255.255.255.255",
+		"240.0.0.1", "192.0.0.8", "64:ff9b::a00:1", "2002:a00:1::1", "fec0::1"} {
 		if refusedReason(netip.MustParseAddr(ip)) == "" {
 			t.Errorf("%s allowed", ip)
 		}
@@ -617,5 +618,75 @@ func TestDeadlineStartsWithTheRun(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("job not run within 10 s")
+	}
+}
+
+func TestBusyHoldsTheJobInTheWorker(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	exec := &fakeExec{fn: func(_ context.Context, req *messages.ExecuteRequest, call int) (*messages.ExecuteResponse, error) {
+		mu.Lock()
+		order = append(order, string(req.Stdin))
+		mu.Unlock()
+		if string(req.Stdin) == "a" && call <= 3 {
+			return &messages.ExecuteResponse{RequestId: req.RequestId, Failure: messages.Failure_FAILURE_BUSY}, nil
+		}
+		return accepted(req), nil
+	}}
+	o := testOptions(t, "")
+	o.Workers = 1
+	m := open(t, o)
+	a, b := submit(t, m, job("a")), submit(t, m, job("b"))
+	m.Start(exec)
+	defer stop(t, m)
+	waitFor(t, m, a, "done", isDone)
+	waitFor(t, m, b, "done", isDone)
+	// A BUSY pool is waited out with the job in hand: it neither goes to
+	// the back of the queue nor lets the worker spin through others.
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(order, ""); got != "aaaab" {
+		t.Errorf("calls in order %q, want aaaab", got)
+	}
+}
+
+func TestDeadlineInThePoolQueueIsNotAFailedRun(t *testing.T) {
+	exec := &fakeExec{fn: func(_ context.Context, req *messages.ExecuteRequest, call int) (*messages.ExecuteResponse, error) {
+		if call <= 4 { // more than MaxRuns
+			return nil, context.DeadlineExceeded
+		}
+		return accepted(req), nil
+	}}
+	m := open(t, testOptions(t, ""))
+	id := submit(t, m, job("x"))
+	m.Start(exec)
+	defer stop(t, m)
+	st := waitFor(t, m, id, "done", isDone)
+	if st.Error != "" || !strings.Contains(string(st.Result), "Accepted") {
+		t.Errorf("job %+v; want Accepted after waiting out the pool", st)
+	}
+	if r, _ := m.store.get(id); r.Runs != 0 {
+		t.Errorf("deadlines counted as failed runs: %d", r.Runs)
+	}
+}
+
+func TestJobRunningAtEveryCrashIsFinished(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "async.db")
+	o := testOptions(t, path)
+	o.MaxRuns = 3
+	m1 := open(t, o)
+	id := submit(t, m1, job("crashes the server"))
+	// Two crashes counted already, and it was running at a third.
+	mustUpdate(t, m1, id, func(r *Record) { r.State, r.Runs = StateRunning, o.MaxRuns-1 })
+	if err := m1.store.close(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := open(t, o)
+	exec := &fakeExec{}
+	m2.Start(exec)
+	defer stop(t, m2)
+	st := waitFor(t, m2, id, "done", isDone)
+	if exec.count(id) != 0 || !strings.Contains(st.Error, "server stopped") {
+		t.Errorf("job %+v judged %d times; want finished with an error, not run again", st, exec.count(id))
 	}
 }

@@ -13,15 +13,21 @@ import (
 // ErrBadWebhook marks a webhook URL refused at submission.
 var ErrBadWebhook = errors.New("invalid webhook_url")
 
-// reservedV4 reports the IPv4 ranges refused besides what netip
-// classifies: "this network" 0.0.0.0/8 and the carrier-grade NAT space
-// 100.64.0.0/10, both internal in practice.
-func reservedV4(ip netip.Addr) bool {
-	if !ip.Is4() {
-		return false
+// reserved reports the ranges refused besides what netip classifies:
+// "this network", carrier-grade NAT, IETF protocol assignments,
+// benchmarking, the old class E (with broadcast), discard-only, and the
+// IPv6 prefixes that embed an IPv4 address a gateway may translate to an
+// internal one (NAT64, 6to4) or are deprecated site-local.
+func reserved(ip netip.Addr) bool {
+	for _, p := range []string{
+		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4",
+		"64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "fec0::/10", "100::/64",
+	} {
+		if netip.MustParsePrefix(p).Contains(ip) {
+			return true
+		}
 	}
-	b := ip.As4()
-	return b[0] == 0 || (b[0] == 100 && b[1]&0xc0 == 64)
+	return false
 }
 
 // refusedReason says why a webhook may not connect to ip, or "" when it
@@ -44,7 +50,7 @@ func refusedReason(ip netip.Addr) string {
 		return "unspecified address"
 	case ip.IsMulticast(), ip.IsInterfaceLocalMulticast():
 		return "multicast address"
-	case reservedV4(ip):
+	case reserved(ip):
 		return "reserved address"
 	}
 	return ""

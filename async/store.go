@@ -226,7 +226,10 @@ func (s *store) restore() ([]*Record, error) {
 				return fmt.Errorf("job %s: %w", k, err)
 			}
 			if r.State == StateRunning {
+				// The run ended with the server; it counts, so a job
+				// that crashes the server is not run forever.
 				r.State = StateQueued
+				r.Runs++
 				requeued = append(requeued, r)
 			}
 			all = append(all, r)

@@ -58,13 +58,15 @@ func (m *Manager) run(ctx context.Context, exec Executor, id string) {
 		m.finish(ctx, rec, &messages.ExecuteResponse{RequestId: id, Failure: messages.Failure_FAILURE_INTERNAL, Error: "stored request unreadable"})
 		return
 	}
-	// The job's own deadline starts now, not at submission.
-	jctx, cancel := context.WithTimeout(ctx, rec.Budget)
-	req.DeadlineUnixMs = 0
-	start := time.Now()
-	resp, err := execute(jctx, exec, req)
-	cancel()
-
+	if rec.Runs >= m.opts.MaxRuns {
+		// Every earlier run ended with the server (restore counts a run
+		// that was going on then): do not let this job take it down again.
+		log.WithField("runs", rec.Runs).Error("async job was running each time the server died; finished with an error")
+		m.finish(ctx, rec, &messages.ExecuteResponse{RequestId: id, Failure: messages.Failure_FAILURE_INTERNAL,
+			Error: fmt.Sprintf("the server stopped %d times while judging this job", rec.Runs)})
+		return
+	}
+	resp, took, err := m.judge(ctx, exec, req, rec.Budget)
 	if ctx.Err() != nil {
 		// Stopping: the job stays in the store and runs after restart.
 		if _, err := m.store.update(id, func(r *Record) error { r.State = StateQueued; return nil }); err != nil {
@@ -72,26 +74,56 @@ func (m *Manager) run(ctx context.Context, exec Executor, id string) {
 		}
 		return
 	}
-	switch {
-	case err == nil && resp != nil && resp.Failure == messages.Failure_FAILURE_NONE:
-		log.WithFields(logrus.Fields{"status": resp.Status, "took": time.Since(start).Round(time.Millisecond)}).Debug("async job judged")
+	if err == nil && resp != nil && resp.Failure == messages.Failure_FAILURE_NONE {
+		log.WithFields(logrus.Fields{"status": resp.Status, "took": took.Round(time.Millisecond)}).Debug("async job judged")
 		m.finish(ctx, rec, resp)
-	case err == nil && resp != nil && resp.Failure == messages.Failure_FAILURE_BUSY:
-		// The pool is full with synchronous work: not the job's fault.
-		log.Debug("async: pool busy, job requeued")
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// No answer within the budget: the pool's queue was held by
+		// synchronous work past the queue timeout and dropped it (a job
+		// that runs too long is answered by its sandbox). Not the job's
+		// fault, so no run is counted.
+		log.WithField("error", err).Warn("async job waited past its budget for a sandbox; requeued")
 		m.requeue(ctx, id, false, m.opts.BusyBackoff)
-	default:
-		reason := describe(resp, err)
-		runs := rec.Runs + 1
-		log = log.WithFields(logrus.Fields{"attempt": runs, "error": reason})
-		if runs >= m.opts.MaxRuns {
-			log.Error("async job failed on every attempt; finished with an error")
-			m.finish(ctx, rec, &messages.ExecuteResponse{RequestId: id, Failure: messages.Failure_FAILURE_INTERNAL,
-				Error: fmt.Sprintf("the job could not be judged after %d attempts: %s", runs, reason)})
-			return
+		return
+	}
+	reason := describe(resp, err)
+	runs := rec.Runs + 1
+	log = log.WithFields(logrus.Fields{"attempt": runs, "error": reason})
+	if runs >= m.opts.MaxRuns {
+		log.Error("async job failed on every attempt; finished with an error")
+		m.finish(ctx, rec, &messages.ExecuteResponse{RequestId: id, Failure: messages.Failure_FAILURE_INTERNAL,
+			Error: fmt.Sprintf("the job could not be judged after %d attempts: %s", runs, reason)})
+		return
+	}
+	log.Warn("async job not judged; retrying")
+	m.requeue(ctx, id, true, m.opts.BusyBackoff*time.Duration(1<<runs))
+}
+
+// judge runs req until the pool takes it: a BUSY answer (the pool is full
+// of synchronous work, not the job's fault) is retried here after
+// BusyBackoff, holding the job, so a saturated pool costs neither store
+// writes nor a spin through the queue. Each attempt gets the whole budget
+// from its own start. It returns when the pool answered otherwise, or
+// when ctx ends.
+func (m *Manager) judge(ctx context.Context, exec Executor, req *messages.ExecuteRequest, budget time.Duration) (*messages.ExecuteResponse, time.Duration, error) {
+	for {
+		jctx, cancel := context.WithTimeout(ctx, budget)
+		req.DeadlineUnixMs = 0 // set from jctx by the pool
+		start := time.Now()
+		resp, err := execute(jctx, exec, req)
+		cancel()
+		if err != nil || resp == nil || resp.Failure != messages.Failure_FAILURE_BUSY {
+			return resp, time.Since(start), err
 		}
-		log.Warn("async job not judged; retrying")
-		m.requeue(ctx, id, true, m.opts.BusyBackoff*time.Duration(1<<runs))
+		t := time.NewTimer(m.opts.BusyBackoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return resp, time.Since(start), ctx.Err()
+		case <-t.C:
+		}
 	}
 }
 
@@ -118,10 +150,10 @@ func describe(resp *messages.ExecuteResponse, err error) string {
 	return resp.Failure.String()
 }
 
-// requeue puts a job back in the queue after wait; countRun counts it as a
-// failed run.
+// requeue puts a job back in the queue after wait; countRun counts it as
+// a failed run.
 func (m *Manager) requeue(ctx context.Context, id string, countRun bool, wait time.Duration) {
-	_, err := m.store.update(id, func(r *Record) error {
+	_, err := m.persist(ctx, id, func(r *Record) error {
 		r.State = StateQueued
 		if countRun {
 			r.Runs++
@@ -129,7 +161,7 @@ func (m *Manager) requeue(ctx context.Context, id string, countRun bool, wait ti
 		return nil
 	})
 	if err != nil {
-		m.log.WithError(err).WithField("request_id", id).Error("async: requeue")
+		return // stopping: restore queues it again at the next start
 	}
 	m.after(ctx, wait, m.jobs, id)
 }
@@ -142,8 +174,7 @@ func (m *Manager) finish(ctx context.Context, rec *Record, resp *messages.Execut
 		body, resp = []byte(`{"error":"internal error: result could not be rendered"}`), &messages.ExecuteResponse{Failure: messages.Failure_FAILURE_INTERNAL, Error: "result could not be rendered"}
 	}
 	now := time.Now().UTC()
-	id := rec.ID
-	rec, err = m.store.update(id, func(r *Record) error {
+	rec, err = m.persist(ctx, rec.ID, func(r *Record) error {
 		r.State = StateDone
 		r.FinishedAt = now
 		r.Result = body
@@ -156,14 +187,34 @@ func (m *Manager) finish(ctx context.Context, rec *Record, resp *messages.Execut
 		return nil
 	})
 	if err != nil {
-		// Left running in the store: it runs again after a restart.
-		m.log.WithError(err).WithField("request_id", id).Error("async: store result")
-		return
+		return // stopping: left running in the store, it runs again after a restart
 	}
 	m.mu.Lock()
 	m.pending--
 	m.mu.Unlock()
 	if rec.Webhook != nil {
 		m.deliveries.push(rec.ID)
+	}
+}
+
+// persist applies fn to the job's record, retrying with backoff while the
+// store fails (a full disk, say) until it succeeds or ctx ends: a state
+// change that was given up on would leave the job stuck until a restart.
+func (m *Manager) persist(ctx context.Context, id string, fn func(*Record) error) (*Record, error) {
+	wait := 100 * time.Millisecond
+	for {
+		rec, err := m.store.update(id, fn)
+		if err == nil || errors.Is(err, ErrNotFound) {
+			return rec, err
+		}
+		m.log.WithError(err).WithField("request_id", id).Error("async: store update failed; retrying")
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
 }

@@ -27,6 +27,9 @@ func asyncStorePath(cfg config.Config) string {
 // start at once instead of after prewarming.
 func openAsync(cfg config.Config, logger *log.Logger) (*async.Manager, error) {
 	a := cfg.Async
+	if a.WebhookSecret == "" {
+		logger.Warn("async: [async] webhook_secret is empty: webhooks are sent unsigned, and receivers cannot tell them from forgeries")
+	}
 	return async.Open(async.Options{
 		StorePath:   asyncStorePath(cfg),
 		Workers:     a.AsyncWorkers(cfg.PoolSize),
