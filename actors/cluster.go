@@ -38,11 +38,19 @@ type Cluster struct {
 	address  string
 	logger   logrus.FieldLogger
 
-	mu      sync.Mutex
-	sub     *eventstream.Subscription
-	stop    chan struct{}
-	refused map[string]bool // member ids already logged as incompatible
-	left    bool
+	// mu orders what reaches the router: the membership is sent while
+	// it is held, so the router never sees an older topology after a
+	// newer one.
+	mu     sync.Mutex
+	system *actor.ActorSystem
+	sub    *eventstream.Subscription
+	latest []*cluster.Member // the last topology, kept until attach
+	router *actor.PID        // nil until attach
+	stop   chan struct{}
+	left   bool
+
+	refusedMu sync.Mutex
+	refused   map[string]bool // member ids already logged as incompatible
 }
 
 // JoinCluster starts remoting on system and joins the cluster cfg
@@ -58,10 +66,15 @@ func JoinCluster(system *actor.ActorSystem, cfg config.Cluster, logger logrus.Fi
 		return nil, fmt.Errorf("cluster bind %q: port: %w", cfg.Bind, err)
 	}
 	logger = logger.WithFields(logrus.Fields{"component": "cluster", "address": cfg.Bind})
-	remoteOpts, err := tlsOptions(cfg.TLS)
+	remoteOpts, err := remoteOptions(cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
+	// Members know this node by its bind address, as configured: without
+	// this, remoting would name it by the listener's resolved address
+	// (127.0.0.1 for "localhost:7100") and its own requests would look
+	// like a member's.
+	remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.Bind))
 	var kinds func() []string // set once the cluster exists
 	provider, err := newProvider(cfg, system.ID, host, port, func() []string { return kinds() })
 	if err != nil {
@@ -77,14 +90,19 @@ func JoinCluster(system *actor.ActorSystem, cfg config.Cluster, logger logrus.Fi
 		provider: provider,
 		address:  cfg.Bind,
 		logger:   logger,
+		system:   system,
 		refused:  map[string]bool{},
 	}
 	kinds = c.cluster.GetClusterKinds
+	// Subscribed before the start, so no topology is missed; the router
+	// gets the latest when it attaches.
+	c.sub = system.EventStream.Subscribe(c.onEvent)
 	// protoactor reports a failed start (address in use, etcd down) by
 	// panicking.
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("join cluster on %s: %v", cfg.Bind, r)
+			c.abandon()
 		}
 	}()
 	c.cluster.StartMember()
@@ -95,23 +113,44 @@ func JoinCluster(system *actor.ActorSystem, cfg config.Cluster, logger logrus.Fi
 // Address is this node's remoting address; it names the node in a cluster.
 func (c *Cluster) Address() string { return c.address }
 
+// abandon releases what a failed start may have opened: the
+// membership endpoint, remoting and the event subscription.
+func (c *Cluster) abandon() {
+	defer func() { _ = recover() }() // parts never started may panic on stop
+	c.system.EventStream.Unsubscribe(c.sub)
+	_ = c.provider.Shutdown(false)
+	if c.cluster.Remote != nil {
+		c.cluster.Remote.Shutdown(false)
+	}
+}
+
+// onEvent passes topology changes and lost connections to the router
+// once it is attached, keeping the latest topology until then.
+func (c *Cluster) onEvent(evt interface{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch e := evt.(type) {
+	case *cluster.ClusterTopology:
+		c.latest = e.Members
+		if c.router != nil {
+			c.system.Root.Send(c.router, &membersChanged{addresses: c.compatible(e.Members)})
+		}
+	case *remote.EndpointTerminatedEvent:
+		if c.router != nil {
+			c.system.Root.Send(c.router, &endpointLost{address: e.Address})
+		}
+	}
+}
+
 // attach makes router this node's share of the cluster: it learns of
 // members as the topology changes, of broken connections to them, and
 // announces its status every announceEvery.
-func (c *Cluster) attach(system *actor.ActorSystem, router *actor.PID) {
+func (c *Cluster) attach(router *actor.PID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	system.Root.Send(router, &joinCluster{address: c.address, node: c.address})
-	c.sub = system.EventStream.Subscribe(func(evt interface{}) {
-		switch e := evt.(type) {
-		case *cluster.ClusterTopology:
-			system.Root.Send(router, &membersChanged{addresses: c.compatible(e.Members)})
-		case *remote.EndpointTerminatedEvent:
-			system.Root.Send(router, &endpointLost{address: e.Address})
-		}
-	})
-	// The topology may have settled before the subscription.
-	system.Root.Send(router, &membersChanged{addresses: c.compatible(c.cluster.MemberList.Members().Members())})
+	c.router = router
+	c.system.Root.Send(router, &joinCluster{address: c.address, node: c.address})
+	c.system.Root.Send(router, &membersChanged{addresses: c.compatible(c.latest)})
 	c.stop = make(chan struct{})
 	go func(stop <-chan struct{}) {
 		t := time.NewTicker(announceEvery)
@@ -121,7 +160,7 @@ func (c *Cluster) attach(system *actor.ActorSystem, router *actor.PID) {
 			case <-stop:
 				return
 			case <-t.C:
-				system.Root.Send(router, &announceTick{})
+				c.system.Root.Send(router, &announceTick{})
 			}
 		}
 	}(c.stop)
@@ -140,10 +179,10 @@ func (c *Cluster) compatible(members []*cluster.Member) []string {
 			out = append(out, addr)
 			continue
 		}
-		c.mu.Lock()
+		c.refusedMu.Lock()
 		logged := c.refused[m.Id]
 		c.refused[m.Id] = true
-		c.mu.Unlock()
+		c.refusedMu.Unlock()
 		if !logged {
 			c.logger.WithFields(logrus.Fields{
 				"member": addr, "member_kinds": m.Kinds, "want": protocolKind,
@@ -166,9 +205,7 @@ func (c *Cluster) Leave() error {
 	if c.stop != nil {
 		close(c.stop)
 	}
-	if c.sub != nil {
-		c.cluster.ActorSystem.EventStream.Unsubscribe(c.sub)
-	}
+	c.system.EventStream.Unsubscribe(c.sub)
 	// Shutdown(false) skips the provider and a fixed 2 s wait of the
 	// graceful path; deregistering is all a graceful leave needs here.
 	err := c.provider.Shutdown(true)

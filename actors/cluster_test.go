@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
@@ -235,5 +237,81 @@ func TestClusterRefusesOtherProtocols(t *testing.T) {
 	}
 	if refusals != 1 {
 		t.Errorf("refusal logged %d times, want once: %v", refusals, hook.AllEntries())
+	}
+
+	// Attaching a router while an incompatible member is in the topology
+	// (a rolling upgrade) must neither block nor pass that member on.
+	c.system = NewActorSystem(testLogger())
+	defer c.system.Shutdown()
+	c.latest = members
+	got := make(chan []string, 4)
+	router := c.system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if m, ok := ctx.Message().(*membersChanged); ok {
+			got <- m.addresses
+		}
+	}))
+	attached := make(chan struct{})
+	go func() { c.attach(router); close(attached) }()
+	select {
+	case <-attached:
+	case <-time.After(5 * time.Second):
+		t.Fatal("attach blocked")
+	}
+	defer close(c.stop)
+	select {
+	case a := <-got:
+		if len(a) != 1 || a[0] != "127.0.0.1:3" {
+			t.Errorf("router told of members %v", a)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("router not told of the members")
+	}
+}
+
+func TestWithinLimits(t *testing.T) {
+	l := config.Default().Limits
+	ok := func() *messages.ExecuteRequest {
+		return &messages.ExecuteRequest{Code: []byte("x"), Limits: &messages.Limits{CpuSeconds: 1, WallSeconds: 3, MemoryKib: 65536}}
+	}
+	if err := withinLimits(ok(), l); err != nil {
+		t.Fatalf("valid request refused: %v", err)
+	}
+	for name, edit := range map[string]func(*messages.ExecuteRequest){
+		"no limits":       func(r *messages.ExecuteRequest) { r.Limits = nil },
+		"negative memory": func(r *messages.ExecuteRequest) { r.Limits.MemoryKib = -1 },
+		"huge memory":     func(r *messages.ExecuteRequest) { r.Limits.MemoryKib = l.MaxMemoryKiB + 1 },
+		"NaN cpu":         func(r *messages.ExecuteRequest) { r.Limits.CpuSeconds = math.NaN() },
+		"zero wall":       func(r *messages.ExecuteRequest) { r.Limits.WallSeconds = 0 },
+		"long wall":       func(r *messages.ExecuteRequest) { r.Limits.WallSeconds = l.MaxWallTime * 2 },
+		"big code":        func(r *messages.ExecuteRequest) { r.Code = make([]byte, l.MaxCodeKiB*1024+1) },
+		"big stdin":       func(r *messages.ExecuteRequest) { r.Stdin = make([]byte, l.MaxStdinKiB*1024+1) },
+	} {
+		r := ok()
+		edit(r)
+		if err := withinLimits(r, l); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// A member whose sandbox dies under a handed-over job gives it back; the
+// node that received it retries it (here on itself), counting attempts.
+func TestClusterMemberSandboxFailureRetriedByOrigin(t *testing.T) {
+	addrs := clusterPorts(t, 2)
+	a := startMember(t, addrs[0], addrs, slowProgram(200*time.Millisecond))
+	b := startMember(t, addrs[1], addrs, func(context.Context, *fake.Sandbox, backends.RunSpec, map[string][]byte) (backends.RunResult, error) {
+		return backends.RunResult{}, fmt.Errorf("init died: %w", backends.ErrBroken)
+	})
+	waitMembers(t, a, 2)
+	for i, resp := range executeAll(t, a.pool, 2) {
+		if resp == nil {
+			continue
+		}
+		if resp.Failure != messages.Failure_FAILURE_NONE || resp.Code != int32(judge.Accepted) || resp.Node != addrs[0] {
+			t.Errorf("job %d: %+v", i, resp)
+		}
+	}
+	if n := b.backend.Counts().Run; n != 1 {
+		t.Errorf("the failing member ran %d jobs, want exactly the one handed over (no retry there)", n)
 	}
 }

@@ -14,13 +14,24 @@ import (
 	"github.com/pecan-judge/pecan/config"
 )
 
-// tlsOptions configures remoting for mutual TLS when t is enabled: the
-// server demands a client certificate signed by the CA, and the client
-// checks the server's against the same CA (and its name against the
-// member's address, so certificates need the bind host as a SAN).
-func tlsOptions(t config.TLS) ([]remote.ConfigOption, error) {
+// maxMessage bounds one gRPC message between members. protoactor
+// batches messages, and one answer may carry two outputs of
+// limits.output_kib each (64 MiB by default); gRPC's own default, 4 MiB,
+// would break the connection and lose every job on it.
+const maxMessage = 512 << 20
+
+// remoteOptions configures remoting: message size, and mutual TLS when t
+// is enabled: the server demands a client certificate signed by the CA,
+// and the client checks the server's against the same CA (and its name
+// against the member's address, so certificates need the bind host as a
+// SAN).
+func remoteOptions(t config.TLS) ([]remote.ConfigOption, error) {
+	size := grpc.MaxRecvMsgSize(maxMessage)
 	if !t.Enabled() {
-		return []remote.ConfigOption{remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()))}, nil
+		return []remote.ConfigOption{
+			remote.WithServerOptions(size),
+			remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		}, nil
 	}
 	caPEM, err := os.ReadFile(t.CA)
 	if err != nil {
@@ -46,7 +57,7 @@ func tlsOptions(t config.TLS) ([]remote.ConfigOption, error) {
 		MinVersion:   tls.VersionTLS13,
 	}
 	return []remote.ConfigOption{
-		remote.WithServerOptions(grpc.Creds(credentials.NewTLS(server))),
+		remote.WithServerOptions(size, grpc.Creds(credentials.NewTLS(server))),
 		remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(client))),
 	}, nil
 }

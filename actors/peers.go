@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/sirupsen/logrus"
 
+	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/messages"
 )
 
@@ -26,7 +28,8 @@ type peer struct {
 	// status is the member's last announcement, nil until the first.
 	status *messages.PoolStatus
 	seen   time.Time
-	// idle is status.Idle less the jobs sent to it since.
+	// idle is what this node counts on: status.Idle, less the jobs sent
+	// to it since that status (the next status resets it).
 	idle int32
 }
 
@@ -64,6 +67,16 @@ func (p *peers) pick(j *job, now time.Time) *peer {
 	return best
 }
 
+// sweep forgets jobs whose requester gave up: a member drops a job whose
+// deadline passed without answering.
+func (p *peers) sweep(now time.Time) {
+	for id, j := range p.running {
+		if j.expired(now) {
+			delete(p.running, id)
+		}
+	}
+}
+
 // takeAll removes and returns every job running on a member.
 func (p *peers) takeAll() []*job {
 	jobs := make([]*job, 0, len(p.running))
@@ -98,7 +111,19 @@ func (r *router) forward(ctx actor.Context, m *peer, j *job) {
 // executeForMember takes a job another member handed over. It runs only
 // on an idle sandbox: a queue here would hold work its own node may get
 // to sooner, so when none is idle the member gets BUSY back and keeps it.
+// Only members are served, within this node's own limits.
 func (r *router) executeForMember(ctx actor.Context, j *job) {
+	log := r.logger.WithFields(logrus.Fields{"request_id": j.req.GetRequestId(), "from": j.replyTo.Address})
+	if _, ok := r.peers.members[j.replyTo.Address]; !ok {
+		log.Warn("job from a node that is not a known member refused")
+		r.fail(ctx, j, messages.Failure_FAILURE_BUSY, "not a member of this node's cluster (yet)")
+		return
+	}
+	if err := withinLimits(j.req, r.limits); err != nil {
+		log.WithError(err).Warn("member's job refused")
+		r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, fmt.Sprintf("refused by %s: %v", r.node, err))
+		return
+	}
 	if r.draining || j.expired(time.Now()) || len(r.queue) > 0 {
 		r.fail(ctx, j, messages.Failure_FAILURE_BUSY, "no idle sandbox on "+r.node)
 		return
@@ -111,6 +136,28 @@ func (r *router) executeForMember(ctx actor.Context, j *job) {
 	r.assign(ctx, e, j)
 }
 
+// withinLimits checks a member's request against this node's maxima: the
+// member validated it against its own configuration, which may differ,
+// and a peer is not trusted to have validated at all.
+func withinLimits(req *messages.ExecuteRequest, l config.Limits) error {
+	lim := req.GetLimits()
+	switch {
+	case lim == nil:
+		return errors.New("no limits")
+	case !(lim.CpuSeconds > 0 && lim.CpuSeconds <= l.MaxTime):
+		return fmt.Errorf("cpu limit %v s outside (0, %v]", lim.CpuSeconds, l.MaxTime)
+	case !(lim.WallSeconds > 0 && lim.WallSeconds <= l.MaxWallTime):
+		return fmt.Errorf("wall limit %v s outside (0, %v]", lim.WallSeconds, l.MaxWallTime)
+	case !(lim.MemoryKib > 0 && lim.MemoryKib <= l.MaxMemoryKiB):
+		return fmt.Errorf("memory limit %d KiB outside (0, %d]", lim.MemoryKib, l.MaxMemoryKiB)
+	case int64(len(req.GetCode())) > l.MaxCodeKiB*1024:
+		return fmt.Errorf("code over %d KiB", l.MaxCodeKiB)
+	case int64(len(req.GetStdin())) > l.MaxStdinKiB*1024:
+		return fmt.Errorf("stdin over %d KiB", l.MaxStdinKiB)
+	}
+	return nil
+}
+
 // remoteDone is a member's answer to a job this router handed it.
 func (r *router) remoteDone(ctx actor.Context, resp *messages.ExecuteResponse) {
 	id := resp.GetRequestId()
@@ -120,8 +167,14 @@ func (r *router) remoteDone(ctx actor.Context, resp *messages.ExecuteResponse) {
 		r.logger.WithField("request_id", id).Debug("late answer from a member dropped")
 		return
 	}
+	if resp.GetFailure() == messages.Failure_FAILURE_BUSY && resp.GetNode() != j.member {
+		// A late refusal from a member given up on earlier; the job runs
+		// elsewhere now.
+		return
+	}
 	delete(r.peers.running, id)
-	if resp.GetFailure() == messages.Failure_FAILURE_BUSY {
+	switch resp.GetFailure() {
+	case messages.Failure_FAILURE_BUSY:
 		// The member filled up before it heard of our job: take it back,
 		// ahead of the queue, and count on that member no more until it
 		// announces idle sandboxes again.
@@ -129,13 +182,21 @@ func (r *router) remoteDone(ctx actor.Context, resp *messages.ExecuteResponse) {
 			m.idle = 0
 		}
 		j.member = ""
-		if !j.expired(time.Now()) {
+		switch {
+		case r.draining:
+			r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "pool is stopping")
+		case !j.expired(time.Now()):
 			r.queue = append([]*job{j}, r.queue...)
 		}
-		r.dispatch(ctx)
-		return
+	case messages.Failure_FAILURE_INTERNAL:
+		// Its sandbox failed under the job (or it refused it): one more
+		// chance here or on another member, counted by this node.
+		failed := j.member
+		j.member, j.avoidMember = "", failed
+		r.retry(ctx, j, nil, fmt.Sprintf("member %s: %s", failed, resp.GetError()))
+	default:
+		ctx.Send(j.replyTo, resp)
 	}
-	ctx.Send(j.replyTo, resp)
 	r.dispatch(ctx)
 }
 

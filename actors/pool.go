@@ -105,7 +105,7 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 
 	root := system.Root
 	routerProps := actor.PropsFromProducer(func() actor.Actor {
-		return newRouter(opts.Node, opts.QueueLength, logger.WithField("actor", "router"))
+		return newRouter(opts.Node, opts.QueueLength, opts.Limits, logger.WithField("actor", "router"))
 	})
 	var router *actor.PID
 	if opts.Cluster != nil {
@@ -114,7 +114,7 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 		if router, err = root.SpawnNamed(routerProps, RouterName); err != nil {
 			return nil, fmt.Errorf("actors: spawn router: %w", err)
 		}
-		opts.Cluster.attach(system, router)
+		opts.Cluster.attach(router)
 	} else {
 		router = root.SpawnPrefix(routerProps, "pecan-router-")
 	}

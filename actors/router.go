@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/sirupsen/logrus"
 
+	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/messages"
 )
@@ -29,7 +30,9 @@ type sandboxEntry struct {
 type router struct {
 	node     string
 	queueCap int
-	logger   logrus.FieldLogger
+	// limits bounds what members may ask of this node's sandboxes.
+	limits config.Limits
+	logger logrus.FieldLogger
 
 	sandboxes map[string]*sandboxEntry // by PID id
 	queue     []*job                   // FIFO; retried jobs go to the front
@@ -40,10 +43,11 @@ type router struct {
 	peers peers // the other cluster members; empty outside a cluster
 }
 
-func newRouter(node string, queueCap int, logger logrus.FieldLogger) *router {
+func newRouter(node string, queueCap int, limits config.Limits, logger logrus.FieldLogger) *router {
 	return &router{
 		node:      node,
 		queueCap:  queueCap,
+		limits:    limits,
 		logger:    logger,
 		sandboxes: map[string]*sandboxEntry{},
 		peers:     newPeers(),
@@ -73,9 +77,11 @@ func (r *router) receive(ctx actor.Context) {
 	case *endpointLost:
 		r.memberLost(ctx, m.address, "connection to it lost")
 	case *announceTick:
+		r.peers.sweep(time.Now())
 		r.announce(ctx, true)
 	case *actor.DeadLetterResponse:
-		// A status sent to a member whose router is not up yet.
+		// A job sent to a member whose router is gone; the job is given
+		// up on when the member is lost or its deadline passes.
 	case *sandboxState:
 		r.sandboxState(ctx, m)
 	case *sandboxRestarted:
@@ -178,6 +184,14 @@ func (r *router) retry(ctx actor.Context, j *job, failed *actor.PID, reason stri
 	j.avoid = failed
 	j.lastErr = reason
 	log := r.logger.WithFields(logrus.Fields{"request_id": j.req.GetRequestId(), "attempt": j.attempts, "reason": reason})
+	if r.peers.isRemote(j.replyTo) {
+		// A member's job: its node counts the attempts and picks where
+		// the retry runs, so one bad job cannot go round the cluster
+		// killing a sandbox on every member.
+		log.Warn("sandbox failed under a member's job; handing it back")
+		r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "sandbox failed on "+r.node+": "+reason)
+		return
+	}
 	switch {
 	case r.draining:
 		r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "pool is stopping; sandbox failed: "+reason)

@@ -314,8 +314,12 @@ func (c *Cluster) validate() []error {
 		return nil
 	}
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Bind); err != nil {
+	if host, _, err := net.SplitHostPort(c.Bind); err != nil {
 		errs = append(errs, fmt.Errorf("cluster.bind %q: %w", c.Bind, err))
+	} else if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		// Members reach a node at its bind address, and remoting listens
+		// there only: it must be one address others can dial.
+		errs = append(errs, fmt.Errorf("cluster.bind %q: needs the host members reach this node at, not an unspecified one", c.Bind))
 	}
 	switch c.Provider {
 	case ProviderAutomanaged:

@@ -115,6 +115,8 @@ func TestValidateCluster(t *testing.T) {
 		"off":              {func(c *Cluster) {}, ""},
 		"automanaged":      {func(c *Cluster) { c.Bind, c.Seeds = "10.0.0.1:7100", []string{"10.0.0.2:7100"} }, ""},
 		"bad bind":         {func(c *Cluster) { c.Bind = "7100" }, "cluster.bind"},
+		"any address":      {func(c *Cluster) { c.Bind = "0.0.0.0:7100" }, "cluster.bind"},
+		"no host":          {func(c *Cluster) { c.Bind = ":7100" }, "cluster.bind"},
 		"bad seed":         {func(c *Cluster) { c.Bind, c.Seeds = "h:1", []string{"nohost"} }, "cluster.seeds"},
 		"etcd, no etcd":    {func(c *Cluster) { c.Bind, c.Provider = "h:1", ProviderEtcd }, "etcd_endpoints"},
 		"etcd":             {func(c *Cluster) { c.Bind, c.Provider, c.EtcdEndpoints = "h:1", ProviderEtcd, []string{"e:2379"} }, ""},

@@ -71,6 +71,7 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*nod
 	var cl *actors.Cluster
 	if cfg.Cluster.Bind != "" {
 		if cl, err = actors.JoinCluster(system, cfg.Cluster, logger); err != nil {
+			system.Shutdown()
 			backend.Close()
 			return nil, err
 		}
@@ -89,7 +90,9 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*nod
 	})
 	if err != nil {
 		if cl != nil {
-			cl.Leave()
+			cl.Leave() // shuts the system down too
+		} else {
+			system.Shutdown()
 		}
 		backend.Close()
 		return nil, err
