@@ -46,9 +46,10 @@ func (h *logrusHandler) Handle(_ context.Context, r slog.Record) error {
 	})
 	e := h.logger.WithFields(fields)
 	switch {
-	case r.Level >= slog.LevelError:
-		e.Error(r.Message)
 	case r.Level >= slog.LevelWarn:
+		// protoactor logs a cluster's ordinary churn (a member not up
+		// yet, a connection lost to one that left) as errors; Pecan logs
+		// what those mean for jobs itself, so they stay warnings here.
 		e.Warn(r.Message)
 	case r.Level >= slog.LevelInfo:
 		e.Info(r.Message)
