@@ -167,9 +167,10 @@ func (r *router) remoteDone(ctx actor.Context, resp *messages.ExecuteResponse) {
 		r.logger.WithField("request_id", id).Debug("late answer from a member dropped")
 		return
 	}
-	if resp.GetFailure() == messages.Failure_FAILURE_BUSY && resp.GetNode() != j.member {
-		// A late refusal from a member given up on earlier; the job runs
-		// elsewhere now.
+	if resp.GetNode() != j.member {
+		// A late answer from a member given up on earlier (the job runs
+		// elsewhere now), or one not from the member that has the job.
+		r.logger.WithFields(logrus.Fields{"request_id": id, "from": resp.GetNode(), "member": j.member}).Debug("answer from another node than the job's member dropped")
 		return
 	}
 	delete(r.peers.running, id)
