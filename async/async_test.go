@@ -690,3 +690,46 @@ func TestJobRunningAtEveryCrashIsFinished(t *testing.T) {
 		t.Errorf("job %+v judged %d times; want finished with an error, not run again", st, exec.count(id))
 	}
 }
+
+func TestSlowReceiverHoldsOnlyItsHostsSlots(t *testing.T) {
+	var inFlight, most atomic.Int32
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		select { // never answers in time
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	fast := newReceiver(t, 0)
+
+	o := testOptions(t, "")
+	o.Deliverers, o.PerHost = 8, 2
+	o.Webhook.Timeout = time.Minute // no retry overlaps an attempt still held
+	m := open(t, o)
+	m.Start(&fakeExec{})
+	defer stop(t, m)
+	// "localhost" and "127.0.0.1" are different receiver hosts.
+	slowURL := strings.Replace(slow.URL, "127.0.0.1", "localhost", 1)
+	for i := range 10 {
+		j := job(fmt.Sprintf("slow %d", i))
+		j.WebhookURL = slowURL
+		submit(t, m, j)
+	}
+	j := job("fast")
+	j.WebhookURL = fast.srv.URL
+	waitFor(t, m, submit(t, m, j), "delivered", delivery(DeliveryDelivered))
+	eventually(t, "the slow receiver holding its share", func() bool { return most.Load() >= 2 })
+	if n := most.Load(); n > 2 {
+		t.Errorf("%d deliveries waited on one host at once, want at most PerHost=2", n)
+	}
+}

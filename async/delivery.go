@@ -3,7 +3,10 @@ package async
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -46,15 +49,47 @@ func (m *Manager) releaseDelivery(id string) {
 	m.mu.Unlock()
 }
 
+// acquireHost takes one of host's PerHost delivery slots, if one is free.
+func (m *Manager) acquireHost(host string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hosts[host] >= m.opts.PerHost {
+		return false
+	}
+	m.hosts[host]++
+	return true
+}
+
+func (m *Manager) releaseHost(host string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hosts[host]--; m.hosts[host] <= 0 {
+		delete(m.hosts, host)
+	}
+}
+
+// receiverHost is what deliveries are limited per: the URL's host name
+// (or address), lower-cased; the whole URL when it has none.
+func receiverHost(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+		return strings.ToLower(u.Hostname())
+	}
+	return raw
+}
+
 // deliver makes one attempt for job id when it is due and records the
 // outcome; again says whether to come back after wait. The outcome is
 // stored after the POST, so a crash in between delivers again after
 // restart: at least once.
 func (m *Manager) deliver(ctx context.Context, id string) (again bool, wait time.Duration) {
 	rec, err := m.store.get(id)
-	if err != nil {
-		m.log.WithError(err).WithField("request_id", id).Warn("async: delivery of a job that is gone")
+	switch {
+	case errors.Is(err, ErrNotFound):
+		m.log.WithField("request_id", id).Warn("async: delivery of a job that is gone")
 		return false, 0
+	case err != nil:
+		m.log.WithError(err).WithField("request_id", id).Error("async: read job for delivery; will retry")
+		return true, m.opts.Webhook.BackoffInitial
 	}
 	if rec.Webhook == nil || rec.Webhook.State != DeliveryPending {
 		return false, 0
@@ -62,6 +97,13 @@ func (m *Manager) deliver(ctx context.Context, id string) (again bool, wait time
 	if wait := time.Until(rec.Webhook.NextAttempt); wait > 0 {
 		return true, wait
 	}
+	host := receiverHost(rec.WebhookURL)
+	if !m.acquireHost(host) {
+		// Its receiver already has PerHost deliveries waiting on it:
+		// come back shortly, without counting an attempt.
+		return true, m.opts.Webhook.BackoffInitial
+	}
+	defer m.releaseHost(host)
 	body, err := json.Marshal(payload{RequestID: id, Res: rec.Result})
 	if err != nil {
 		m.log.WithError(err).WithField("request_id", id).Error("async: encode webhook")

@@ -43,8 +43,12 @@ type Options struct {
 	// delivered or given up.
 	ResultTTL time.Duration
 	Webhook   WebhookOptions
-	// Deliverers is how many webhooks are sent at once; 0 means 8.
+	// Deliverers is how many webhooks are sent at once; 0 means 64.
 	Deliverers int
+	// PerHost is how many of them may wait on one receiver host; 0 means
+	// 4. A receiver that never answers then holds a few deliverers for
+	// its timeout, not all of them.
+	PerHost int
 	// BusyBackoff is the wait before a job the pool refused as BUSY is
 	// tried again; 0 means 250 ms.
 	BusyBackoff time.Duration
@@ -98,6 +102,7 @@ type Manager struct {
 	mu         sync.Mutex
 	pending    int             // jobs not done (queued or running)
 	delivering map[string]bool // ids a deliverer is working on
+	hosts      map[string]int  // deliveries in flight per receiver host
 
 	running                             atomic.Int64
 	delivered, gaveUp, failedDeliveries atomic.Int64
@@ -117,7 +122,10 @@ func Open(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("async: need at least 1 worker and queue length 1, got %d and %d", opts.Workers, opts.QueueLength)
 	}
 	if opts.Deliverers <= 0 {
-		opts.Deliverers = 8
+		opts.Deliverers = 64
+	}
+	if opts.PerHost <= 0 {
+		opts.PerHost = 4
 	}
 	if opts.BusyBackoff <= 0 {
 		opts.BusyBackoff = 250 * time.Millisecond
@@ -142,6 +150,7 @@ func Open(opts Options) (*Manager, error) {
 		jobs:       newFIFO(),
 		deliveries: newFIFO(),
 		delivering: map[string]bool{},
+		hosts:      map[string]int{},
 	}
 	all, err := st.restore()
 	if err != nil {
