@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,28 +19,18 @@ import (
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
-// clusterPorts returns n remoting addresses on loopback whose port and
-// the next (the membership endpoint) are both free.
+// clusterPorts returns n loopback remoting addresses whose port and the
+// next (the membership endpoint) are free.
 func clusterPorts(t *testing.T, n int) []string {
 	t.Helper()
-	var out []string
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(HealthPort(port))))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		l2.Close()
-		out = append(out, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	addrs, err := testserver.ClusterAddrs(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return addrs
 }
 
 // member is one clustered pool of a test.

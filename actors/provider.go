@@ -22,9 +22,9 @@ import (
 // (plus a 2 s HTTP timeout when its host does not answer at all).
 const membershipRefresh = 500 * time.Millisecond
 
-// HealthPort is the port of the automanaged provider's membership
+// healthPort is the port of the automanaged provider's membership
 // endpoint for a node whose remoting port is port: the next one.
-func HealthPort(port int) int { return port + 1 }
+func healthPort(port int) int { return port + 1 }
 
 // newProvider builds the membership provider cfg names. kinds reports the
 // node's cluster kinds when a peer asks.
@@ -47,11 +47,11 @@ func newProvider(cfg config.Cluster, id, host string, port int, kinds func() []s
 }
 
 // newAutomanaged builds protoactor's automanaged provider: every node
-// serves its membership record over HTTP on HealthPort of its remoting
+// serves its membership record over HTTP on healthPort of its remoting
 // port, and polls those of the seeds. The library would listen on all
 // interfaces; the listener made here binds the remoting host only.
 func newAutomanaged(cfg config.Cluster, id, host string, port int, kinds func() []string) (cluster.ClusterProvider, error) {
-	health := HealthPort(port)
+	health := healthPort(port)
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(health)))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: membership endpoint: %w", err)
@@ -74,7 +74,7 @@ func newAutomanaged(cfg config.Cluster, id, host string, port int, kinds func() 
 			ln.Close()
 			return nil, fmt.Errorf("cluster: seed %q: port: %w", s, err)
 		}
-		if hp := net.JoinHostPort(h, strconv.Itoa(HealthPort(sp))); hp != hosts[0] {
+		if hp := net.JoinHostPort(h, strconv.Itoa(healthPort(sp))); hp != hosts[0] {
 			hosts = append(hosts, hp)
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -221,29 +220,12 @@ func load(url, src string, jobs, conc int) (float64, error) {
 	return float64(jobs) / time.Since(start).Seconds(), nil
 }
 
-// clusterStatus is what waitCluster and waitRunning read.
-type clusterStatus struct {
-	Running int    `json:"running_sandboxes"`
-	Node    string `json:"node"`
-	Cluster *struct {
-		Members []struct {
-			Idle int `json:"idle_sandboxes"`
-		} `json:"members"`
-	} `json:"cluster"`
-}
-
-func getClusterStatus(url string) (*clusterStatus, error) {
-	resp, err := http.Get(url + "/v1/manager/sandbox-status")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var s clusterStatus
-	return &s, json.NewDecoder(resp.Body).Decode(&s)
+func getClusterStatus(url string) (*testserver.Status, error) {
+	return testserver.GetStatus(http.DefaultClient, url)
 }
 
 // poll calls cond every 20 ms for up to a minute.
-func poll(what string, cond func(*clusterStatus) bool, url string) error {
+func poll(what string, cond func(*testserver.Status) bool, url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
@@ -259,7 +241,7 @@ func poll(what string, cond func(*clusterStatus) bool, url string) error {
 }
 
 func waitCluster(url string, n int) error {
-	return poll("cluster forming", func(s *clusterStatus) bool {
+	return poll("cluster forming", func(s *testserver.Status) bool {
 		if s.Cluster == nil {
 			return false
 		}
@@ -274,5 +256,5 @@ func waitCluster(url string, n int) error {
 }
 
 func waitRunning(url string) error {
-	return poll("blocking job running", func(s *clusterStatus) bool { return s.Running > 0 }, url)
+	return poll("blocking job running", func(s *testserver.Status) bool { return s.Running > 0 }, url)
 }

@@ -13,7 +13,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -144,40 +143,12 @@ func stopNodes() error {
 	return nil
 }
 
-// status is the part of GET /v1/manager/sandbox-status the suite reads.
-type status struct {
-	Idle    int    `json:"idle_sandboxes"`
-	Running int    `json:"running_sandboxes"`
-	Node    string `json:"node"`
-	Cluster *struct {
-		Members []struct {
-			Node      string `json:"node"`
-			Available int    `json:"available_sandboxes"`
-			Idle      int    `json:"idle_sandboxes"`
-		} `json:"members"`
-		Total struct {
-			Available int `json:"available_sandboxes"`
-		} `json:"total"`
-	} `json:"cluster"`
-}
-
 var client = &http.Client{Timeout: 60 * time.Second}
 
-func getStatus(base string) (*status, error) {
-	resp, err := client.Get(base + "/v1/manager/sandbox-status")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("sandbox-status: HTTP %d", resp.StatusCode)
-	}
-	var s status
-	return &s, json.NewDecoder(resp.Body).Decode(&s)
-}
+func getStatus(base string) (*testserver.Status, error) { return testserver.GetStatus(client, base) }
 
 // members lists the nodes n's status shows with an available sandbox.
-func members(s *status) []string {
+func members(s *testserver.Status) []string {
 	var out []string
 	if s.Cluster != nil {
 		for _, m := range s.Cluster.Members {

@@ -120,3 +120,33 @@ func Judge(c *http.Client, base string, j Job) (*Result, error) {
 	}
 	return &r, nil
 }
+
+// Status is the part of a sandbox-status answer the suites and bench
+// read, the cluster view of a clustered node included.
+type Status struct {
+	Available int    `json:"available_sandboxes"`
+	Idle      int    `json:"idle_sandboxes"`
+	Running   int    `json:"running_sandboxes"`
+	Node      string `json:"node"`
+	Cluster   *struct {
+		Members []Status `json:"members"`
+		Total   Status   `json:"total"`
+	} `json:"cluster"`
+}
+
+// GetStatus fetches the sandbox-status of the server at base with c.
+func GetStatus(c *http.Client, base string) (*Status, error) {
+	resp, err := c.Get(base + "/v1/manager/sandbox-status")
+	if err != nil {
+		return nil, fmt.Errorf("GET sandbox-status: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("sandbox-status: HTTP %d", resp.StatusCode)
+	}
+	var s Status
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return nil, fmt.Errorf("sandbox-status: %w", err)
+	}
+	return &s, nil
+}
