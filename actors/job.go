@@ -78,6 +78,11 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		}
 		// A clean compile's warnings are still worth showing.
 		resp.CompileOutput = cut(append(append([]byte(nil), res.Stdout...), res.Stderr...), compileOutputMax)
+		// The run may read and execute what the compile made, never
+		// write it: its pages are charged to the compile, not the run.
+		if err := sb.SealWorkDir(ctx); err != nil {
+			return internal(fmt.Errorf("seal compile output: %w", err))
+		}
 	}
 
 	spec := runSpec(lang, req, cfg.Limits)

@@ -255,7 +255,7 @@ func Default() Config {
 			WorkDirMiB:   256,
 			TmpMiB:       64,
 			CgroupPrefix: "pecan",
-			UID:          65534,
+			UID:          65533,
 			Seccomp:      true,
 		},
 	}

@@ -10,7 +10,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,6 +50,27 @@ type Options struct {
 	Logger    log.FieldLogger
 }
 
+// DefaultUID is the host uid programs run as unless configured: one of
+// the uids Debian reserves and never assigns (65000-65533), so it names no
+// user and owns nothing on the host. Not nobody (65534), which owns files
+// on many hosts.
+const DefaultUID = 65533
+
+// warnIfUIDOwnsSomething says so when the uid jobs run as is a host user
+// or owns a device node jobs see: a job could then change what it owns.
+func warnIfUIDOwnsSomething(uid int, logger log.FieldLogger) {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		logger.WithFields(log.Fields{"uid": uid, "user": u.Username}).
+			Warn("sandboxes run as a uid that is a host user; configure [container] uid to one that owns nothing")
+	}
+	for _, d := range devices {
+		var st syscall.Stat_t
+		if syscall.Stat(d, &st) == nil && int(st.Uid) == uid {
+			logger.WithFields(log.Fields{"uid": uid, "path": d}).Warn("the sandbox uid owns a device node it is given")
+		}
+	}
+}
+
 // Backend makes container sandboxes.
 type Backend struct {
 	opts    Options
@@ -56,15 +79,48 @@ type Backend struct {
 	logger  log.FieldLogger
 	buildMu sync.Mutex
 	seccomp seccomp.Filter // nil when disabled
-	// haveIPCRM is false on a host without util-linux's ipcrm: running a
-	// missing binary would kill the container.
-	haveIPCRM bool
 }
 
 // Init must run first in main (and TestMain): go-sandbox re-executes the
 // server binary as each container's init process, and this is where that
 // copy takes over.
-func Init() error { return container.Init() }
+func Init() error {
+	if isContainerInit() {
+		closeStraySockets()
+	}
+	return container.Init()
+}
+
+// containerInitArg is go-sandbox's argument for the container init; it
+// is pid 1 of its own pid namespace.
+const containerInitArg = "container_init"
+
+func isContainerInit() bool {
+	return os.Getpid() == 1 && len(os.Args) >= 2 && os.Args[1] == containerInitArg
+}
+
+// initSocketFD is the init's connection to the server, opened by
+// go-sandbox; every other socket in the init was opened by a package's
+// init function when the binary started (go-systemd's journal client
+// autobinds one), and a job could queue data on it that the next job
+// would find. The init has no use for them.
+const initSocketFD = 3
+
+func closeStraySockets() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd == initSocketFD {
+			continue
+		}
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(target, "socket:") {
+			syscall.Close(fd)
+		}
+	}
+}
 
 // New prepares the backend: the mount table and the parent cgroup.
 func New(opts Options) (*Backend, error) {
@@ -78,8 +134,9 @@ func New(opts Options) (*Backend, error) {
 		opts.TmpMiB = 64
 	}
 	if opts.UID <= 0 {
-		opts.UID = 65534
+		opts.UID = DefaultUID
 	}
+	warnIfUIDOwnsSomething(opts.UID, opts.Logger)
 	mounts, err := buildMounts(opts)
 	if err != nil {
 		return nil, err
@@ -93,11 +150,6 @@ func New(opts Options) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{opts: opts, mounts: mounts, cgroups: cg, logger: opts.Logger}
-	if _, err := os.Stat(ipcrm); err == nil {
-		b.haveIPCRM = true
-	} else {
-		opts.Logger.WithField("path", ipcrm).Warn("ipcrm not found: System V IPC objects are not removed between jobs")
-	}
 	if !opts.NoSeccomp {
 		if b.seccomp, err = newSeccompFilter(); err != nil {
 			cg.destroy()
@@ -118,29 +170,54 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	builder := container.Builder{
-		TmpRoot:       "pecan-root-*",
-		Mounts:        b.mounts,
-		SymbolicLinks: symlinks,
-		WorkDir:       WorkDir,
-		HostName:      "pecan",
-		DomainName:    "pecan",
-		CredGenerator: fixedCred{uid: uint32(b.opts.UID)},
-	}
-	// Builds are serialised so the new container's init pid can be told
-	// apart from others'; a build takes a few milliseconds.
-	b.buildMu.Lock()
-	before := childPIDs()
-	env, err := builder.Build()
-	pid := 0
-	if err == nil {
-		pid = newInitPID(before)
-	}
-	b.buildMu.Unlock()
+	env, pid, err := b.build()
 	if err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
 	return &sandbox{id: id, env: env, backend: b, initPID: pid}, nil
+}
+
+// build starts one container and finds its init's pid. Every container
+// has its own user, mount, pid, network, IPC, UTS and cgroup namespaces,
+// so a job that gets a new container sees nothing of the previous one:
+// no IPC object of any kind, no socket, not even the pid counter.
+func (b *Backend) build() (container.Environment, int, error) {
+	builder := container.Builder{
+		TmpRoot:       "pecan-root-*",
+		Mounts:        b.mounts,
+		SymbolicLinks: symlinks,
+		MaskPaths:     maskPaths,
+		WorkDir:       WorkDir,
+		HostName:      "pecan",
+		DomainName:    "pecan",
+		CredGenerator: fixedCred{uid: uint32(b.opts.UID)},
+		// A run sees its own cgroup as the root, not the server's
+		// cgroup names (which carry the server's pid).
+		UnshareCgroupBeforeExec: true,
+	}
+	// Builds are serialised so the new container's init pid can be told
+	// apart from others'; a build takes a few milliseconds.
+	b.buildMu.Lock()
+	defer b.buildMu.Unlock()
+	before := childPIDs()
+	env, err := builder.Build()
+	if err != nil {
+		return nil, 0, err
+	}
+	return env, newInitPID(before), nil
+}
+
+// maskPaths are hidden from programs (an empty file or directory is
+// mounted over them): container runtimes' default list, plus what tells
+// about the host and its kernel without being needed to judge.
+var maskPaths = []string{
+	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+	"/proc/cmdline", "/proc/config.gz", "/proc/kallsyms", "/proc/modules", "/proc/kmsg",
+	"/proc/vmallocinfo", "/proc/iomem", "/proc/ioports", "/proc/interrupts", "/proc/softirqs",
+	"/proc/partitions", "/proc/diskstats", "/proc/swaps", "/proc/devices", "/proc/buddyinfo",
+	"/proc/pagetypeinfo", "/proc/zoneinfo", "/proc/slabinfo", "/proc/mdstat", "/proc/fs",
+	"/proc/sys/kernel/random/boot_id", "/proc/sys/kernel/random/uuid", "/proc/sys/fs/binfmt_misc",
 }
 
 // fixedCred runs every program as one unprivileged host uid. Each sandbox
@@ -162,7 +239,8 @@ var symlinks = []container.SymbolicLink{
 // systemMounts are the read-only system paths every language needs.
 var systemMounts = []string{"/usr", "/lib", "/lib64", "/bin"}
 
-// devices are bound read-write: they hold no state a job could leave.
+// devices are bound read-only: reading and writing a device node still
+// work, but its inode on the host (times, mode, owner) cannot change.
 var devices = []string{"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"}
 
 func buildMounts(opts Options) ([]mount.Mount, error) {
@@ -199,7 +277,7 @@ func buildMounts(opts Options) ([]mount.Mount, error) {
 		}
 	}
 	for _, d := range devices {
-		b.WithBind(d, strings.TrimPrefix(d, "/"), false)
+		b.WithBind(d, strings.TrimPrefix(d, "/"), true)
 	}
 	b.WithTmpfs(strings.TrimPrefix(WorkDir, "/"), fmt.Sprintf("size=%dm,nr_inodes=8k,mode=0777", opts.WorkDirMiB))
 	b.WithTmpfs("tmp", fmt.Sprintf("size=%dm,nr_inodes=4k,mode=1777", opts.TmpMiB))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -63,6 +64,10 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	if len(spec.Args) == 0 {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: no command", s.id)
 	}
+	env, err := s.current()
+	if err != nil {
+		return backends.RunResult{}, fmt.Errorf("run: %w", err)
+	}
 	lim := withDefaults(spec.Limits)
 	cg, err := s.backend.cgroups.newRun(lim.MemoryBytes, lim.Processes)
 	if err != nil {
@@ -104,7 +109,7 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	}()
 
 	start := time.Now()
-	res := s.env.Execve(runCtx, container.ExecveParam{
+	res := env.Execve(runCtx, container.ExecveParam{
 		Args:     spec.Args,
 		Env:      spec.Env,
 		Files:    []uintptr{stdin.Fd(), outW.Fd(), errW.Fd()},
@@ -122,8 +127,14 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	outBuf, _ := stdout.wait()
 	errBuf, _ := stderr.wait()
 
+	if stoppedChild(res) {
+		// A program that stopped itself under the init (a trace request
+		// through a foreign ABI did) was killed with the rest of the
+		// run: the program failed, not the sandbox.
+		res = runner.Result{Status: runner.StatusSignalled, ExitStatus: int(syscall.SIGKILL)}
+	}
 	if res.Status == runner.StatusRunnerError {
-		if pingErr := s.env.Ping(); pingErr != nil {
+		if pingErr := env.Ping(); pingErr != nil {
 			return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w: %s (ping: %v)", s.id, backends.ErrBroken, res.Error, pingErr)
 		}
 		if ctx.Err() != nil {
@@ -147,7 +158,8 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	switch res.Status {
 	case runner.StatusNonzeroExitStatus:
 		out.ExitCode = res.ExitStatus
-	case runner.StatusSignalled:
+	case runner.StatusSignalled, runner.StatusDisallowedSyscall:
+		// A seccomp kill is SIGSYS, the program's own failure.
 		out.Signal = res.ExitStatus
 	case runner.StatusTimeLimitExceeded, runner.StatusMemoryLimitExceeded, runner.StatusOutputLimitExceeded:
 		out.Signal = int(syscall.SIGKILL)
@@ -159,6 +171,13 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 		out.Signal = int(syscall.SIGKILL)
 	}
 	return out, nil
+}
+
+// stoppedChild reports the container init's answer for a child that
+// stopped instead of exiting (go-sandbox reports the wait status as an
+// error); the init has killed every process of the run by then.
+func stoppedChild(res runner.Result) bool {
+	return res.Status == runner.StatusRunnerError && strings.Contains(res.Error, "execve: unknown status")
 }
 
 // watchCPU kills the run when the cgroup's CPU time passes the limit.

@@ -2,48 +2,71 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/criyle/go-sandbox/container"
-	"github.com/criyle/go-sandbox/runner"
 
 	"github.com/pecan-judge/pecan/backends"
 )
 
-// sandbox is one pre-forked container.
+// sandbox is one pre-forked container, replaced by a new one at every
+// Reset.
 type sandbox struct {
 	id      string
-	env     container.Environment
 	backend *Backend
-	initPID int // 0 when it could not be found
 
-	destroyOnce sync.Once
-	destroyErr  error
+	mu      sync.Mutex
+	env     container.Environment // nil once destroyed
+	initPID int                   // 0 when it could not be found
+
+	destroyed  bool
+	destroyErr error
 }
+
+var errDestroyed = errors.New("sandbox destroyed")
 
 func (s *sandbox) ID() string { return s.id }
 
 // InitPID is the host pid of the container's init process, for operators
 // and fault injection that kill it from outside.
-func (s *sandbox) InitPID() int { return s.initPID }
+func (s *sandbox) InitPID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.initPID
+}
+
+// current is the live container, or an error wrapping ErrBroken.
+func (s *sandbox) current() (container.Environment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.env == nil {
+		return nil, fmt.Errorf("sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
+	}
+	return s.env, nil
+}
 
 // WriteFile creates a file in the work directory through the container's
 // init, so the host never resolves a path inside the sandbox: a symlink a
-// program planted cannot redirect the write onto the host.
+// program planted cannot redirect the write onto the host. The file
+// belongs to the container's root: programs may read it, not change it.
 func (s *sandbox) WriteFile(name string, data []byte, executable bool) error {
 	if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
 		return fmt.Errorf("write %q in sandbox %s: name must be a plain file name", name, s.id)
+	}
+	env, err := s.current()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	perm := os.FileMode(0o644)
 	if executable {
 		perm = 0o755
 	}
-	res, err := s.env.Open([]container.OpenCmd{{
+	res, err := env.Open([]container.OpenCmd{{
 		Path: path.Join(WorkDir, name),
 		Flag: os.O_CREATE | os.O_WRONLY | os.O_TRUNC | os.O_EXCL,
 		Perm: perm,
@@ -62,52 +85,65 @@ func (s *sandbox) WriteFile(name string, data []byte, executable bool) error {
 	return nil
 }
 
-// Reset empties the work directory and /tmp. The container killed every
-// process of the last run when it ended; each run's cgroup is already gone.
+// Reset replaces the container with a new one. Emptying the old one's
+// tmpfs mounts would not be enough: its IPC namespace (System V objects
+// whatever their mode, POSIX message queues), its network namespace (data
+// queued on a socket) and its pid namespace (the pid counter) would carry
+// over into the next job. Destroying the container kills every process
+// left in it; each run's cgroup is already gone.
 func (s *sandbox) Reset(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("reset sandbox %s: %w", s.id, err)
 	}
-	if err := s.env.Reset(); err != nil {
-		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
+	s.mu.Lock()
+	old := s.env
+	s.env, s.initPID = nil, 0
+	destroyed := s.destroyed
+	s.mu.Unlock()
+	if destroyed || old == nil {
+		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
-	return s.removeIPC(ctx)
-}
-
-// ipcrm removes System V IPC objects. The sandbox's IPC namespace lives as
-// long as the sandbox, so shared memory, semaphores and message queues a
-// job created would otherwise be there for the next job to read.
-const ipcrm = "/usr/bin/ipcrm"
-
-// removeIPC runs `ipcrm -a` inside the sandbox, as the same unprivileged
-// user the jobs ran as. It runs after the answer was sent, so it costs
-// throughput, not latency.
-func (s *sandbox) removeIPC(ctx context.Context) error {
-	if !s.backend.haveIPCRM {
-		return nil
+	if err := old.Destroy(); err != nil && !isKilled(err) {
+		return fmt.Errorf("reset sandbox %s: %w: destroy: %w", s.id, backends.ErrBroken, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	res := s.env.Execve(ctx, container.ExecveParam{Args: []string{ipcrm, "-a"}})
-	if res.Status != runner.StatusNormal {
-		return fmt.Errorf("reset sandbox %s: %w: ipcrm: %v %s", s.id, backends.ErrBroken, res.Status, res.Error)
+	env, pid, err := s.backend.build()
+	if err != nil {
+		return fmt.Errorf("reset sandbox %s: %w: rebuild: %w", s.id, backends.ErrBroken, err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed { // Destroy ran meanwhile: the new container is nobody's
+		env.Destroy()
+		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
+	}
+	s.env, s.initPID = env, pid
 	return nil
 }
 
 func (s *sandbox) Ping() error {
-	if err := s.env.Ping(); err != nil {
+	env, err := s.current()
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	if err := env.Ping(); err != nil {
 		return fmt.Errorf("ping sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
 	}
 	return nil
 }
 
 func (s *sandbox) Destroy() error {
-	s.destroyOnce.Do(func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed {
+		return s.destroyErr
+	}
+	s.destroyed = true
+	if s.env != nil {
 		if err := s.env.Destroy(); err != nil && !isKilled(err) {
 			s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, err)
 		}
-	})
+		s.env, s.initPID = nil, 0
+	}
 	return s.destroyErr
 }
 

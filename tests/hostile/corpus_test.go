@@ -33,6 +33,9 @@ type hcase struct {
 	hostFiles []string
 	// check inspects the answer further.
 	check func(t *testing.T, r *testserver.Result)
+	// hold, when set, runs on the host before the case; what it returns
+	// runs after the case.
+	hold func(t *testing.T) (release func())
 }
 
 // escapePrelude is shared by the C programs that probe for escapes: each
@@ -622,10 +625,14 @@ int main(void) {
 // probe is the job run after every case in the same sandbox: it lists
 // what it can see of the previous job. It waits the seconds given on
 // stdin first.
-const probe = `import os, sys, time
+const probe = `import ctypes, errno, os, sys, time
 time.sleep(float(sys.stdin.read() or 0))
 me, parent = os.getpid(), os.getppid()
 found = []
+# A fresh pid namespace: only the init (pid 1) and its threads came
+# before the probe.
+if me > 32:
+    found.append('pid %d: the pid counter carried over' % me)
 for e in os.listdir('/proc'):
     if not e.isdigit() or int(e) == me:
         continue
@@ -649,6 +656,11 @@ for k in ('shm', 'msg', 'sem'):
         found.append('ipc %s: unreadable: %s' % (k, ex))
         continue
     found += ['ipc %s: %s' % (k, l.strip()) for l in lines if l.strip()]
+libc = ctypes.CDLL(None, use_errno=True)
+for q in (b'/leak', b'/leak2'):
+    if libc.mq_open(q, os.O_RDONLY) >= 0 or ctypes.get_errno() != errno.ENOENT:
+        found.append('mqueue %s: %s' % (q.decode(), os.strerror(ctypes.get_errno()) or 'open'))
+found += ['unix socket: %s' % l for l in open('/proc/net/unix').read().splitlines()[1:]]
 print('\n'.join(found) if found else 'clean')
 `
 
@@ -702,6 +714,9 @@ func TestCorpus(t *testing.T) {
 			stBefore, err := status(srv)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if c.hold != nil {
+				defer c.hold(t)()
 			}
 			start := time.Now()
 			r, err := judge(srv.URL(), c.job(srv))

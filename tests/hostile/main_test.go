@@ -25,9 +25,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
@@ -99,18 +101,33 @@ func requireServer(t *testing.T) {
 // ---- host state ----
 
 // hostState is what a sandboxed program must not be able to change on the
-// host: listings of the shared temporary directories and the repository's
-// working tree status.
+// host: the entries of the shared temporary directories that belong to the
+// uid sandboxes run as (other programs on the host may come and go there
+// as they like; only a sandbox can make files of that uid), and the
+// repository's working tree status.
 type hostState struct {
-	listings map[string][]string // dir -> sorted entry names
-	git      string              // git status --porcelain
+	sandboxOwned map[string][]string // dir -> sorted names of entries owned by the sandbox uid
+	git          string              // git status --porcelain
 }
 
 // hostDirs are the host's world-writable temporary directories.
 func hostDirs() []string { return []string{os.TempDir(), "/var/tmp", "/dev/shm"} }
 
+// sandboxUID is the host uid of the suite's sandboxes (pecan.toml's).
+func sandboxUID() (uint32, error) {
+	cfg, err := config.Load(filepath.Join(env.Repo, "pecan.toml"))
+	if err != nil {
+		return 0, err
+	}
+	return uint32(cfg.Container.UID), nil
+}
+
 func snapshotHost() (*hostState, error) {
-	h := &hostState{listings: map[string][]string{}}
+	uid, err := sandboxUID()
+	if err != nil {
+		return nil, err
+	}
+	h := &hostState{sandboxOwned: map[string][]string{}}
 	for _, d := range hostDirs() {
 		entries, err := os.ReadDir(d)
 		if err != nil && !os.IsNotExist(err) {
@@ -118,15 +135,13 @@ func snapshotHost() (*hostState, error) {
 		}
 		var names []string
 		for _, e := range entries {
-			// The go command's own scratch directories come and go with
-			// builds of this and other packages; no sandbox can make them.
-			if strings.HasPrefix(e.Name(), "go-build") {
-				continue
+			var st syscall.Stat_t
+			if syscall.Lstat(filepath.Join(d, e.Name()), &st) == nil && st.Uid == uid {
+				names = append(names, e.Name())
 			}
-			names = append(names, e.Name())
 		}
 		sort.Strings(names)
-		h.listings[d] = names
+		h.sandboxOwned[d] = names
 	}
 	cmd := exec.Command("git", "status", "--porcelain")
 	cmd.Dir = env.Repo
@@ -141,9 +156,9 @@ func snapshotHost() (*hostState, error) {
 func (h *hostState) diff(after *hostState) string {
 	var b strings.Builder
 	for _, d := range hostDirs() {
-		for _, n := range after.listings[d] {
-			if !slices.Contains(h.listings[d], n) {
-				fmt.Fprintf(&b, "  new in %s: %s\n", d, n)
+		for _, n := range after.sandboxOwned[d] {
+			if !slices.Contains(h.sandboxOwned[d], n) {
+				fmt.Fprintf(&b, "  new in %s, owned by the sandbox uid: %s\n", d, n)
 			}
 		}
 	}

@@ -1,0 +1,152 @@
+package container
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pecan-judge/pecan/backends"
+)
+
+// compileC compiles src to /w/main in sb, as a job's compile step does,
+// and seals the work directory as the job pipeline does after it.
+func compileC(t *testing.T, sb backends.Sandbox, src string) {
+	t.Helper()
+	if err := sb.WriteFile("main.c", []byte(src), false); err != nil {
+		t.Fatal(err)
+	}
+	c := run(t, sb, []string{"/usr/bin/gcc", "-O2", "-o", "main", "main.c"}, "", backends.Limits{CPU: 10 * time.Second, Processes: 32, MemoryBytes: 512 << 20})
+	if c.ExitCode != 0 || c.Signal != 0 {
+		t.Fatalf("compile failed: %+v %s", c, c.Stderr)
+	}
+	if err := sb.SealWorkDir(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestForeignABIKills(t *testing.T) {
+	sb := newTestSandbox(t)
+	compileC(t, sb, `#include <stdio.h>
+int main(void) {
+	long r;
+	__asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory"); /* getpid */
+	printf("returned %ld\n", r);
+	return 0;
+}
+`)
+	r := run(t, sb, []string{"./main"}, "", backends.Limits{})
+	if r.Signal != int(syscall.SIGSYS) || len(r.Stdout) > 0 {
+		t.Errorf("32-bit getpid: %+v stdout=%q, want killed by SIGSYS", r, r.Stdout)
+	}
+}
+
+func TestResetGivesFreshNamespaces(t *testing.T) {
+	sb := newTestSandbox(t)
+	// The init's own threads take the first pids; a fresh container's
+	// first run gets the same pid whatever ran before.
+	r := run(t, sb, []string{"/bin/sh", "-c", "echo $$; for i in $(seq 40); do /bin/true; done"}, "", backends.Limits{})
+	first, _ := strconv.Atoi(strings.TrimSpace(string(r.Stdout)))
+	if first <= 1 {
+		t.Fatalf("first run's pid: %q", r.Stdout)
+	}
+	if err := sb.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, sb, []string{"/bin/sh", "-c", "echo $$; tail -n +2 /proc/net/unix"}, "", backends.Limits{})
+	lines := strings.Split(strings.TrimSpace(string(r.Stdout)), "\n")
+	if next, _ := strconv.Atoi(lines[0]); next > first+4 || len(lines) != 1 {
+		t.Errorf("after reset: pid and unix sockets %q; the first run had pid %d", r.Stdout, first)
+	}
+}
+
+func TestSealedCompileOutput(t *testing.T) {
+	sb := newTestSandbox(t)
+	compileC(t, sb, `#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+int main(void) {
+	printf("%d %d %d\n", open("/w/main", O_RDWR) >= 0, chmod("/w/main", 0777) == 0, open("/w/main", O_RDONLY) >= 0);
+	return 0;
+}
+`)
+	r := run(t, sb, []string{"./main"}, "", backends.Limits{})
+	if got := string(r.Stdout); got != "0 0 1\n" {
+		t.Errorf("open rw, chmod, open ro of the sealed program: %q %+v, want 0 0 1", got, r)
+	}
+}
+
+func TestLocksSucceedWithoutEffect(t *testing.T) {
+	sb := newTestSandbox(t)
+	f, err := os.Open("/usr/bin/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	lk := syscall.Flock_t{Type: syscall.F_RDLCK}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	script := `import fcntl, os, struct
+fd = os.open('/usr/bin/env', os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+try:
+    r = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 0, 0))
+    print('getlk', struct.unpack('hhqqi', r)[0])
+except OSError as e:
+    print('getlk errno', e.errno)
+`
+	r := run(t, sb, []string{"/usr/bin/python3", "-c", script}, "", backends.Limits{})
+	if got := string(r.Stdout); got != "getlk errno 37\n" {
+		t.Errorf("locks against the host's: %q %s, want flock to succeed and F_GETLK to answer ENOLCK (37)", got, r.Stderr)
+	}
+}
+
+func TestStoppedChildIsTheProgramsFailure(t *testing.T) {
+	b, err := New(Options{NoSeccomp: true, EtcFiles: []string{"/etc/alternatives"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sb, err := b.New(context.Background(), "stop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy()
+	compileC(t, sb, `#include <signal.h>
+#include <sys/ptrace.h>
+int main(void) { ptrace(PTRACE_TRACEME, 0, 0, 0); raise(SIGSTOP); return 0; }
+`)
+	r, err := sb.Run(context.Background(), backends.RunSpec{Args: []string{"./main"}})
+	if err != nil || r.Signal == 0 {
+		t.Fatalf("a traced program that stopped: %+v, %v; want a signal, no backend error", r, err)
+	}
+	if err := sb.Ping(); err != nil {
+		t.Fatalf("sandbox after a stopped program: %v", err)
+	}
+}
+
+func TestDevicesReadOnly(t *testing.T) {
+	sb := newTestSandbox(t)
+	var before syscall.Stat_t
+	if err := syscall.Stat("/dev/zero", &before); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, sb, []string{"/bin/sh", "-c", "touch /dev/zero; echo x > /dev/null && head -c 3 /dev/zero | wc -c"}, "", backends.Limits{})
+	if got := strings.TrimSpace(string(r.Stdout)); got != "3" {
+		t.Errorf("devices not usable: %q %s", got, r.Stderr)
+	}
+	var after syscall.Stat_t
+	if err := syscall.Stat("/dev/zero", &after); err != nil {
+		t.Fatal(err)
+	}
+	if after.Mtim != before.Mtim {
+		t.Errorf("a job changed the host's /dev/zero: mtime %v -> %v", before.Mtim, after.Mtim)
+	}
+}
