@@ -14,9 +14,7 @@ package hostile
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -234,30 +232,8 @@ func judge(base string, j testserver.Job) (*testserver.Result, error) {
 	return testserver.Judge(client, base, j)
 }
 
-// poolStatus is GET /v1/manager/sandbox-status.
-type poolStatus struct {
-	Available int   `json:"available_sandboxes"`
-	Idle      int   `json:"idle_sandboxes"`
-	Running   int   `json:"running_sandboxes"`
-	Error     int   `json:"error_sandboxes"`
-	Restarts  int64 `json:"restarts"`
-}
-
-func status(s *testserver.Server) (*poolStatus, error) {
-	resp, err := client.Get(s.URL() + "/v1/manager/sandbox-status")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("sandbox-status: HTTP %d: %s", resp.StatusCode, b)
-	}
-	var st poolStatus
-	return &st, json.Unmarshal(b, &st)
+func status(s *testserver.Server) (*testserver.Status, error) {
+	return testserver.GetStatus(client, s.URL())
 }
 
 func healthy(s *testserver.Server) error {
