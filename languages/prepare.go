@@ -27,13 +27,13 @@ func (l *Language) prepare(ctx context.Context, logger log.FieldLogger) {
 		return
 	}
 	if len(l.Version) > 0 {
-		out, err := hostRun(ctx, l, l.Version, time.Minute)
+		v, err := l.ProbeVersion(ctx)
 		if err != nil {
 			l.Problem = fmt.Sprintf("version probe failed: %v", err)
 			logger.WithError(err).Warn("language unavailable: version probe failed")
 			return
 		}
-		l.ToolVersion = firstLine(out)
+		l.ToolVersion = v
 	}
 	if len(l.Setup) > 0 {
 		if err := os.MkdirAll(l.StateDir, 0o755); err != nil {
@@ -49,6 +49,19 @@ func (l *Language) prepare(ctx context.Context, logger log.FieldLogger) {
 		logger.WithField("took", time.Since(start).Round(time.Millisecond)).Info("language set up")
 	}
 	l.Available = true
+}
+
+// ProbeVersion runs the language's version command on the host and
+// returns the toolchain's version line ("" when it has no such command).
+func (l *Language) ProbeVersion(ctx context.Context) (string, error) {
+	if len(l.Version) == 0 {
+		return "", nil
+	}
+	out, err := hostRun(ctx, l, l.Version, time.Minute)
+	if err != nil {
+		return "", err
+	}
+	return versionLine(out), nil
 }
 
 // MissingToolchain names the first absolute compile or run program that
@@ -79,12 +92,21 @@ func hostRun(ctx context.Context, l *Language, args []string, timeout time.Durat
 	return string(out), nil
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+// versionLine is the first line of a version probe's output that is not a
+// runtime's notice: the JVM prints warnings (and "Picked up ..." lines for
+// JAVA_TOOL_OPTIONS) before kotlinc's own version line.
+func versionLine(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "",
+			strings.Contains(strings.ToLower(line), "warning:"),
+			strings.HasPrefix(line, "Picked up "):
+			continue
+		}
+		return line
 	}
-	return s
+	return ""
 }
 
 func lastBytes(b []byte, n int) string {

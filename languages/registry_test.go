@@ -53,3 +53,16 @@ func TestExpand(t *testing.T) {
 		t.Errorf("Expand = %v, want %v", got, want)
 	}
 }
+
+func TestVersionLineSkipsRuntimeNotices(t *testing.T) {
+	for _, c := range []struct{ out, want string }{
+		{"gcc 12.2.0\n", "gcc 12.2.0"},
+		{"OpenJDK 64-Bit Server VM warning: Options -Xverify:none and -noverify were deprecated\ninfo: kotlinc-jvm 1.3.31 (JRE 17.0.15+6)\n", "info: kotlinc-jvm 1.3.31 (JRE 17.0.15+6)"},
+		{"Picked up JAVA_TOOL_OPTIONS: -Xss8m\n\nopenjdk version \"17.0.15\"\n", "openjdk version \"17.0.15\""},
+		{"\n\n", ""},
+	} {
+		if got := versionLine(c.out); got != c.want {
+			t.Errorf("versionLine(%q) = %q, want %q", c.out, got, c.want)
+		}
+	}
+}

@@ -166,6 +166,10 @@ func listLanguages(args []string) error {
 		status := "ok"
 		if missing := l.MissingToolchain(); missing != "" {
 			status = "toolchain not found: " + missing
+		} else if v, err := l.ProbeVersion(context.Background()); err != nil {
+			status = "version probe failed: " + err.Error()
+		} else if v != "" {
+			status = "ok  " + v
 		}
 		fmt.Printf("%-12s %-30s aliases=%s  %s\n", l.ID, l.Name, strings.Join(l.Aliases, ","), status)
 	}
