@@ -5,28 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/plan"
 )
 
 // compileOutputMax caps compile_output: a compiler drowning in template
 // errors must not make the response huge.
 const compileOutputMax = 64 * 1024
-
-// Defaults for a language whose compile_limits leave a field at zero.
-// They are generous because compilers (javac, rustc, go) are heavy, and a
-// compile is not what the client's limits are about.
-const (
-	defaultCompileTime      = 10 * time.Second
-	defaultCompileMemoryMiB = 1024
-	defaultCompileOutputKiB = 64
-	defaultCompileProcesses = 128
-)
 
 // JobConfig is what the pipeline needs beyond the request and language.
 type JobConfig struct {
@@ -49,10 +39,7 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		Node:      cfg.Node,
 	}
 	internal := func(err error) (*messages.ExecuteResponse, error) {
-		resp.Code = int32(judge.InternalError)
-		resp.Status = judge.InternalError.String()
-		resp.Error = err.Error()
-		return resp, err
+		return internalError(resp, err.Error()), err
 	}
 	check, err := judge.ParseChecker(req.GetChecker())
 	if err != nil {
@@ -66,7 +53,7 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 	}
 
 	if lang.Compiled() {
-		spec := compileSpec(lang, cfg.Limits)
+		spec := plan.Compile(lang, cfg.Limits)
 		res, err := sb.Run(ctx, spec)
 		if err != nil {
 			return internal(fmt.Errorf("compile: %w", err))
@@ -85,7 +72,7 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		}
 	}
 
-	spec := runSpec(lang, req, cfg.Limits)
+	spec := plan.Run(lang, req, cfg.Limits)
 	res, err := sb.Run(ctx, spec)
 	if err != nil {
 		return internal(fmt.Errorf("run: %w", err))
@@ -119,47 +106,6 @@ func setOutcome(resp *messages.ExecuteResponse, v judge.Verdict, res backends.Ru
 	resp.Signal = int32(res.Signal)
 }
 
-// compileSpec builds the compile step with the language's compile limits,
-// filling the zero fields with defaults.
-func compileSpec(lang *languages.Language, lim config.Limits) backends.RunSpec {
-	cl := lang.CompileLimits
-	cpu := config.Seconds(cl.Time)
-	if cpu <= 0 {
-		cpu = defaultCompileTime
-	}
-	wall := config.Seconds(cl.WallTime)
-	if wall <= 0 {
-		// Compilers wait on disk and spawn helpers; give them room.
-		wall = 2*cpu + 5*time.Second
-	}
-	mem := cl.MemoryMiB
-	if mem <= 0 {
-		mem = defaultCompileMemoryMiB
-	}
-	out := cl.OutputKiB
-	if out <= 0 {
-		out = defaultCompileOutputKiB
-	}
-	procs := cl.Processes
-	if procs == 0 {
-		procs = max(lim.Processes, defaultCompileProcesses)
-	}
-	return backends.RunSpec{
-		Args: lang.Expand(lang.Compile, languages.Vars{MemoryMiB: mem}),
-		Env:  lang.Env,
-		Limits: backends.Limits{
-			CPU:         cpu,
-			Wall:        wall,
-			MemoryBytes: uint64(mem) << 20,
-			Processes:   procs,
-			OutputBytes: out * 1024,
-			FileBytes:   lim.FileSizeKiB * 1024,
-			OpenFiles:   lim.OpenFiles,
-			StackBytes:  lim.StackKiB * 1024,
-		},
-	}
-}
-
 // compileFailed reports whether a compile was not clean, and the output
 // to show: compiler stdout+stderr plus a note naming the limit hit.
 func compileFailed(res backends.RunResult, lim backends.Limits) (string, bool) {
@@ -191,59 +137,6 @@ func compileFailed(res backends.RunResult, lim backends.Limits) (string, bool) {
 	return cut(out, compileOutputMax), true
 }
 
-// runSpec builds the run step: the client's limits plus the language's
-// allowances, the operator's limits for the rest.
-func runSpec(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits) backends.RunSpec {
-	l := req.GetLimits()
-	extra := config.Seconds(lang.ExtraTime)
-	memKiB := l.GetMemoryKib()
-	memMiB := (memKiB + 1023) / 1024 // the command sees the client's limit, rounded up
-	procs := lang.RunProcesses
-	if procs == 0 {
-		procs = lim.Processes
-	}
-	var wall time.Duration
-	if w := l.GetWallSeconds(); w > 0 {
-		wall = config.Seconds(w) + extra
-	}
-	return backends.RunSpec{
-		Args:  lang.Expand(lang.Run, languages.Vars{MemoryMiB: memMiB}),
-		Env:   lang.Env,
-		Stdin: req.GetStdin(),
-		Limits: backends.Limits{
-			CPU:         config.Seconds(l.GetCpuSeconds()) + extra,
-			Wall:        wall,
-			MemoryBytes: uint64(memKiB)*1024 + uint64(lang.ExtraMemoryMiB)<<20,
-			Processes:   procs,
-			OutputBytes: lim.OutputKiB * 1024,
-			FileBytes:   lim.FileSizeKiB * 1024,
-			OpenFiles:   lim.OpenFiles,
-			StackBytes:  lim.StackKiB * 1024,
-		},
-	}
-}
-
-// hardDeadlineGrace is the slack on top of a job's own wall limits before
-// its sandbox is declared stuck.
-const hardDeadlineGrace = 5 * time.Second
-
-// HardDeadline is the longest a job may take in a healthy sandbox: its
-// compile and run wall limits plus a grace for writing files and resetting.
-func HardDeadline(lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig) time.Duration {
-	d := hardDeadlineGrace
-	if lang.Compiled() {
-		d += compileSpec(lang, cfg.Limits).Limits.Wall
-	}
-	run := runSpec(lang, req, cfg.Limits).Limits
-	if run.Wall > 0 {
-		d += run.Wall
-	} else {
-		// The backend's default wall limit is a few times the CPU limit.
-		d += 3*run.CPU + time.Second
-	}
-	return d
-}
-
 // runtimeOutOfMemory reports a failed run whose runtime stopped at its own
 // heap limit (sized from the client's limit) before the cgroup's: to the
 // client that is the memory limit all the same.
@@ -266,6 +159,15 @@ func cut(b []byte, n int) string {
 	}
 	const mark = "\n[output truncated]\n"
 	return string(b[:n-len(mark)]) + mark
+}
+
+// internalError makes resp the InternalError answer with msg as its
+// error: the one place that says what such an answer carries.
+func internalError(resp *messages.ExecuteResponse, msg string) *messages.ExecuteResponse {
+	resp.Code = int32(judge.InternalError)
+	resp.Status = judge.InternalError.String()
+	resp.Error = msg
+	return resp
 }
 
 // isBroken reports whether err means the sandbox must not be reused.

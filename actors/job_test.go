@@ -14,6 +14,7 @@ import (
 	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/plan"
 )
 
 // testLanguages is a compiled language (c) and an interpreted one (py).
@@ -200,7 +201,7 @@ func TestRunJobLimits(t *testing.T) {
 		t.Fatalf("%d runs, want compile and run", len(specs))
 	}
 	c := specs[0].Limits
-	if c.CPU != 5*time.Second || c.MemoryBytes != 300<<20 || c.Wall <= c.CPU || c.OutputBytes != defaultCompileOutputKiB<<10 || c.Processes < 32 {
+	if c.CPU != 5*time.Second || c.MemoryBytes != 300<<20 || c.Wall <= c.CPU || c.OutputBytes != plan.DefaultCompileOutputKiB<<10 || c.Processes < 32 {
 		t.Fatalf("compile limits %+v", c)
 	}
 	if specs[1].Limits.Processes != 32 {

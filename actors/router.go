@@ -8,7 +8,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/config"
-	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/messages"
 )
 
@@ -286,8 +285,7 @@ func (r *router) fail(ctx actor.Context, j *job, f messages.Failure, msg string)
 		Node:      r.node,
 	}
 	if f == messages.Failure_FAILURE_INTERNAL {
-		resp.Code = int32(judge.InternalError)
-		resp.Status = judge.InternalError.String()
+		internalError(resp, msg)
 	}
 	ctx.Send(j.replyTo, resp)
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/backends"
-	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/plan"
 )
 
 // Time bounds for sandbox housekeeping. They do not depend on the job:
@@ -193,7 +193,7 @@ func (a *sandboxActor) runGuarded(ctx actor.Context, jctx context.Context, lang 
 		resp, err := RunJob(jctx, a.sb, lang, j.req, a.pool.job)
 		done <- outcome{resp: resp, err: err}
 	}()
-	timer := time.NewTimer(HardDeadline(lang, j.req, a.pool.job))
+	timer := time.NewTimer(plan.JobTime(lang, j.req, a.pool.job.Limits))
 	defer timer.Stop()
 	select {
 	case o := <-done:
@@ -208,14 +208,11 @@ func (a *sandboxActor) runGuarded(ctx actor.Context, jctx context.Context, lang 
 }
 
 func (a *sandboxActor) internal(j *job, msg string) *messages.ExecuteResponse {
-	return &messages.ExecuteResponse{
+	return internalError(&messages.ExecuteResponse{
 		RequestId: j.req.GetRequestId(),
-		Code:      int32(judge.InternalError),
-		Status:    judge.InternalError.String(),
-		Error:     msg,
 		Sandbox:   a.id,
 		Node:      a.pool.job.Node,
-	}
+	}, msg)
 }
 
 // fail reports the sandbox down (with the job to retry, if it was not

@@ -112,8 +112,9 @@ func TestAsyncSubmit(t *testing.T) {
 	if r.DeadlineUnixMs != 0 {
 		t.Error("async request carries a deadline; it must be set when the job starts")
 	}
-	// The budget is judge-single's: queue timeout + run wall time + slack.
-	if want := 30*time.Second + time.Duration(r.Limits.WallSeconds*float64(time.Second)) + deadlineSlack; j.Budget != want {
+	// The budget is judge-single's: queue timeout + run wall time + 5 s of
+	// grace for the sandbox + 5 s for the answer to come back.
+	if want := 30*time.Second + time.Duration(r.Limits.WallSeconds*float64(time.Second)) + 10*time.Second; j.Budget != want {
 		t.Errorf("budget %s, want %s", j.Budget, want)
 	}
 	if j.WebhookURL != "https://judge.example/hook?x=1" {

@@ -15,17 +15,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
-	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/plan"
 )
 
 // localRequestID is the fiber.Ctx local under which the request id is
 // kept for the request log.
 const localRequestID = "pecan.request_id"
-
-// deadlineSlack is added on top of queue, compile and run time so the
-// reply of a job that used its whole budget still arrives in time.
-const deadlineSlack = 10 * time.Second
 
 // judgeResponse is the judge-single answer (DESIGN §3). The first six
 // fields are the original API's; the rest are additive.
@@ -123,9 +119,7 @@ func (s *server) judgeSingle(c *fiber.Ctx) error {
 // plus slack. The caller sets the deadline (async jobs only when a worker
 // starts them).
 func (s *server) executeRequest(jr *judgeRequest, id string) (*messages.ExecuteRequest, time.Duration) {
-	budget := s.opts.QueueTimeout + config.Seconds(jr.Language.CompileLimits.WallTime) +
-		config.Seconds(jr.WallSeconds) + deadlineSlack
-	return &messages.ExecuteRequest{
+	req := &messages.ExecuteRequest{
 		RequestId: id,
 		Language:  jr.Language.ID,
 		// Copies: fasthttp reuses the body buffer once the handler returns,
@@ -139,7 +133,8 @@ func (s *server) executeRequest(jr *judgeRequest, id string) (*messages.ExecuteR
 			WallSeconds: jr.WallSeconds,
 			MemoryKib:   jr.MemoryKiB,
 		},
-	}, budget
+	}
+	return req, plan.Budget(jr.Language, req, s.opts.Limits, s.opts.QueueTimeout)
 }
 
 // RenderResult is the JSON a client receives for a judged job: the

@@ -18,6 +18,7 @@ import (
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/plan"
 )
 
 // judgeFile judges one source file, against a running server when
@@ -92,13 +93,14 @@ func judgeFile(args []string) error {
 		return fmt.Errorf("unknown language %q (valid: %s)", *lang, strings.Join(n.langs.Names(), ", "))
 	}
 	wall := *timeLimit*cfg.Limits.WallFactor + 1
-	runCtx, cancel := context.WithTimeout(ctx, config.Seconds(l.CompileLimits.WallTime+wall+30))
-	defer cancel()
-	res, err := n.pool.Execute(runCtx, &messages.ExecuteRequest{
+	req := &messages.ExecuteRequest{
 		RequestId: uuid.NewString(), Language: l.ID, Code: code, Stdin: stdin,
 		DesiredStdout: expected, Checker: *checker,
 		Limits: &messages.Limits{CpuSeconds: *timeLimit, WallSeconds: wall, MemoryKib: *memLimit},
-	})
+	}
+	runCtx, cancel := context.WithTimeout(ctx, plan.Budget(l, req, cfg.Limits, config.Seconds(cfg.QueueTimeout)))
+	defer cancel()
+	res, err := n.pool.Execute(runCtx, req)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,129 @@
+// Package plan decides the steps of a job — its compile and its run — and
+// their limits, from the language, the request and the operator's limits.
+// It is pure: nothing here runs anything, so the actors that execute the
+// steps and the transports that wait for them share one set of rules,
+// including how long a job may take.
+package plan
+
+import (
+	"time"
+
+	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
+)
+
+// Defaults for a language whose compile_limits leave a field at zero.
+// They are generous because compilers (javac, rustc, go) are heavy, and a
+// compile is not what the client's limits are about.
+const (
+	DefaultCompileTime      = 10 * time.Second
+	DefaultCompileMemoryMiB = 1024
+	DefaultCompileOutputKiB = 64
+	DefaultCompileProcesses = 128
+)
+
+// Compile is the compile step with the language's compile limits, the
+// zero fields filled with defaults.
+func Compile(lang *languages.Language, lim config.Limits) backends.RunSpec {
+	cl := lang.CompileLimits
+	cpu := config.Seconds(cl.Time)
+	if cpu <= 0 {
+		cpu = DefaultCompileTime
+	}
+	wall := config.Seconds(cl.WallTime)
+	if wall <= 0 {
+		// Compilers wait on disk and spawn helpers; give them room.
+		wall = 2*cpu + 5*time.Second
+	}
+	mem := cl.MemoryMiB
+	if mem <= 0 {
+		mem = DefaultCompileMemoryMiB
+	}
+	out := cl.OutputKiB
+	if out <= 0 {
+		out = DefaultCompileOutputKiB
+	}
+	procs := cl.Processes
+	if procs == 0 {
+		procs = max(lim.Processes, DefaultCompileProcesses)
+	}
+	return backends.RunSpec{
+		Args: lang.Expand(lang.Compile, languages.Vars{MemoryMiB: mem}),
+		Env:  lang.Env,
+		Limits: backends.Limits{
+			CPU:         cpu,
+			Wall:        wall,
+			MemoryBytes: uint64(mem) << 20,
+			Processes:   procs,
+			OutputBytes: out * 1024,
+			FileBytes:   lim.FileSizeKiB * 1024,
+			OpenFiles:   lim.OpenFiles,
+			StackBytes:  lim.StackKiB * 1024,
+		},
+	}
+}
+
+// Run is the run step: the client's limits plus the language's
+// allowances, the operator's limits for the rest.
+func Run(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits) backends.RunSpec {
+	l := req.GetLimits()
+	extra := config.Seconds(lang.ExtraTime)
+	memKiB := l.GetMemoryKib()
+	memMiB := (memKiB + 1023) / 1024 // the command sees the client's limit, rounded up
+	procs := lang.RunProcesses
+	if procs == 0 {
+		procs = lim.Processes
+	}
+	var wall time.Duration
+	if w := l.GetWallSeconds(); w > 0 {
+		wall = config.Seconds(w) + extra
+	}
+	return backends.RunSpec{
+		Args:  lang.Expand(lang.Run, languages.Vars{MemoryMiB: memMiB}),
+		Env:   lang.Env,
+		Stdin: req.GetStdin(),
+		Limits: backends.Limits{
+			CPU:         config.Seconds(l.GetCpuSeconds()) + extra,
+			Wall:        wall,
+			MemoryBytes: uint64(memKiB)*1024 + uint64(lang.ExtraMemoryMiB)<<20,
+			Processes:   procs,
+			OutputBytes: lim.OutputKiB * 1024,
+			FileBytes:   lim.FileSizeKiB * 1024,
+			OpenFiles:   lim.OpenFiles,
+			StackBytes:  lim.StackKiB * 1024,
+		},
+	}
+}
+
+// jobGrace is the slack on top of a job's own wall limits for writing
+// files, sealing and resetting.
+const jobGrace = 5 * time.Second
+
+// JobTime is the longest a job may take in a healthy sandbox: its compile
+// and run wall limits plus a grace. Past it, the sandbox is stuck.
+func JobTime(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits) time.Duration {
+	d := jobGrace
+	if lang.Compiled() {
+		d += Compile(lang, lim).Limits.Wall
+	}
+	run := Run(lang, req, lim).Limits
+	if run.Wall > 0 {
+		d += run.Wall
+	} else {
+		// The backend's default wall limit is a few times the CPU limit.
+		d += 3*run.CPU + time.Second
+	}
+	return d
+}
+
+// replySlack lets the answer of a job that used all of its time still
+// reach the requester before the requester gives up.
+const replySlack = 5 * time.Second
+
+// Budget is how long a requester waits for a job's answer: the wait for a
+// sandbox (queueWait), the job's own time, and the way back.
+func Budget(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits, queueWait time.Duration) time.Duration {
+	return queueWait + JobTime(lang, req, lim) + replySlack
+}

@@ -1,0 +1,57 @@
+package plan
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
+)
+
+func registry(t *testing.T) *languages.Registry {
+	t.Helper()
+	reg, err := languages.New(map[string]config.Language{
+		"py": {Source: "main.py", Run: []string{"/usr/bin/python3", "main.py"}, ExtraTime: 0.5},
+		"c":  {Source: "main.c", Compile: []string{"/usr/bin/gcc", "main.c"}, Run: []string{"./a.out"}, CompileLimits: config.Step{Time: 4}},
+	}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+func TestJobTimeAndBudget(t *testing.T) {
+	reg := registry(t)
+	py, _ := reg.Lookup("py")
+	c, _ := reg.Lookup("c")
+	req := &messages.ExecuteRequest{Limits: &messages.Limits{CpuSeconds: 1, WallSeconds: 3}}
+	lim := config.Default().Limits
+
+	// Run wall 3 s + the language's 0.5 s + 5 s of grace.
+	if got, want := JobTime(py, req, lim), 8500*time.Millisecond; got != want {
+		t.Errorf("JobTime(python) = %s, want %s", got, want)
+	}
+	// A compiled language adds its compile wall limit: 2 x 4 s + 5 s.
+	if got, want := JobTime(c, req, lim), 3*time.Second+13*time.Second+5*time.Second; got != want {
+		t.Errorf("JobTime(c) = %s, want %s", got, want)
+	}
+	if got, want := Budget(py, req, lim, 30*time.Second), 30*time.Second+8500*time.Millisecond+5*time.Second; got != want {
+		t.Errorf("Budget = %s, want %s", got, want)
+	}
+	// No wall limit: the backend's default, a few times the CPU limit.
+	noWall := &messages.ExecuteRequest{Limits: &messages.Limits{CpuSeconds: 2}}
+	if got, want := JobTime(py, noWall, lim), 5*time.Second+3*2500*time.Millisecond+time.Second; got != want {
+		t.Errorf("JobTime without a wall limit = %s, want %s", got, want)
+	}
+}
+
+func TestCompileDefaults(t *testing.T) {
+	c, _ := registry(t).Lookup("c")
+	lim := config.Default().Limits
+	s := Compile(c, lim).Limits
+	if s.CPU != 4*time.Second || s.Wall != 13*time.Second || s.MemoryBytes != DefaultCompileMemoryMiB<<20 ||
+		s.OutputBytes != DefaultCompileOutputKiB<<10 || s.Processes != max(lim.Processes, DefaultCompileProcesses) {
+		t.Errorf("compile limits %+v", s)
+	}
+}
