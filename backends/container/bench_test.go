@@ -41,3 +41,14 @@ func newTestSandboxB(b *testing.B) backends.Sandbox {
 	b.Cleanup(func() { sb.Destroy(); be.Close() })
 	return sb
 }
+
+// BenchmarkReset is what a sandbox spends between two jobs: the old
+// container destroyed and a new one built (fresh namespaces).
+func BenchmarkReset(b *testing.B) {
+	sb := newTestSandboxB(b)
+	for i := 0; i < b.N; i++ {
+		if err := sb.Reset(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
