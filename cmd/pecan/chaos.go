@@ -7,16 +7,15 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/pecan-judge/pecan/internal/proctable"
 )
 
 // chaos drives load against a running server while killing its sandbox
@@ -231,36 +230,11 @@ func killLoop(serverPID int, every time.Duration, stop <-chan struct{}) killRepo
 // sandboxInits lists container init processes: children of serverPID, or
 // of any process when serverPID is 0.
 func sandboxInits(serverPID int) []int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var out []int
-	for _, d := range dirs {
-		cmdline, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte("container_init")) {
-			continue
+	for _, p := range proctable.List() {
+		if p.IsSandboxInit() && (serverPID == 0 || p.PPID == serverPID) {
+			out = append(out, p.PID)
 		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		if serverPID != 0 && parentPID(pid) != serverPID {
-			continue
-		}
-		out = append(out, pid)
 	}
 	return out
-}
-
-func parentPID(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name may contain spaces; fields resume after its ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
 }

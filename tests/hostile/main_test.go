@@ -13,7 +13,6 @@
 package hostile
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -21,13 +20,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/internal/proctable"
 	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
@@ -168,45 +167,6 @@ func (h *hostState) diff(after *hostState) string {
 
 // ---- processes ----
 
-// descendants lists the live processes below pid (not pid itself), as
-// "pid cmdline" strings, with the pids of pid's direct children.
-func descendants(pid int) (all []string, children map[int]bool) {
-	parent := map[int]int{}
-	cmdline := map[int]string{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		parent[p], _ = strconv.Atoi(f[1])
-		c, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		cmdline[p] = strings.TrimSpace(strings.ReplaceAll(string(c), "\x00", " "))
-	}
-	children = map[int]bool{}
-	for p := range parent {
-		for q, n := p, 0; q > 1 && n < 64; q, n = parent[q], n+1 {
-			if parent[q] == pid {
-				all = append(all, fmt.Sprintf("%d %q", p, cmdline[p]))
-				if q == p {
-					children[p] = true
-				}
-				break
-			}
-		}
-	}
-	sort.Strings(all)
-	return all, children
-}
-
 // strays lists processes below the server other than its sandbox inits,
 // and a note when the number of inits is not the pool size.
 func strays(s *testserver.Server, pool int) []string {
@@ -215,11 +175,9 @@ func strays(s *testserver.Server, pool int) []string {
 	if len(inits) != pool {
 		out = append(out, fmt.Sprintf("%d sandbox inits, want %d", len(inits), pool))
 	}
-	all, _ := descendants(s.PID())
-	for _, p := range all {
-		pid, _ := strconv.Atoi(strings.Fields(p)[0])
-		if !slices.Contains(inits, pid) {
-			out = append(out, "stray process "+p)
+	for _, p := range proctable.Descendants(proctable.List(), s.PID()) {
+		if !slices.Contains(inits, p.PID) {
+			out = append(out, fmt.Sprintf("stray process %d %q", p.PID, p.Cmdline))
 		}
 	}
 	return out

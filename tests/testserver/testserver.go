@@ -24,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pecan-judge/pecan/internal/proctable"
 )
 
 // KillAfter is how long Stop and WaitExit wait after SIGTERM before they
@@ -293,9 +295,9 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		found = found[:0]
-		for _, p := range procs() {
-			if p.exe == s.bin || p.argv0 == s.bin {
-				found = append(found, fmt.Sprintf("process %d: %q", p.pid, p.cmdline))
+		for _, p := range proctable.List() {
+			if p.Exe == s.bin || p.Argv0 == s.bin {
+				found = append(found, fmt.Sprintf("process %d: %q", p.PID, p.Cmdline))
 			}
 		}
 		if len(found) == 0 || time.Now().After(deadline) {
@@ -321,9 +323,9 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 // is the server.
 func (s *Server) SandboxInits() []int {
 	var pids []int
-	for _, p := range procs() {
-		if p.ppid == s.pid && p.isSandboxInit {
-			pids = append(pids, p.pid)
+	for _, p := range proctable.List() {
+		if p.PPID == s.pid && p.IsSandboxInit() {
+			pids = append(pids, p.PID)
 		}
 	}
 	return pids
@@ -354,49 +356,6 @@ func (s *Server) LogTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return fmt.Sprintf("---- server log %s (last %d lines) ----\n%s\n----\n", s.logPath, len(lines), strings.Join(lines, "\n"))
-}
-
-// proc is one process from /proc.
-type proc struct {
-	pid, ppid     int
-	argv0, exe    string
-	cmdline       string // NULs as spaces
-	isSandboxInit bool
-}
-
-// procs lists the live processes; ones that go while being read are left
-// out.
-func procs() []proc {
-	var out []proc
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		dir := filepath.Join("/proc", e.Name())
-		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
-		f := strings.Fields(string(rest))
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
-		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
-		exe, _ := os.Readlink(filepath.Join(dir, "exe"))
-		out = append(out, proc{
-			pid: pid, ppid: ppid, argv0: argv0,
-			exe:           strings.TrimSuffix(exe, " (deleted)"),
-			cmdline:       strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")),
-			isSandboxInit: bytes.Contains(cmdline, []byte("container_init")),
-		})
-	}
-	return out
 }
 
 // CopyBinary copies the server binary bin to dir/pecan, for a server that
