@@ -78,7 +78,7 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 		// ahead of the handlers.
 		StreamRequestBody: true,
 		BodyLimit:         opts.BodyLimit,
-		ErrorHandler: s.errorHandler,
+		ErrorHandler:      s.errorHandler,
 		// main logs its own listen line through logrus.
 		DisableStartupMessage: true,
 		// Shutdown waits for open connections; fasthttp counts a
