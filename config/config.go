@@ -162,8 +162,9 @@ type Async struct {
 	RetryFor       float64 `toml:"retry_for"`
 	BackoffInitial float64 `toml:"backoff_initial"`
 	BackoffMax     float64 `toml:"backoff_max"`
-	// AllowPrivateWebhooks lets webhooks reach loopback, private and
-	// link-local addresses, which are refused by default (SSRF).
+	// AllowPrivateWebhooks lets webhooks reach loopback, private,
+	// link-local and other special-purpose addresses and this host's own
+	// addresses, which are refused by default (SSRF).
 	AllowPrivateWebhooks bool `toml:"allow_private_webhooks"`
 	// StorePath is the queue's bbolt file; empty means
 	// <data_dir>/async.db.
