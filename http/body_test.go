@@ -272,3 +272,32 @@ func TestBodyErrors(t *testing.T) {
 	resp.Body.Close()
 	wantError(t, resp, body, 400, "request body")
 }
+
+// A client that asks "Expect: 100-continue" (curl does for large bodies)
+// is told to continue, sends its body, and reads the 413.
+func TestBodyTooLargeAfterContinue(t *testing.T) {
+	addr := listen(t, newTestApp(t, &fakeJudge{}))
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	body := judgeBody(4 << 20)
+	fmt.Fprintf(conn, "POST /v1/judge/judge-single HTTP/1.1\r\nHost: pecan\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(body))
+	br := bufio.NewReader(conn)
+	interim, err := nethttp.ReadResponse(br, nil)
+	if err != nil || interim.StatusCode != nethttp.StatusContinue {
+		t.Fatalf("want 100 Continue first, got %v %v", interim, err)
+	}
+	if _, err := conn.Write(body); err != nil {
+		t.Fatalf("sending the body after 100 Continue: %v", err)
+	}
+	resp, err := nethttp.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wantError(t, resp, out, 413, "too large")
+}
