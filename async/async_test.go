@@ -484,13 +484,13 @@ func TestSubmitRefusesBadWebhooks(t *testing.T) {
 }
 
 func TestDialGuard(t *testing.T) {
-	deny := dialGuard(false)
+	deny := dialGuard(false, noLocalAddrs)
 	for _, addr := range []string{"127.0.0.1:80", "10.1.2.3:443", "172.16.0.1:80", "192.168.1.1:80", "169.254.169.254:80",
 		"[::1]:80", "[fe80::1]:80", "[fc00::1]:80", "[::ffff:127.0.0.1]:80", "0.0.0.0:80", "100.64.0.1:80"} {
 		if err := deny("tcp", addr, nil); err == nil || !strings.Contains(err.Error(), "refused") {
 			t.Errorf("%s: %v, want refused", addr, err)
 		}
-		if err := dialGuard(true)("tcp", addr, nil); err != nil {
+		if err := dialGuard(true, noLocalAddrs)("tcp", addr, nil); err != nil {
 			t.Errorf("%s with private targets allowed: %v", addr, err)
 		}
 	}

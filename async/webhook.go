@@ -74,7 +74,7 @@ type hookClient struct {
 func newHookClient(opts WebhookOptions, conns int) *hookClient {
 	dialer := &net.Dialer{
 		Timeout: opts.Timeout,
-		Control: dialGuard(opts.AllowPrivate),
+		Control: dialGuard(opts.AllowPrivate, interfaceAddrs),
 	}
 	tr := &http.Transport{
 		// No proxy: the guard must see the real target, and an

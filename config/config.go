@@ -40,6 +40,7 @@ type Config struct {
 	Faults    Faults              `toml:"faults"`
 	Cluster   Cluster             `toml:"cluster"`
 	Async     Async               `toml:"async"`
+	Auth      Auth                `toml:"auth"`
 	Languages map[string]Language `toml:"languages"`
 }
 
@@ -161,12 +162,53 @@ type Async struct {
 	RetryFor       float64 `toml:"retry_for"`
 	BackoffInitial float64 `toml:"backoff_initial"`
 	BackoffMax     float64 `toml:"backoff_max"`
-	// AllowPrivateWebhooks lets webhooks reach loopback, private and
-	// link-local addresses, which are refused by default (SSRF).
+	// AllowPrivateWebhooks lets webhooks reach loopback, private,
+	// link-local and other special-purpose addresses and this host's own
+	// addresses, which are refused by default (SSRF).
 	AllowPrivateWebhooks bool `toml:"allow_private_webhooks"`
 	// StorePath is the queue's bbolt file; empty means
 	// <data_dir>/async.db.
 	StorePath string `toml:"store_path"`
+}
+
+// Auth guards the HTTP API with bearer tokens. With no token at all the
+// API is open, which suits a server on loopback (pecan serve warns when it
+// listens elsewhere without tokens); with any token, every endpoint but
+// /v1/health needs one.
+type Auth struct {
+	// Tokens are accepted on every guarded endpoint, and on /v1/manager/*
+	// and /metrics too while AdminTokens is empty.
+	Tokens []string `toml:"tokens"`
+	// AdminTokens, when set, are the only tokens accepted on
+	// /v1/manager/* and /metrics; they are accepted everywhere else too.
+	AdminTokens []string `toml:"admin_tokens"`
+}
+
+// MinTokenLength is the shortest API token accepted: shorter ones can be
+// guessed by anyone who may try often enough.
+const MinTokenLength = 16
+
+// Enabled reports whether any token is configured.
+func (a Auth) Enabled() bool { return len(a.Tokens) > 0 || len(a.AdminTokens) > 0 }
+
+func (a *Auth) validate() []error {
+	var errs []error
+	check := func(key string, tokens []string) {
+		for i, t := range tokens {
+			// A token travels in a header: it must be one header word.
+			// Only its index is named, never the token itself, so
+			// errors can be logged.
+			if len(t) < MinTokenLength {
+				errs = append(errs, fmt.Errorf("auth.%s[%d]: a token needs at least %d characters, got %d", key, i, MinTokenLength, len(t)))
+			}
+			if strings.IndexFunc(t, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+				errs = append(errs, fmt.Errorf("auth.%s[%d]: a token may hold only printable ASCII without spaces", key, i))
+			}
+		}
+	}
+	check("tokens", a.Tokens)
+	check("admin_tokens", a.AdminTokens)
+	return errs
 }
 
 // Step is a compile or run step's limits.
@@ -298,6 +340,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Cluster.validate()...)
 	errs = append(errs, c.Async.validate()...)
+	errs = append(errs, c.Auth.validate()...)
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}

@@ -134,3 +134,45 @@ func TestValidateCluster(t *testing.T) {
 		}
 	}
 }
+
+func TestAuth(t *testing.T) {
+	cfg, err := Load(write(t, `[auth]
+tokens = ["0123456789abcdef", "fedcba9876543210"]
+admin_tokens = ["admin-0123456789"]
+[languages.c]
+source = "main.c"
+run = ["./main"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("valid tokens rejected: %v", err)
+	}
+	if !cfg.Auth.Enabled() || len(cfg.Auth.Tokens) != 2 || cfg.Auth.AdminTokens[0] != "admin-0123456789" {
+		t.Errorf("auth not loaded: %+v", cfg.Auth)
+	}
+	if Default().Auth.Enabled() {
+		t.Error("auth is on by default")
+	}
+
+	cfg.Auth = Auth{Tokens: []string{"short", "has a space in it!"}, AdminTokens: []string{"tab\tinside-0123456789", "ünicode-0123456789"}}
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("bad tokens accepted")
+	}
+	for _, want := range []string{"auth.tokens[0]: a token needs at least 16", "auth.tokens[1]: a token may hold only printable ASCII", "auth.admin_tokens[0]", "auth.admin_tokens[1]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	for _, secret := range []string{"short", "has a space", "tab\tinside"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error %q quotes a token", err)
+		}
+	}
+
+	if _, err := Load(write(t, "[auth]\ntoken = [\"0123456789abcdef\"]\n")); err == nil || !strings.Contains(err.Error(), "auth.token") {
+		t.Errorf("misspelt auth key: %v", err)
+	}
+}

@@ -36,6 +36,8 @@ type Options struct {
 	Limits config.Limits
 	// BodyLimit caps a request body in bytes; 0 means config.Default()'s.
 	BodyLimit int
+	// Auth holds the API tokens; none leaves the API open.
+	Auth config.Auth
 	// QueueTimeout is how long a request may wait for a sandbox.
 	QueueTimeout time.Duration
 	// Faults controls fault injection at run time; nil when disabled.
@@ -53,6 +55,7 @@ type server struct {
 	judge   Judge
 	log     logrus.FieldLogger
 	metrics *metrics
+	auth    *authenticator
 }
 
 // New builds the Fiber app with every v1 route. The caller owns Listen and
@@ -67,13 +70,15 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 		l.SetOutput(io.Discard)
 		opts.Logger = l
 	}
-	s := &server{opts: opts, langs: langs, judge: j, log: opts.Logger, metrics: newMetrics(j, opts.Async)}
+	s := &server{opts: opts, langs: langs, judge: j, log: opts.Logger, metrics: newMetrics(j, opts.Async), auth: newAuthenticator(opts.Auth)}
 
 	app := fiber.New(fiber.Config{
-		// fasthttp enforces the limit while reading, before any handler
-		// runs; errorHandler turns the resulting error into a JSON 413.
-		BodyLimit:    opts.BodyLimit,
-		ErrorHandler: s.errorHandler,
+		// Bodies are streamed and readBody enforces the limit (body.go
+		// says why); fasthttp's own limit then only bounds what it reads
+		// ahead of the handlers.
+		StreamRequestBody: true,
+		BodyLimit:         opts.BodyLimit,
+		ErrorHandler:      s.errorHandler,
 		// main logs its own listen line through logrus.
 		DisableStartupMessage: true,
 		// Shutdown waits for open connections; fasthttp counts a
@@ -86,11 +91,18 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	})
 
 	// Order matters: the logger is outermost so it sees the final status
-	// even of panics, which recoverer turns into errors; CORS runs before
-	// routing so 404/405 answers carry its headers too.
+	// even of panics, which recoverer turns into errors; an unread body is
+	// drained after whatever answered; CORS runs before routing so 404/405
+	// answers carry its headers too, and before the token check so that
+	// preflights (which carry no token) are answered and refusals are
+	// readable by browsers; the token check comes before the body is read,
+	// so a client without one cannot make the server buffer a body.
 	app.Use(s.requestLogger)
+	app.Use(s.drainUnreadBody)
 	app.Use(s.recoverer)
 	app.Use(cors.New(cors.Config{AllowOrigins: "*"}))
+	app.Use(s.requireToken)
+	app.Use(s.readBody)
 
 	v1 := app.Group("/v1")
 	v1.Get("/health", s.health)
@@ -99,10 +111,11 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	v1.Post("/judge/judge-single", s.judgeSingle)
 	v1.Post("/judge/judge-single-async", s.judgeSingleAsync)
 	v1.Get("/judge/result/:request_id", s.asyncResult)
-	v1.Get("/manager/sandbox-status", s.sandboxStatus)
-	v1.Get("/manager/faults", s.getFaults)
-	v1.Post("/manager/faults", s.setFaults)
-	app.Get("/metrics", s.metrics.handler())
+	manager := v1.Group("/manager", s.requireAdmin)
+	manager.Get("/sandbox-status", s.sandboxStatus)
+	manager.Get("/faults", s.getFaults)
+	manager.Post("/faults", s.setFaults)
+	app.Get("/metrics", s.requireAdmin, s.metrics.handler())
 	return app
 }
 

@@ -28,6 +28,9 @@ type serverFlags struct {
 	clusterProvider string
 	clusterEtcd     []string
 	asyncStore      string
+
+	authTokens      []string
+	authAdminTokens []string
 }
 
 func newServerFlags(name string) *serverFlags {
@@ -45,6 +48,10 @@ func newServerFlags(name string) *serverFlags {
 	f.fs.StringVar(&f.clusterProvider, "cluster-provider", "", "membership provider: automanaged or etcd")
 	f.fs.StringSliceVar(&f.clusterEtcd, "cluster-etcd", nil, "etcd endpoints HOST:PORT (etcd provider)")
 	f.fs.StringVar(&f.asyncStore, "async-store", "", "bbolt file of the async queue (default: <data-dir>/async.db)")
+	// Arguments are visible to every local user (ps, /proc): the help
+	// steers operators to the environment variable or the config file.
+	f.fs.StringSliceVar(&f.authTokens, "auth-tokens", nil, "API tokens, comma-separated; prefer PECAN_AUTH_TOKENS or [auth] tokens, arguments are visible to other users")
+	f.fs.StringSliceVar(&f.authAdminTokens, "auth-admin-tokens", nil, "admin API tokens for /v1/manager/* and /metrics; prefer PECAN_AUTH_ADMIN_TOKENS or [auth] admin_tokens")
 	return f
 }
 
@@ -63,7 +70,12 @@ func (f *serverFlags) parse(args []string) error {
 		env := "PECAN_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
 		if v, ok := os.LookupEnv(env); ok {
 			if err := f.fs.Set(fl.Name, v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", env, err))
+				if secretFlag(fl.Name) {
+					// pflag's error quotes the value.
+					errs = append(errs, fmt.Sprintf("%s: not a comma-separated list", env))
+				} else {
+					errs = append(errs, fmt.Sprintf("%s: %v", env, err))
+				}
 			}
 		}
 	})
@@ -71,6 +83,26 @@ func (f *serverFlags) parse(args []string) error {
 		return fmt.Errorf("environment: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// secretFlag reports whether a flag's value must never be echoed.
+func secretFlag(name string) bool { return name == "token" || strings.HasPrefix(name, "auth-") }
+
+// tokenList trims the tokens of a flag; a flag given but holding no token
+// is an error rather than a silent "authentication off", which an empty
+// PECAN_AUTH_TOKENS= left in an environment file would otherwise mean.
+func tokenList(flag string, tokens []string) ([]string, error) {
+	out := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		env := "PECAN_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+		return nil, fmt.Errorf("--%s (or %s) is set but holds no token; unset it to use the config file's", flag, env)
+	}
+	return out, nil
 }
 
 // load reads the config file and lays the flags over it.
@@ -115,6 +147,16 @@ func (f *serverFlags) load() (config.Config, error) {
 	}
 	if set("async-store") {
 		cfg.Async.StorePath = f.asyncStore
+	}
+	if set("auth-tokens") {
+		if cfg.Auth.Tokens, err = tokenList("auth-tokens", f.authTokens); err != nil {
+			return cfg, err
+		}
+	}
+	if set("auth-admin-tokens") {
+		if cfg.Auth.AdminTokens, err = tokenList("auth-admin-tokens", f.authAdminTokens); err != nil {
+			return cfg, err
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", f.configPath, err)

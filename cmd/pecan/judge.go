@@ -26,6 +26,7 @@ import (
 func judgeFile(args []string) error {
 	f := newServerFlags("judge")
 	server := f.fs.String("server", "", "URL of a running server (default: judge in-process)")
+	token := f.fs.String("token", "", "API token sent to --server; prefer PECAN_TOKEN, arguments are visible to other users")
 	lang := f.fs.String("language", "", "language (default: from the file extension)")
 	stdinPath := f.fs.String("stdin", "", "file given as standard input")
 	expectPath := f.fs.String("expected", "", "file with the expected output")
@@ -61,7 +62,7 @@ func judgeFile(args []string) error {
 		if *lang == "" {
 			*lang = strings.TrimPrefix(filepath.Ext(path), ".")
 		}
-		return judgeRemote(*server, map[string]any{
+		return judgeRemote(*server, *token, map[string]any{
 			"code": string(code), "language": *lang, "stdin": string(stdin),
 			"desired_stdout": string(expected), "time_limit": *timeLimit,
 			"memory_limit": *memLimit, "checker": *checker,
@@ -123,13 +124,21 @@ func languageByExtension(cfg config.Config, ext string) (string, error) {
 	return "", fmt.Errorf("no language for extension %q: pass --language", ext)
 }
 
-func judgeRemote(server string, body map[string]any) error {
+func judgeRemote(server, token string, body map[string]any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
+	req, err := http.NewRequest(http.MethodPost, strings.TrimRight(server, "/")+"/v1/judge/judge-single", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	client := &http.Client{Timeout: 5 * time.Minute}
-	resp, err := client.Post(strings.TrimRight(server, "/")+"/v1/judge/judge-single", "application/json", bytes.NewReader(b))
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+
+	log "github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/config"
 	pecanhttp "github.com/pecan-judge/pecan/http"
@@ -30,6 +35,7 @@ func serve(args []string) error {
 	defer stopSignals()
 
 	logger.WithFields(map[string]any{"pool_size": cfg.PoolSize, "backend": cfg.Backend, "version": version}).Info("starting")
+	logAuth(logger, cfg)
 	am, err := openAsync(cfg, logger)
 	if err != nil {
 		return err
@@ -54,6 +60,7 @@ func serve(args []string) error {
 		Version:      version,
 		Limits:       cfg.Limits,
 		BodyLimit:    cfg.BodyLimitKiB * 1024,
+		Auth:         cfg.Auth,
 		QueueTimeout: config.Seconds(cfg.QueueTimeout),
 		Logger:       logger.WithField("component", "http"),
 	}, n.langs, n.pool)
@@ -91,4 +98,33 @@ func serve(args []string) error {
 	}
 	os.Stdout.Sync()
 	return nil
+}
+
+// logAuth says whether the API needs tokens, and warns when it does not
+// on an address others can reach: anyone there may then run code on this
+// host and change fault injection.
+func logAuth(logger log.FieldLogger, cfg config.Config) {
+	if cfg.Auth.Enabled() {
+		logger.WithFields(log.Fields{"tokens": len(cfg.Auth.Tokens), "admin_tokens": len(cfg.Auth.AdminTokens)}).Info("API tokens required on every endpoint but /v1/health")
+		return
+	}
+	if !loopbackOnly(cfg.Listen) {
+		logger.WithField("listen", cfg.Listen).Warn("listening on a non-loopback address without API tokens: anyone who reaches it can submit code; set [auth] tokens or PECAN_AUTH_TOKENS")
+	}
+}
+
+// loopbackOnly reports whether listen (HOST:PORT) accepts connections
+// from this host only: a loopback IP or "localhost". An empty or
+// unspecified host listens everywhere, and another name may resolve to
+// anything, so neither counts.
+func loopbackOnly(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -104,6 +104,7 @@ type Options struct {
 	Dir     string   // working directory; empty means the current one
 	LogPath string   // file for stdout and stderr; empty means os.Stderr
 	Args    []string // more flags, e.g. --log-level
+	Env     []string // more environment, KEY=VALUE, e.g. PECAN_AUTH_TOKENS=...
 	// AsyncStore is --async-store, the async queue's bbolt file. Empty
 	// gives the server a store of its own in a temporary directory,
 	// removed when it exits: servers share DataDir, and the store is
@@ -156,6 +157,9 @@ func Start(o Options) (*Server, error) {
 	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, done: make(chan struct{})}
 	s.cmd = exec.Command(o.Bin, append(args, o.Args...)...)
 	s.cmd.Dir = o.Dir
+	if len(o.Env) > 0 {
+		s.cmd.Env = append(os.Environ(), o.Env...)
+	}
 	// A process group of its own: whatever the server signals as a group
 	// must not reach the process that started it.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
