@@ -29,8 +29,11 @@ deps:
 	  echo "installing @types/node@$(TYPES_NODE) (npm)"; \
 	  npm install -g --no-audit --no-fund @types/node@$(TYPES_NODE) >/dev/null; }
 
+# build makes the server and, beside it, the init program of its
+# sandboxes (the server finds it there).
 build:
 	$(GO) build -o $(BIN) ./cmd/pecan
+	$(GO) build -o bin/pecan-sandbox-init ./cmd/pecan-sandbox-init
 
 run: deps build
 	./$(BIN) serve --config pecan.toml

@@ -44,6 +44,10 @@ type Options struct {
 	CgroupPrefix string
 	// UID is the host uid programs run as (mapped to 1000 inside).
 	UID int
+	// InitBinary is the program each container starts as its init:
+	// pecan-sandbox-init (see InitBinaryBeside), or "" for this binary
+	// re-executed, which works the same but starts several times slower.
+	InitBinary string
 	// NoSeccomp turns the seccomp filter off (see seccomp.go for the
 	// policy). Only for diagnosing a toolchain the filter breaks.
 	NoSeccomp bool
@@ -89,6 +93,19 @@ func Init() error {
 		closeStraySockets()
 	}
 	return container.Init()
+}
+
+// InitBinaryName is the dedicated init program's file name.
+const InitBinaryName = "pecan-sandbox-init"
+
+// InitBinaryBeside is the init program installed next to the executable
+// exe, or "" when there is none.
+func InitBinaryBeside(exe string) string {
+	p := filepath.Join(filepath.Dir(exe), InitBinaryName)
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+		return ""
+	}
+	return p
 }
 
 // containerInitArg is go-sandbox's argument for the container init; it
@@ -194,6 +211,7 @@ func (b *Backend) build() (container.Environment, int, error) {
 		// A run sees its own cgroup as the root, not the server's
 		// cgroup names (which carry the server's pid).
 		UnshareCgroupBeforeExec: true,
+		ExecFile:                b.opts.InitBinary,
 	}
 	// Builds are serialised so the new container's init pid can be told
 	// apart from others'; a build takes a few milliseconds.

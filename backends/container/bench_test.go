@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/pecan-judge/pecan/backends"
@@ -43,12 +44,29 @@ func newTestSandboxB(b *testing.B) backends.Sandbox {
 }
 
 // BenchmarkReset is what a sandbox spends between two jobs: the old
-// container destroyed and a new one built (fresh namespaces).
+// container destroyed and a new one built (fresh namespaces), with the
+// dedicated init program and with this (test) binary re-executed as init.
 func BenchmarkReset(b *testing.B) {
-	sb := newTestSandboxB(b)
-	for i := 0; i < b.N; i++ {
-		if err := sb.Reset(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+	initBin := filepath.Join(b.TempDir(), InitBinaryName)
+	if out, err := exec.Command("go", "build", "-o", initBin, "../../cmd/pecan-sandbox-init").CombinedOutput(); err != nil {
+		b.Fatalf("build the sandbox init: %v\n%s", err, out)
+	}
+	for _, c := range []struct{ name, init string }{{"dedicated-init", initBin}, {"self-init", ""}} {
+		b.Run(c.name, func(b *testing.B) {
+			be, err := New(Options{InitBinary: c.init})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sb, err := be.New(context.Background(), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { sb.Destroy(); be.Close() }()
+			for i := 0; i < b.N; i++ {
+				if err := sb.Reset(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

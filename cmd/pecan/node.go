@@ -108,7 +108,9 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*nod
 func newBackend(cfg config.Config, langs *languages.Registry, logger *log.Logger) (backends.Backend, error) {
 	switch cfg.Backend {
 	case container.Name:
+		initBin := sandboxInit(logger)
 		return container.New(container.Options{
+			InitBinary:   initBin,
 			Mounts:       append(append([]string(nil), cfg.Container.Mounts...), langs.Mounts()...),
 			EtcFiles:     cfg.Container.EtcFiles,
 			WorkDirMiB:   cfg.Container.WorkDirMiB,
@@ -121,6 +123,20 @@ func newBackend(cfg config.Config, langs *languages.Registry, logger *log.Logger
 	default:
 		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, container.Name)
 	}
+}
+
+// sandboxInit is the dedicated sandbox init installed beside this binary
+// (make build puts it there), or "" to re-execute this binary.
+func sandboxInit(logger log.FieldLogger) string {
+	exe, err := os.Executable()
+	if err == nil {
+		if p := container.InitBinaryBeside(exe); p != "" {
+			return p
+		}
+	}
+	logger.WithField("want", container.InitBinaryName).
+		Info("no sandbox init beside the server binary; sandboxes re-execute the server, which makes each reset slower")
+	return ""
 }
 
 // stop destroys every sandbox, then the backend's own resources.

@@ -56,7 +56,7 @@ func authConfig(t *testing.T) string {
 // who gets what.
 func TestAuth(t *testing.T) {
 	start(t)
-	bin, err := suite.CopyBinary("pecan-auth")
+	bin, err := testserver.CopyBinary(suite.Bin, filepath.Join(suite.Tmp, "auth"))
 	if err != nil {
 		t.Fatal(err)
 	}

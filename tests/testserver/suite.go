@@ -39,21 +39,6 @@ func (e Env) Options(bin, config string, pool int, name string) Options {
 	}
 }
 
-// CopyBinary copies Bin to name in Tmp: a server run from the copy is
-// told apart from the shared server by its processes' executable, so
-// Leftovers of either sees only its own.
-func (e Env) CopyBinary(name string) (string, error) {
-	b, err := os.ReadFile(e.Bin)
-	if err != nil {
-		return "", fmt.Errorf("copy server binary: %w", err)
-	}
-	p := filepath.Join(e.Tmp, name)
-	if err := os.WriteFile(p, b, 0o755); err != nil {
-		return "", fmt.Errorf("copy server binary: %w", err)
-	}
-	return p, nil
-}
-
 // Suite is what RunMain needs to know of one end-to-end suite.
 type Suite struct {
 	// Name prefixes the suite's messages and names its scratch directory.

@@ -68,7 +68,8 @@ func DataDir() string {
 	return filepath.Join(cache, "pecan", "test-data")
 }
 
-// Build compiles ./cmd/pecan of the repository into dir and returns the
+// Build compiles ./cmd/pecan of the repository into dir, with the sandbox
+// init beside it as make build installs it, and returns the server
 // binary's path.
 func Build(dir string) (string, error) {
 	root, err := RepoRoot()
@@ -76,12 +77,19 @@ func Build(dir string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "pecan")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/pecan")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	for pkg, out := range map[string]string{"./cmd/pecan": bin, "./cmd/pecan-sandbox-init": sandboxInit(bin)} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Dir = root
+		if msg, err := build.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+		}
 	}
 	return bin, nil
+}
+
+// sandboxInit is where the server binary bin finds its sandboxes' init.
+func sandboxInit(bin string) string {
+	return filepath.Join(filepath.Dir(bin), "pecan-sandbox-init")
 }
 
 // TmpRoots is the set of sandbox root directories in os.TempDir(); taken
@@ -300,7 +308,7 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 	for {
 		found = found[:0]
 		for _, p := range proctable.List() {
-			if p.Exe == s.bin || p.Argv0 == s.bin {
+			if p.Exe == s.bin || p.Argv0 == s.bin || p.Exe == sandboxInit(s.bin) {
 				found = append(found, fmt.Sprintf("process %d: %q", p.PID, p.Cmdline))
 			}
 		}
@@ -362,20 +370,22 @@ func (s *Server) LogTail(n int) string {
 	return fmt.Sprintf("---- server log %s (last %d lines) ----\n%s\n----\n", s.logPath, len(lines), strings.Join(lines, "\n"))
 }
 
-// CopyBinary copies the server binary bin to dir/pecan, for a server that
-// runs beside another: Leftovers tells servers' processes apart by their
-// executable.
+// CopyBinary copies the server binary bin, and the sandbox init beside
+// it, to dir/pecan, for a server that runs beside another: Leftovers tells
+// servers' processes apart by their executable.
 func CopyBinary(bin, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("copy binary: %w", err)
 	}
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		return "", fmt.Errorf("copy binary: %w", err)
-	}
 	dst := filepath.Join(dir, "pecan")
-	if err := os.WriteFile(dst, b, 0o755); err != nil {
-		return "", fmt.Errorf("copy binary: %w", err)
+	for from, to := range map[string]string{bin: dst, sandboxInit(bin): sandboxInit(dst)} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			return "", fmt.Errorf("copy binary: %w", err)
+		}
+		if err := os.WriteFile(to, b, 0o755); err != nil {
+			return "", fmt.Errorf("copy binary: %w", err)
+		}
 	}
 	return dst, nil
 }
