@@ -37,6 +37,7 @@ const (
 
 var (
 	skipReason = testserver.SkipReason("e2e")
+	env        testserver.Env // for tests that start a server of their own
 	baseURL    string
 	client     = &http.Client{Timeout: requestTimeout}
 	inFlight   = make(chan struct{}, maxInFlight)
@@ -51,6 +52,7 @@ func TestMain(m *testing.M) {
 		Prompt:   promptShutdown,
 		LogLines: 100,
 		Start: func(e testserver.Env) (*testserver.Server, error) {
+			env = e
 			config := filepath.Join(e.Repo, "pecan.toml")
 			srv, err := testserver.StartHealthy(e.Options(e.Bin, config, 2, "server"), startupTimeout)
 			if err != nil {
