@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/fake"
 	"github.com/pecan-judge/pecan/config"
@@ -261,6 +263,16 @@ func TestRunJobCutsWhatTheAnswerCarries(t *testing.T) {
 	}
 	if len(resp.Stderr) != 1024 || !bytes.Equal(resp.Stderr, errOut[:1024]) {
 		t.Errorf("stderr: %d bytes, want the first 1024 (not UTF-8, cut where it falls)", len(resp.Stderr))
+	}
+	// What a member hands back to the node that sent it the job is this
+	// small answer, flags included.
+	wire, err := proto.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back messages.ExecuteResponse
+	if err := proto.Unmarshal(wire, &back); err != nil || !back.StdoutTruncated || !back.StderrTruncated || len(wire) > 2*1024+256 {
+		t.Errorf("on the wire: %d bytes, flags %v %v (%v)", len(wire), back.StdoutTruncated, back.StderrTruncated, err)
 	}
 
 	// A wrong answer is found past the cut too.
