@@ -104,6 +104,12 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 	keep := responseOutputBytes(cfg.Limits)
 	resp.Stdout, resp.StdoutTruncated = cutOutput(res.Stdout, keep)
 	resp.Stderr, resp.StderrTruncated = cutOutput(res.Stderr, keep)
+	// A stream the backend stopped at the kill limit was cut there, even
+	// when the answer could have carried more.
+	if lim := spec.Limits.OutputBytes; res.OutputExceeded && lim > 0 {
+		resp.StdoutTruncated = resp.StdoutTruncated || int64(len(res.Stdout)) >= lim
+		resp.StderrTruncated = resp.StderrTruncated || int64(len(res.Stderr)) >= lim
+	}
 	return resp, nil
 }
 

@@ -289,6 +289,16 @@ func TestRunJobCutsWhatTheAnswerCarries(t *testing.T) {
 	if err != nil || string(resp.Stdout) != "hello" || resp.StdoutTruncated || resp.StderrTruncated {
 		t.Fatalf("small output: %v, %+v", err, resp)
 	}
+	// A stream the kill limit stopped is flagged even when it fits.
+	killed := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		return backends.RunResult{OutputExceeded: true, Signal: 9, Stdout: bytes.Repeat([]byte("y"), int(spec.Limits.OutputBytes)), Stderr: []byte("e")}, nil
+	}
+	small := config.Default().Limits
+	small.OutputKiB, small.ResponseOutputKiB = 1, 4
+	resp, err = runOne(t, killed, request("py", "killed", ""), small)
+	if err != nil || resp.Code != int32(judge.OutputLimitExceeded) || len(resp.Stdout) != 1024 || !resp.StdoutTruncated || resp.StderrTruncated {
+		t.Fatalf("stopped at the kill limit: %v, %s, %d bytes, flags %v %v", err, resp.GetStatus(), len(resp.GetStdout()), resp.GetStdoutTruncated(), resp.GetStderrTruncated())
+	}
 	if got := responseOutputBytes(config.Limits{}); got != config.DefaultResponseOutputKiB<<10 {
 		t.Errorf("zero limit keeps %d bytes, want the default", got)
 	}
