@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/config"
@@ -88,10 +89,58 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		Signal:         res.Signal,
 		ExitCode:       res.ExitCode,
 	}
+	// The checker sees all the output; the answer, and everything that
+	// carries it on (a member's hand-over, the async store, HTTP), only
+	// the first response_output_kib of each stream.
 	setOutcome(resp, judge.Decide(r, check, res.Stdout, req.GetDesiredStdout()), res)
-	resp.Stdout = res.Stdout
-	resp.Stderr = res.Stderr
+	keep := responseOutputBytes(cfg.Limits)
+	resp.Stdout, resp.StdoutTruncated = cutOutput(res.Stdout, keep)
+	resp.Stderr, resp.StderrTruncated = cutOutput(res.Stderr, keep)
+	// A stream the backend stopped at the kill limit was cut there, even
+	// when the answer could have carried more.
+	if lim := spec.Limits.OutputBytes; res.OutputExceeded && lim > 0 {
+		resp.StdoutTruncated = resp.StdoutTruncated || int64(len(res.Stdout)) >= lim
+		resp.StderrTruncated = resp.StderrTruncated || int64(len(res.Stderr)) >= lim
+	}
 	return resp, nil
+}
+
+// responseOutputBytes is how much of stdout and of stderr an answer keeps;
+// a zero limit (a config built in code, not loaded) means the default.
+func responseOutputBytes(lim config.Limits) int {
+	kib := lim.ResponseOutputKiB
+	if kib <= 0 {
+		kib = config.DefaultResponseOutputKiB
+	}
+	return int(kib) * 1024
+}
+
+// cutOutput keeps at most n bytes of b, as a copy so that the run's whole
+// buffer can be freed, and reports whether it cut. A cut that would split
+// a UTF-8 sequence is moved back to its start, so output that was valid
+// UTF-8 stays valid.
+func cutOutput(b []byte, n int) ([]byte, bool) {
+	if len(b) <= n {
+		return b, false
+	}
+	return bytes.Clone(b[:utf8Boundary(b, n)]), true
+}
+
+// utf8Boundary is n, or the start of the multi-byte sequence that b[n]
+// continues when that sequence begins at most three bytes before n.
+func utf8Boundary(b []byte, n int) int {
+	if n >= len(b) || utf8.RuneStart(b[n]) {
+		return n
+	}
+	for i := n - 1; i >= 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if b[i] >= utf8.RuneSelf {
+				return i
+			}
+			break
+		}
+	}
+	return n
 }
 
 // setOutcome fills the verdict and the measurements of the step that
@@ -152,13 +201,14 @@ func runtimeOutOfMemory(lang *languages.Language, res backends.RunResult) bool {
 	return false
 }
 
-// cut keeps at most n bytes, marking the cut.
+// cut keeps at most n bytes, marking the cut, which it makes on a UTF-8
+// boundary.
 func cut(b []byte, n int) string {
 	if len(b) <= n {
 		return string(b)
 	}
 	const mark = "\n[output truncated]\n"
-	return string(b[:n-len(mark)]) + mark
+	return string(b[:utf8Boundary(b, n-len(mark))]) + mark
 }
 
 // internalError makes resp the InternalError answer with msg as its

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/fake"
@@ -230,5 +233,97 @@ func TestRunJobBackendErrors(t *testing.T) {
 	resp, err = runOne(t, program, req, config.Limits{})
 	if err != nil || resp.Code != int32(judge.InternalError) || !strings.Contains(resp.Error, "nonsense") {
 		t.Fatalf("got %v, %+v", err, resp)
+	}
+}
+
+// The checker judges everything the program wrote; the answer carries
+// only response_output_kib of each stream, cut on a UTF-8 boundary, and
+// says so.
+func TestRunJobCutsWhatTheAnswerCarries(t *testing.T) {
+	// "é" is two bytes: a 1 KiB cut of an odd prefix would split one.
+	out := append([]byte("x"), bytes.Repeat([]byte("é"), 3000)...)
+	errOut := bytes.Repeat([]byte{0xff}, 5000)
+	loud := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		return backends.RunResult{CPU: time.Millisecond, MemoryPeak: 1 << 20, Stdout: out, Stderr: errOut}, nil
+	}
+	lim := config.Default().Limits
+	lim.ResponseOutputKiB = 1
+
+	resp, err := runOne(t, loud, request("py", "loud", string(out)), lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Code != int32(judge.Accepted) {
+		t.Fatalf("got %s: the checker must see the whole output", resp.Status)
+	}
+	if !resp.StdoutTruncated || !resp.StderrTruncated {
+		t.Fatalf("truncation flags stdout=%v stderr=%v, want both", resp.StdoutTruncated, resp.StderrTruncated)
+	}
+	if len(resp.Stdout) != 1023 || !utf8.Valid(resp.Stdout) || !bytes.HasPrefix(out, resp.Stdout) {
+		t.Errorf("stdout: %d bytes, valid UTF-8 %v; want the 1023-byte prefix ending before a split rune", len(resp.Stdout), utf8.Valid(resp.Stdout))
+	}
+	if len(resp.Stderr) != 1024 || !bytes.Equal(resp.Stderr, errOut[:1024]) {
+		t.Errorf("stderr: %d bytes, want the first 1024 (not UTF-8, cut where it falls)", len(resp.Stderr))
+	}
+	// What a member hands back to the node that sent it the job is this
+	// small answer, flags included.
+	wire, err := proto.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back messages.ExecuteResponse
+	if err := proto.Unmarshal(wire, &back); err != nil || !back.StdoutTruncated || !back.StderrTruncated || len(wire) > 2*1024+256 {
+		t.Errorf("on the wire: %d bytes, flags %v %v (%v)", len(wire), back.StdoutTruncated, back.StderrTruncated, err)
+	}
+
+	// A wrong answer is found past the cut too.
+	want := append(bytes.Clone(out[:len(out)-2]), "e"...)
+	if resp, err = runOne(t, loud, request("py", "loud", string(want)), lim); err != nil || resp.Code != int32(judge.WrongAnswer) {
+		t.Fatalf("difference past the cut: got %v, %v", resp.GetStatus(), err)
+	}
+
+	// Output within the cap is carried whole and not flagged; a limit left
+	// at zero means the default.
+	req := request("py", "stdin", "hello")
+	req.Stdin = []byte("hello")
+	resp, err = runOne(t, program, req, config.Limits{})
+	if err != nil || string(resp.Stdout) != "hello" || resp.StdoutTruncated || resp.StderrTruncated {
+		t.Fatalf("small output: %v, %+v", err, resp)
+	}
+	// A stream the kill limit stopped is flagged even when it fits.
+	killed := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		return backends.RunResult{OutputExceeded: true, Signal: 9, Stdout: bytes.Repeat([]byte("y"), int(spec.Limits.OutputBytes)), Stderr: []byte("e")}, nil
+	}
+	small := config.Default().Limits
+	small.OutputKiB, small.ResponseOutputKiB = 1, 4
+	resp, err = runOne(t, killed, request("py", "killed", ""), small)
+	if err != nil || resp.Code != int32(judge.OutputLimitExceeded) || len(resp.Stdout) != 1024 || !resp.StdoutTruncated || resp.StderrTruncated {
+		t.Fatalf("stopped at the kill limit: %v, %s, %d bytes, flags %v %v", err, resp.GetStatus(), len(resp.GetStdout()), resp.GetStdoutTruncated(), resp.GetStderrTruncated())
+	}
+	if got := responseOutputBytes(config.Limits{}); got != config.DefaultResponseOutputKiB<<10 {
+		t.Errorf("zero limit keeps %d bytes, want the default", got)
+	}
+}
+
+func TestUTF8Boundary(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want int
+	}{
+		{"abc", 2, 2},
+		{"aé", 2, 1},        // inside é
+		{"aé", 3, 3},        // past it
+		{"a€b", 2, 1},       // after the first of three bytes
+		{"a€b", 3, 1},       // after the second
+		{"a€b", 4, 4},       // a whole rune before the cut
+		{"a😀", 4, 1},        // four-byte rune, cut after its third byte
+		{"a\x80\x80", 2, 2}, // stray continuation bytes: cut where asked
+		{"\x80\x80\x80\x80\x80", 4, 4},
+		{"é", 0, 0},
+	} {
+		if got := utf8Boundary([]byte(c.in), c.n); got != c.want {
+			t.Errorf("utf8Boundary(%q, %d) = %d, want %d", c.in, c.n, got, c.want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pecan-judge/pecan/messages"
@@ -591,6 +592,87 @@ func TestJanitorRemovesExpiredOnly(t *testing.T) {
 	// Its idempotency key went with it: the same key makes a new job.
 	if id := submit(t, m, old); id == ids["old"] {
 		t.Error("idempotency key of a removed job still maps to it")
+	}
+}
+
+// The janitor reads the index of finished jobs, not the records: a record
+// it could not even decode does not stop it, and a job is found expired
+// at the time its index entry says, however the record was reached.
+func TestJanitorReadsOnlyTheIndex(t *testing.T) {
+	o := testOptions(t, "")
+	o.ResultTTL = time.Minute
+	m := open(t, o)
+	defer stop(t, m)
+	now := time.Now()
+	expired, retained := submit(t, m, job("expired")), submit(t, m, job("retained"))
+	mustUpdate(t, m, expired, func(r *Record) { r.State, r.FinishedAt = StateDone, now.Add(-2*time.Minute) })
+	mustUpdate(t, m, retained, func(r *Record) { r.State, r.FinishedAt = StateDone, now })
+	// Both records unreadable: the sweep that decoded every record failed
+	// on them and removed nothing.
+	err := m.store.db.Update(func(tx *bolt.Tx) error {
+		for _, id := range []string{expired, retained} {
+			if err := tx.Bucket(bucketJobs).Put([]byte(id), []byte("{not json")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := m.sweep(now); n != 1 {
+		t.Fatalf("removed %d, want the expired job only", n)
+	}
+	if _, err := m.Result(context.Background(), expired); !errors.Is(err, ErrNotFound) {
+		t.Errorf("expired job: %v, want it removed", err)
+	}
+	if _, err := m.Result(context.Background(), retained); errors.Is(err, ErrNotFound) {
+		t.Error("retained job removed")
+	}
+	// The retained one goes once its time comes.
+	if n := m.sweep(now.Add(2 * time.Minute)); n != 1 {
+		t.Errorf("later sweep removed %d, want 1", n)
+	}
+}
+
+// A job's final time can move (a webhook delivered after a failed
+// attempt); the index follows it, and a store without the index (written
+// before it existed) gets it at the next start.
+func TestFinalIndexFollowsTheRecordAndIsRebuilt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "async.db")
+	o := testOptions(t, path)
+	o.ResultTTL = time.Minute
+	m := open(t, o)
+	now := time.Now()
+	id := submit(t, m, job("moved"))
+	mustUpdate(t, m, id, func(r *Record) {
+		r.State, r.FinishedAt = StateDone, now.Add(-time.Hour)
+		r.Webhook = &Delivery{State: DeliveryGaveUp, EndedAt: now.Add(-time.Hour)}
+	})
+	// Delivered after all, just now: retained again.
+	mustUpdate(t, m, id, func(r *Record) { r.Webhook.State, r.Webhook.EndedAt = DeliveryDelivered, now })
+	if n := m.sweep(now); n != 0 {
+		t.Fatalf("removed %d by its old final time", n)
+	}
+	// Pending again: never removed while pending.
+	mustUpdate(t, m, id, func(r *Record) { r.Webhook.State = DeliveryPending })
+	if n := m.sweep(now.Add(time.Hour)); n != 0 {
+		t.Fatalf("removed %d with its webhook pending", n)
+	}
+	mustUpdate(t, m, id, func(r *Record) { r.Webhook.State, r.Webhook.EndedAt = DeliveryDelivered, now })
+	err := m.store.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketFinal) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop(t, m)
+
+	m = open(t, o)
+	defer stop(t, m)
+	if n := m.sweep(now.Add(30 * time.Second)); n != 0 {
+		t.Fatalf("removed %d before its time", n)
+	}
+	if n := m.sweep(now.Add(2 * time.Minute)); n != 1 {
+		t.Fatalf("removed %d after a restart that rebuilt the index, want 1", n)
 	}
 }
 

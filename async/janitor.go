@@ -28,15 +28,15 @@ func (m *Manager) janitor(ctx context.Context) {
 
 // sweep removes the jobs expired at now; it returns how many.
 func (m *Manager) sweep(now time.Time) int {
-	ids, err := m.store.expired(now, m.opts.ResultTTL)
+	expired, err := m.store.expired(now, m.opts.ResultTTL)
 	if err != nil {
 		m.log.WithError(err).Error("async: list expired jobs")
 		return 0
 	}
-	if len(ids) == 0 {
+	if len(expired) == 0 {
 		return 0
 	}
-	n, err := m.store.remove(ids, now, m.opts.ResultTTL)
+	n, err := m.store.remove(expired)
 	if err != nil {
 		m.log.WithError(err).Error("async: remove expired jobs")
 	}

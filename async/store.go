@@ -1,10 +1,13 @@
 package async
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,26 +69,88 @@ type Delivery struct {
 	EndedAt time.Time `json:"ended_at,omitzero"`
 }
 
-// expiresAt is when a finished job may be removed: result_ttl after it
-// reached its final state, never while its webhook is still pending.
-func (r *Record) expiresAt(ttl time.Duration) (time.Time, bool) {
+// finalAt is when a job reached its final state, from which result_ttl
+// counts: when it finished, or when its webhook was delivered or given up.
+// A job not done, or whose webhook is pending, has none.
+func (r *Record) finalAt() (time.Time, bool) {
 	if r.State != StateDone {
 		return time.Time{}, false
 	}
-	end := r.FinishedAt
-	if r.Webhook != nil {
-		if r.Webhook.State == DeliveryPending {
-			return time.Time{}, false
-		}
-		end = r.Webhook.EndedAt
+	if r.Webhook == nil {
+		return r.FinishedAt, true
 	}
-	return end.Add(ttl), true
+	if r.Webhook.State == DeliveryPending {
+		return time.Time{}, false
+	}
+	return r.Webhook.EndedAt, true
 }
 
 var (
 	bucketJobs = []byte("jobs")
 	bucketIdem = []byte("idempotency")
+	// bucketFinal indexes the jobs in their final state by finalAt, so
+	// that the janitor finds the expired ones without reading any record:
+	// the key is finalAt in Unix nanoseconds (8 bytes, big-endian, so
+	// keys sort by time) followed by the job id; the value is the job's
+	// idempotency key, which goes with it.
+	bucketFinal = []byte("final")
 )
+
+// finalKey is a job's key in bucketFinal. Times outside what Unix
+// nanoseconds hold (a zero time, say) sort first or last.
+func finalKey(at time.Time, id string) []byte {
+	var ns uint64
+	switch {
+	case at.Before(time.Unix(0, 0)):
+	case at.After(time.Unix(0, math.MaxInt64)):
+		ns = math.MaxInt64
+	default:
+		ns = uint64(at.UnixNano())
+	}
+	k := make([]byte, 8, 8+len(id))
+	binary.BigEndian.PutUint64(k, ns)
+	return append(k, id...)
+}
+
+// finalEntry is one job of bucketFinal.
+type finalEntry struct {
+	key            []byte
+	at             time.Time
+	id             string
+	idempotencyKey string
+}
+
+func parseFinal(k, v []byte) (finalEntry, bool) {
+	if len(k) <= 8 {
+		return finalEntry{}, false
+	}
+	return finalEntry{
+		key:            bytes.Clone(k),
+		at:             time.Unix(0, int64(binary.BigEndian.Uint64(k))),
+		id:             string(k[8:]),
+		idempotencyKey: string(v),
+	}, true
+}
+
+// indexFinal puts r in bucketFinal when it is in its final state.
+func indexFinal(final *bolt.Bucket, r *Record) error {
+	at, ok := r.finalAt()
+	if !ok {
+		return nil
+	}
+	return final.Put(finalKey(at, r.ID), []byte(r.IdempotencyKey))
+}
+
+// reindex moves r's entry in bucketFinal from where it was, when r was
+// final at was (wasFinal), to where r is now.
+func reindex(final *bolt.Bucket, r *Record, was time.Time, wasFinal bool) error {
+	if wasFinal {
+		if err := final.Delete(finalKey(was, r.ID)); err != nil {
+			return err
+		}
+	}
+	return indexFinal(final, r)
+}
 
 // ErrNotFound is returned for a job id the store does not hold (never
 // submitted, or removed after result_ttl).
@@ -117,7 +182,7 @@ func openStore(path string) (*store, error) {
 		return nil, fmt.Errorf("async store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketJobs, bucketIdem} {
+		for _, b := range [][]byte{bucketJobs, bucketIdem, bucketFinal} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -161,6 +226,9 @@ func (s *store) create(r *Record, admit func() error) (existing string, err erro
 		if err := jobs.Put([]byte(r.ID), b); err != nil {
 			return err
 		}
+		if err := indexFinal(tx.Bucket(bucketFinal), r); err != nil {
+			return err
+		}
 		if r.IdempotencyKey != "" {
 			return idem.Put([]byte(r.IdempotencyKey), []byte(r.ID))
 		}
@@ -193,6 +261,7 @@ func (s *store) update(id string, fn func(*Record) error) (*Record, error) {
 		if r, err = decode(jobs.Get([]byte(id))); err != nil {
 			return err
 		}
+		was, wasFinal := r.finalAt()
 		if err := fn(r); err != nil {
 			return err
 		}
@@ -200,7 +269,10 @@ func (s *store) update(id string, fn func(*Record) error) (*Record, error) {
 		if err != nil {
 			return err
 		}
-		return jobs.Put([]byte(id), b)
+		if err := jobs.Put([]byte(id), b); err != nil {
+			return err
+		}
+		return reindex(tx.Bucket(bucketFinal), r, was, wasFinal)
 	})
 	if errors.Is(err, errUnchanged) {
 		return r, nil
@@ -214,13 +286,21 @@ func (s *store) update(id string, fn func(*Record) error) (*Record, error) {
 // restore runs once at start: jobs that were running when the last
 // process died go back to the queue (they run again: at least once), and
 // every job is returned, in submission order, to rebuild the in-memory
-// queues.
+// queues. bucketFinal is rebuilt from the records, so a store written
+// before it existed gets it too.
 func (s *store) restore() ([]*Record, error) {
 	var all []*Record
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		jobs := tx.Bucket(bucketJobs)
+		if err := tx.DeleteBucket(bucketFinal); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+		final, err := tx.CreateBucket(bucketFinal)
+		if err != nil {
+			return err
+		}
 		var requeued []*Record
-		err := jobs.ForEach(func(k, v []byte) error {
+		err = jobs.ForEach(func(k, v []byte) error {
 			r, err := decode(v)
 			if err != nil {
 				return fmt.Errorf("job %s: %w", k, err)
@@ -248,6 +328,11 @@ func (s *store) restore() ([]*Record, error) {
 				return err
 			}
 		}
+		for _, r := range all {
+			if err := indexFinal(final, r); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -257,47 +342,48 @@ func (s *store) restore() ([]*Record, error) {
 	return all, nil
 }
 
-// expired lists finished jobs whose retention ended before now.
-func (s *store) expired(now time.Time, ttl time.Duration) ([]string, error) {
-	var ids []string
+// expired lists the jobs whose retention ended before now, oldest first.
+// It reads bucketFinal only, which is in time order, up to the first entry
+// still retained: no record is read, however large.
+func (s *store) expired(now time.Time, ttl time.Duration) ([]finalEntry, error) {
+	var out []finalEntry
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
-			r, err := decode(v)
-			if err != nil {
-				return fmt.Errorf("job %s: %w", k, err)
+		c := tx.Bucket(bucketFinal).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			e, ok := parseFinal(k, v)
+			if !ok {
+				return fmt.Errorf("index entry %x: malformed", k)
 			}
-			if at, ok := r.expiresAt(ttl); ok && !at.After(now) {
-				ids = append(ids, r.ID)
+			if e.at.Add(ttl).After(now) {
+				break
 			}
-			return nil
-		})
+			out = append(out, e)
+		}
+		return nil
 	})
-	return ids, err
+	return out, err
 }
 
-// remove deletes jobs and their idempotency keys, rechecking under the
-// write lock that each is still expired.
-func (s *store) remove(ids []string, now time.Time, ttl time.Duration) (int, error) {
+// remove deletes the jobs of entries from expired, with their
+// idempotency keys. An entry no longer in the index (its job's final time
+// moved since, or it is gone) is skipped.
+func (s *store) remove(entries []finalEntry) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		jobs, idem := tx.Bucket(bucketJobs), tx.Bucket(bucketIdem)
-		for _, id := range ids {
-			r, err := decode(jobs.Get([]byte(id)))
-			if errors.Is(err, ErrNotFound) {
+		jobs, idem, final := tx.Bucket(bucketJobs), tx.Bucket(bucketIdem), tx.Bucket(bucketFinal)
+		for _, e := range entries {
+			if final.Get(e.key) == nil {
 				continue
 			}
-			if err != nil {
-				return err
-			}
-			if at, ok := r.expiresAt(ttl); !ok || at.After(now) {
-				continue
-			}
-			if r.IdempotencyKey != "" && string(idem.Get([]byte(r.IdempotencyKey))) == id {
-				if err := idem.Delete([]byte(r.IdempotencyKey)); err != nil {
+			if e.idempotencyKey != "" && string(idem.Get([]byte(e.idempotencyKey))) == e.id {
+				if err := idem.Delete([]byte(e.idempotencyKey)); err != nil {
 					return err
 				}
 			}
-			if err := jobs.Delete([]byte(id)); err != nil {
+			if err := jobs.Delete([]byte(e.id)); err != nil {
+				return err
+			}
+			if err := final.Delete(e.key); err != nil {
 				return err
 			}
 			n++

@@ -61,7 +61,21 @@ type Limits struct {
 	FileSizeKiB uint64  `toml:"file_size_kib"`
 	// StackKiB of 0 means unlimited stack (bounded by memory).
 	StackKiB uint64 `toml:"stack_kib"`
+
+	// ResponseOutputKiB caps the stdout and the stderr (each) that an
+	// answer carries and the async store keeps; OutputKiB, far larger,
+	// is what kills the program. The verdict is decided on all the output.
+	ResponseOutputKiB int64 `toml:"response_output_kib"`
 }
+
+// MaxResponseOutputKiB bounds limits.response_output_kib so that an answer
+// stays within a few MiB even when JSON escapes every byte of stdout and
+// stderr (a control character takes six bytes, \u0001).
+const MaxResponseOutputKiB = 256
+
+// DefaultResponseOutputKiB is limits.response_output_kib where pecan.toml
+// is silent.
+const DefaultResponseOutputKiB = 64
 
 // Container holds the settings of the container backend.
 type Container struct {
@@ -278,6 +292,8 @@ func Default() Config {
 			Processes:        64,
 			OpenFiles:        256,
 			FileSizeKiB:      64 * 1024,
+
+			ResponseOutputKiB: DefaultResponseOutputKiB,
 		},
 		Cluster: Cluster{
 			Name:       "pecan",
@@ -337,6 +353,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.WallFactor < 1 {
 		errs = append(errs, errors.New("limits: wall_factor must be at least 1"))
+	}
+	if c.Limits.ResponseOutputKiB < 1 || c.Limits.ResponseOutputKiB > MaxResponseOutputKiB {
+		errs = append(errs, fmt.Errorf("limits: response_output_kib must be in [1, %d], got %d", MaxResponseOutputKiB, c.Limits.ResponseOutputKiB))
 	}
 	errs = append(errs, c.Cluster.validate()...)
 	errs = append(errs, c.Async.validate()...)

@@ -176,3 +176,28 @@ run = ["./main"]
 		t.Errorf("misspelt auth key: %v", err)
 	}
 }
+
+func TestResponseOutputKiB(t *testing.T) {
+	cfg, err := Load(write(t, "[limits]\nresponse_output_kib = 128\n[languages.c]\nsource = \"main.c\"\nrun = [\"./main\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Limits.ResponseOutputKiB != 128 {
+		t.Errorf("response_output_kib = %d, want 128", cfg.Limits.ResponseOutputKiB)
+	}
+	if Default().Limits.ResponseOutputKiB != 64 {
+		t.Errorf("default response_output_kib = %d, want 64", Default().Limits.ResponseOutputKiB)
+	}
+	for _, kib := range []int64{1, 64, MaxResponseOutputKiB} {
+		cfg.Limits.ResponseOutputKiB = kib
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("response_output_kib %d rejected: %v", kib, err)
+		}
+	}
+	for _, kib := range []int64{0, -1, MaxResponseOutputKiB + 1} {
+		cfg.Limits.ResponseOutputKiB = kib
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "response_output_kib") {
+			t.Errorf("response_output_kib %d: error %v, want one naming the key", kib, err)
+		}
+	}
+}

@@ -279,7 +279,7 @@ func TestJudgeSingleOK(t *testing.T) {
 	want := map[string]any{
 		"code": 0.0, "status": "Accepted", "stdout": "3\n", "stderr": "warn", "time": 0.25, "memory": 1234.0,
 		"wall_time": 0.5, "exit_code": 0.0, "signal": 0.0, "compile_output": "ok", "sandbox": "sb-1",
-		"node": "node-a", "request_id": req.RequestId,
+		"node": "node-a", "request_id": req.RequestId, "stdout_truncated": false, "stderr_truncated": false,
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -619,10 +619,12 @@ func TestRequestLogging(t *testing.T) {
 	}
 }
 
+// Each stream comes in one encoding: text when it is UTF-8, else "" and
+// the exact bytes in base64. The truncation flags pass through.
 func TestJudgeSingleNonUTF8OutputIsExact(t *testing.T) {
 	raw := []byte{'o', 'k', 0xff, 0xfe, '\n'}
 	fj := &fakeJudge{exec: func(ctx context.Context, req *messages.ExecuteRequest) (*messages.ExecuteResponse, error) {
-		return &messages.ExecuteResponse{RequestId: req.RequestId, Status: "WrongAnswer", Code: 1, Stdout: raw, Stderr: []byte("fine")}, nil
+		return &messages.ExecuteResponse{RequestId: req.RequestId, Status: "WrongAnswer", Code: 1, Stdout: raw, Stderr: []byte("fine"), StdoutTruncated: true}, nil
 	}}
 	app := newTestApp(t, fj)
 	resp, body := do(t, app, postJSON(`{"code":"x","language":"python"}`))
@@ -630,21 +632,27 @@ func TestJudgeSingleNonUTF8OutputIsExact(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	var got struct {
-		Stdout       string  `json:"stdout"`
-		StdoutBase64 string  `json:"stdout_base64"`
-		StderrBase64 *string `json:"stderr_base64"`
+		Stdout          *string `json:"stdout"`
+		Stderr          string  `json:"stderr"`
+		StdoutBase64    string  `json:"stdout_base64"`
+		StderrBase64    *string `json:"stderr_base64"`
+		StdoutTruncated *bool   `json:"stdout_truncated"`
+		StderrTruncated *bool   `json:"stderr_truncated"`
 	}
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
 	}
-	if !utf8.ValidString(got.Stdout) || !strings.HasPrefix(got.Stdout, "ok") {
-		t.Errorf("stdout %q", got.Stdout)
+	if got.Stdout == nil || *got.Stdout != "" {
+		t.Errorf("stdout %v, want present and empty for output that is not UTF-8", got.Stdout)
 	}
 	if dec, err := base64.StdEncoding.DecodeString(got.StdoutBase64); err != nil || !bytes.Equal(dec, raw) {
 		t.Errorf("stdout_base64 %q does not carry the exact bytes", got.StdoutBase64)
 	}
-	if got.StderrBase64 != nil {
-		t.Errorf("stderr_base64 present for UTF-8 stderr")
+	if got.Stderr != "fine" || got.StderrBase64 != nil {
+		t.Errorf("stderr %q, stderr_base64 %v: want the text only", got.Stderr, got.StderrBase64)
+	}
+	if got.StdoutTruncated == nil || !*got.StdoutTruncated || got.StderrTruncated == nil || *got.StderrTruncated {
+		t.Errorf("truncation flags %v %v, want true and false, both present", got.StdoutTruncated, got.StderrTruncated)
 	}
 }
 

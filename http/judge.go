@@ -25,33 +25,39 @@ const localRequestID = "pecan.request_id"
 
 // judgeResponse is the judge-single answer (DESIGN §3). The first six
 // fields are the original API's; the rest are additive.
+//
+// Each stream is sent in one encoding only. JSON strings hold only UTF-8,
+// so output that is valid UTF-8 is in stdout (stderr) and the base64 field
+// is absent; output that is not has stdout "" and its exact bytes in
+// stdout_base64. Either way it is at most [limits] response_output_kib,
+// and stdout_truncated (stderr_truncated) says the program wrote more.
 type judgeResponse struct {
-	Code          int32   `json:"code"`
-	Status        string  `json:"status"`
-	Stdout        string  `json:"stdout"`
-	Stderr        string  `json:"stderr"`
-	Time          float64 `json:"time"`
-	Memory        int64   `json:"memory"`
-	WallTime      float64 `json:"wall_time"`
-	ExitCode      int32   `json:"exit_code"`
-	Signal        int32   `json:"signal"`
-	CompileOutput string  `json:"compile_output"`
-	Sandbox       string  `json:"sandbox"`
-	Node          string  `json:"node"`
-	RequestID     string  `json:"request_id"`
-	// JSON strings hold only UTF-8, so a program's bytes that are not
-	// UTF-8 show as U+FFFD in stdout/stderr; these fields then carry the
-	// exact bytes, base64-encoded. Absent when the output is valid UTF-8.
-	StdoutBase64 string `json:"stdout_base64,omitempty"`
-	StderrBase64 string `json:"stderr_base64,omitempty"`
+	Code            int32   `json:"code"`
+	Status          string  `json:"status"`
+	Stdout          string  `json:"stdout"`
+	Stderr          string  `json:"stderr"`
+	Time            float64 `json:"time"`
+	Memory          int64   `json:"memory"`
+	WallTime        float64 `json:"wall_time"`
+	ExitCode        int32   `json:"exit_code"`
+	Signal          int32   `json:"signal"`
+	CompileOutput   string  `json:"compile_output"`
+	Sandbox         string  `json:"sandbox"`
+	Node            string  `json:"node"`
+	RequestID       string  `json:"request_id"`
+	StdoutBase64    string  `json:"stdout_base64,omitempty"`
+	StderrBase64    string  `json:"stderr_base64,omitempty"`
+	StdoutTruncated bool    `json:"stdout_truncated"`
+	StderrTruncated bool    `json:"stderr_truncated"`
 }
 
-// exactBytes is the base64 of b when b is not valid UTF-8, else "".
-func exactBytes(b []byte) string {
+// encodeOutput is a stream's text and base64 fields: the text when b is
+// valid UTF-8, else the base64 of the exact bytes, never both.
+func encodeOutput(b []byte) (text, exact string) {
 	if utf8.Valid(b) {
-		return ""
+		return string(b), ""
 	}
-	return base64.StdEncoding.EncodeToString(b)
+	return "", base64.StdEncoding.EncodeToString(b)
 }
 
 // judgeSingle handles POST /v1/judge/judge-single.
@@ -151,22 +157,26 @@ func RenderResult(resp *messages.ExecuteResponse) ([]byte, error) {
 // renderResult maps a judged response to judgeResponse JSON; id stands in
 // for a response that does not carry its request id.
 func renderResult(resp *messages.ExecuteResponse, id string) ([]byte, error) {
+	stdout, stdout64 := encodeOutput(resp.Stdout)
+	stderr, stderr64 := encodeOutput(resp.Stderr)
 	return json.Marshal(judgeResponse{
-		Code:          resp.Code,
-		Status:        resp.Status,
-		Stdout:        string(resp.Stdout),
-		Stderr:        string(resp.Stderr),
-		Time:          resp.Time,
-		Memory:        resp.MemoryKib,
-		WallTime:      resp.WallTime,
-		ExitCode:      resp.ExitCode,
-		Signal:        resp.Signal,
-		CompileOutput: resp.CompileOutput,
-		Sandbox:       resp.Sandbox,
-		Node:          resp.Node,
-		RequestID:     orDefault(resp.RequestId, id),
-		StdoutBase64:  exactBytes(resp.Stdout),
-		StderrBase64:  exactBytes(resp.Stderr),
+		Code:            resp.Code,
+		Status:          resp.Status,
+		Stdout:          stdout,
+		Stderr:          stderr,
+		Time:            resp.Time,
+		Memory:          resp.MemoryKib,
+		WallTime:        resp.WallTime,
+		ExitCode:        resp.ExitCode,
+		Signal:          resp.Signal,
+		CompileOutput:   resp.CompileOutput,
+		Sandbox:         resp.Sandbox,
+		Node:            resp.Node,
+		RequestID:       orDefault(resp.RequestId, id),
+		StdoutBase64:    stdout64,
+		StderrBase64:    stderr64,
+		StdoutTruncated: resp.StdoutTruncated,
+		StderrTruncated: resp.StderrTruncated,
 	})
 }
 

@@ -259,8 +259,13 @@ type ExecuteResponse struct {
 	CompileOutput string                 `protobuf:"bytes,13,opt,name=compile_output,json=compileOutput,proto3" json:"compile_output,omitempty"`
 	Sandbox       string                 `protobuf:"bytes,14,opt,name=sandbox,proto3" json:"sandbox,omitempty"`
 	Node          string                 `protobuf:"bytes,15,opt,name=node,proto3" json:"node,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// stdout_truncated and stderr_truncated say that stdout or stderr holds
+	// only the first limits.response_output_kib of what the program wrote.
+	// The verdict was decided on all of it; only what is carried is cut.
+	StdoutTruncated bool `protobuf:"varint,16,opt,name=stdout_truncated,json=stdoutTruncated,proto3" json:"stdout_truncated,omitempty"`
+	StderrTruncated bool `protobuf:"varint,17,opt,name=stderr_truncated,json=stderrTruncated,proto3" json:"stderr_truncated,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ExecuteResponse) Reset() {
@@ -396,6 +401,20 @@ func (x *ExecuteResponse) GetNode() string {
 		return x.Node
 	}
 	return ""
+}
+
+func (x *ExecuteResponse) GetStdoutTruncated() bool {
+	if x != nil {
+		return x.StdoutTruncated
+	}
+	return false
+}
+
+func (x *ExecuteResponse) GetStderrTruncated() bool {
+	if x != nil {
+		return x.StderrTruncated
+	}
+	return false
 }
 
 // PoolStatus is a snapshot of a node's sandbox pool.
@@ -539,7 +558,7 @@ const file_pecan_proto_rawDesc = "" +
 	"\x0edesired_stdout\x18\x05 \x01(\fR\rdesiredStdout\x12\x18\n" +
 	"\achecker\x18\x06 \x01(\tR\achecker\x12(\n" +
 	"\x06limits\x18\a \x01(\v2\x10.pecan.v1.LimitsR\x06limits\x12(\n" +
-	"\x10deadline_unix_ms\x18\b \x01(\x03R\x0edeadlineUnixMs\"\xa9\x03\n" +
+	"\x10deadline_unix_ms\x18\b \x01(\x03R\x0edeadlineUnixMs\"\xff\x03\n" +
 	"\x0fExecuteResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12+\n" +
@@ -558,7 +577,9 @@ const file_pecan_proto_rawDesc = "" +
 	"\x06signal\x18\f \x01(\x05R\x06signal\x12%\n" +
 	"\x0ecompile_output\x18\r \x01(\tR\rcompileOutput\x12\x18\n" +
 	"\asandbox\x18\x0e \x01(\tR\asandbox\x12\x12\n" +
-	"\x04node\x18\x0f \x01(\tR\x04node\"\xa7\x02\n" +
+	"\x04node\x18\x0f \x01(\tR\x04node\x12)\n" +
+	"\x10stdout_truncated\x18\x10 \x01(\bR\x0fstdoutTruncated\x12)\n" +
+	"\x10stderr_truncated\x18\x11 \x01(\bR\x0fstderrTruncated\"\xa7\x02\n" +
 	"\n" +
 	"PoolStatus\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\x05R\tavailable\x12\x12\n" +

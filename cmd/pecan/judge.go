@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pecan-judge/pecan/config"
+	pecanhttp "github.com/pecan-judge/pecan/http"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
 	"github.com/pecan-judge/pecan/plan"
@@ -105,14 +106,24 @@ func judgeFile(args []string) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]any{
-		"code": res.Code, "status": res.Status, "stdout": string(res.Stdout), "stderr": string(res.Stderr),
-		"time": res.Time, "memory": res.MemoryKib, "wall_time": res.WallTime, "exit_code": res.ExitCode,
-		"signal": res.Signal, "compile_output": res.CompileOutput, "error": res.Error,
+	// The answer a server gives, from the same mapping; the reason of an
+	// InternalError, which the answer leaves out, goes to stderr.
+	out, err := pecanhttp.RenderResult(res)
+	if err != nil {
+		return err
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, out, "", "  "); err != nil {
+		return err
+	}
+	pretty.WriteByte('\n')
+	if _, err := os.Stdout.Write(pretty.Bytes()); err != nil {
+		return err
+	}
+	if res.Error != "" && res.Failure == messages.Failure_FAILURE_NONE {
+		fmt.Fprintln(os.Stderr, "pecan: judge:", res.Error)
+	}
+	return nil
 }
 
 func languageByExtension(cfg config.Config, ext string) (string, error) {

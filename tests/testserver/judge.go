@@ -73,6 +73,11 @@ type Result struct {
 	Sandbox       string  `json:"sandbox"`
 	Node          string  `json:"node"`
 	RequestID     string  `json:"request_id"`
+	// Output that is not UTF-8 comes as base64 only (stdout is then "").
+	StdoutBase64    string `json:"stdout_base64"`
+	StderrBase64    string `json:"stderr_base64"`
+	StdoutTruncated bool   `json:"stdout_truncated"`
+	StderrTruncated bool   `json:"stderr_truncated"`
 }
 
 // shown is how many bytes of a stream or body a message quotes: enough for

@@ -370,6 +370,43 @@ func (s *Server) LogTail(n int) string {
 	return fmt.Sprintf("---- server log %s (last %d lines) ----\n%s\n----\n", s.logPath, len(lines), strings.Join(lines, "\n"))
 }
 
+// Memory is what /proc/<pid>/status says of a process's resident memory,
+// in bytes: now (VmRSS) and at its peak since it started (VmHWM).
+type Memory struct {
+	RSS, Peak uint64
+}
+
+// Memory reads the server process's resident memory (its sandboxes are
+// processes of their own and not counted).
+func (s *Server) Memory() (Memory, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid))
+	if err != nil {
+		return Memory{}, fmt.Errorf("server memory: %w", err)
+	}
+	var m Memory
+	var found int
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmRSS" && name != "VmHWM") {
+			continue
+		}
+		kib, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			return Memory{}, fmt.Errorf("server memory: %s: %w", line, err)
+		}
+		if name == "VmRSS" {
+			m.RSS = kib << 10
+		} else {
+			m.Peak = kib << 10
+		}
+		found++
+	}
+	if found != 2 {
+		return Memory{}, fmt.Errorf("server memory: VmRSS and VmHWM not both in /proc/%d/status", s.pid)
+	}
+	return m, nil
+}
+
 // CopyBinary copies the server binary bin, and the sandbox init beside
 // it, to dir/pecan, for a server that runs beside another: Leftovers tells
 // servers' processes apart by their executable.
