@@ -15,7 +15,7 @@ import (
 // stream is the least of a grpc.ServerStream the interceptor touches.
 type stream struct{ grpc.ServerStream }
 
-func (stream) Context() context.Context    { return context.Background() }
+func (stream) Context() context.Context { return context.Background() }
 
 func TestRecoverStreamEndsOnlyTheStream(t *testing.T) {
 	logger, hook := logtest.NewNullLogger()
