@@ -29,8 +29,11 @@ type stormPolicy struct {
 
 func defaultStormPolicy() stormPolicy {
 	return stormPolicy{
+		// More than two restarts a second, sustained: sandboxes that
+		// cannot be built, not ones killed from outside (a kill every
+		// 0.4 s in a pool of 3 restarts each slot 0.8 times a second).
 		maxRestarts:    10,
-		window:         10 * time.Second,
+		window:         5 * time.Second,
 		respawnInitial: 2 * time.Second,
 		respawnMax:     2 * time.Minute,
 		healthyAfter:   time.Minute,

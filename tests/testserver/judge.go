@@ -127,6 +127,10 @@ type Status struct {
 	Available int    `json:"available_sandboxes"`
 	Idle      int    `json:"idle_sandboxes"`
 	Running   int    `json:"running_sandboxes"`
+	Error     int    `json:"error_sandboxes"`
+	Starting  int    `json:"starting_sandboxes"`
+	Restarts  int64  `json:"restarts"`
+	Queue     int    `json:"queue_length"`
 	Node      string `json:"node"`
 	Cluster   *struct {
 		Members []Status `json:"members"`
