@@ -66,9 +66,15 @@ func JoinCluster(system *actor.ActorSystem, cfg config.Cluster, logger logrus.Fi
 		return nil, fmt.Errorf("cluster bind %q: port: %w", cfg.Bind, err)
 	}
 	logger = logger.WithFields(logrus.Fields{"component": "cluster", "address": cfg.Bind})
-	remoteOpts, err := remoteOptions(cfg.TLS)
+	remoteOpts, err := remoteOptions(cfg.TLS, logger)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.OpenRemoting() {
+		// Only with [cluster] insecure = true (config validation): say
+		// so at every start, so it is never forgotten.
+		logger.Warn("cluster remoting listens without TLS on an address other machines can reach (insecure = true): " +
+			"anyone who reaches it can send this node any message a member could; configure [cluster.tls]")
 	}
 	// Members know this node by its bind address, as configured: without
 	// this, remoting would name it by the listener's resolved address

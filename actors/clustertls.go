@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -20,16 +21,20 @@ import (
 // would break the connection and lose every job on it.
 const maxMessage = 512 << 20
 
-// remoteOptions configures remoting: message size, and mutual TLS when t
-// is enabled: the server demands a client certificate signed by the CA,
+// remoteOptions configures remoting: message size, recovery from
+// malformed messages (remoting.go), and mutual TLS when t is enabled: the server demands a client certificate signed by the CA,
 // and the client checks the server's against the same CA (and its name
 // against the member's address, so certificates need the bind host as a
 // SAN).
-func remoteOptions(t config.TLS) ([]remote.ConfigOption, error) {
-	size := grpc.MaxRecvMsgSize(maxMessage)
+func remoteOptions(t config.TLS, logger logrus.FieldLogger) ([]remote.ConfigOption, error) {
+	server := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxMessage),
+		grpc.ChainStreamInterceptor(recoverStream(logger)),
+		grpc.ChainUnaryInterceptor(recoverUnary(logger)),
+	}
 	if !t.Enabled() {
 		return []remote.ConfigOption{
-			remote.WithServerOptions(size),
+			remote.WithServerOptions(server...),
 			remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials())),
 		}, nil
 	}
@@ -45,19 +50,19 @@ func remoteOptions(t config.TLS) ([]remote.ConfigOption, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster tls: %w", err)
 	}
-	server := &tls.Config{
+	serverTLS := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientCAs:    pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		MinVersion:   tls.VersionTLS13,
 	}
-	client := &tls.Config{
+	clientTLS := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		RootCAs:      pool,
 		MinVersion:   tls.VersionTLS13,
 	}
 	return []remote.ConfigOption{
-		remote.WithServerOptions(size, grpc.Creds(credentials.NewTLS(server))),
-		remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(client))),
+		remote.WithServerOptions(append(server, grpc.Creds(credentials.NewTLS(serverTLS)))...),
+		remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(clientTLS))),
 	}, nil
 }

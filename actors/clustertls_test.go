@@ -102,7 +102,7 @@ func TestTLSConfigErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := remoteOptions(c); err == nil {
+		if _, err := remoteOptions(c, testLogger()); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}

@@ -233,7 +233,7 @@ func (r *router) setMembers(ctx actor.Context, addresses []string) {
 	r.announce(ctx, true)
 }
 
-// memberLost gives every job running on the member one more chance
+// memberLost gives every job running on the member another chance
 // elsewhere (the router's retry rule), and stops counting on its
 // sandboxes until it announces again.
 func (r *router) memberLost(ctx actor.Context, address, reason string) {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -247,7 +248,37 @@ func TestPoolBrokenSandboxRetriedOnAnother(t *testing.T) {
 	}
 }
 
-func TestPoolTwoFailuresAnswerInternal(t *testing.T) {
+// Sandboxes killed from outside under a job, more times than the
+// first failure alone: the job is retried each time and gets its verdict.
+func TestPoolJobRetriedWhileItsSandboxesAreKilled(t *testing.T) {
+	const kills = maxAttempts - 1
+	var killed atomic.Int32
+	run := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		if killed.Add(1) <= kills {
+			sb.Break() // as SIGKILL of its init would
+			return backends.RunResult{}, fmt.Errorf("init killed: %w", backends.ErrBroken)
+		}
+		return program(ctx, sb, spec, files)
+	}
+	b := fake.New(run)
+	p := startPool(t, 2, 4, b)
+
+	resp := execute(t, p, request("py", "print 7", "7"))
+	if resp.Failure != messages.Failure_FAILURE_NONE || resp.Code != int32(judge.Accepted) {
+		t.Fatalf("after %d kills: %+v, want Accepted", kills, resp)
+	}
+	if n := b.Counts().Run; n != kills+1 {
+		t.Errorf("%d runs, want %d (one per sandbox killed, one that finished)", n, kills+1)
+	}
+	eventually(t, "the pool back at full strength", func() bool {
+		s := status(t, p)
+		return s.Idle == 2 && s.Restarts == kills && s.Error == 0
+	})
+}
+
+// A program that kills every sandbox it runs in still ends: after
+// maxAttempts sandboxes, FAILURE_INTERNAL with the cause.
+func TestPoolJobKillingEverySandboxEnds(t *testing.T) {
 	var breaks atomic.Int32
 	run := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
 		if string(files["main.py"]) == "poison" {
@@ -259,18 +290,59 @@ func TestPoolTwoFailuresAnswerInternal(t *testing.T) {
 	p := startPool(t, 2, 4, fake.New(run))
 
 	resp := execute(t, p, request("py", "poison", ""))
-	if resp.Failure != messages.Failure_FAILURE_INTERNAL || !strings.Contains(resp.Error, "seccomp killed init") {
-		t.Fatalf("got %+v, want FAILURE_INTERNAL naming the cause", resp)
+	if resp.Failure != messages.Failure_FAILURE_INTERNAL || resp.Code != int32(judge.InternalError) ||
+		!strings.Contains(resp.Error, "seccomp killed init") || !strings.Contains(resp.Error, fmt.Sprint(maxAttempts)) {
+		t.Fatalf("got %+v, want FAILURE_INTERNAL naming the cause and the attempts", resp)
 	}
-	if n := breaks.Load(); n != 2 {
-		t.Fatalf("job ran %d times, want 2", n)
+	if n := breaks.Load(); n != maxAttempts {
+		t.Fatalf("job ran %d times, want %d", n, maxAttempts)
 	}
 	eventually(t, "the pool back at full strength", func() bool {
 		s := status(t, p)
-		return s.Available == 2 && s.Restarts == 2
+		return s.Available == 2 && s.Restarts == maxAttempts
 	})
 	if r := execute(t, p, request("py", "print 1", "1")); r.Code != int32(judge.Accepted) {
 		t.Fatalf("after recovery: %+v", r)
+	}
+}
+
+// A job whose sandboxes keep dying is retried only while its requester
+// waits: no attempt starts past its deadline, however few it had.
+func TestPoolRetryEndsAtDeadline(t *testing.T) {
+	var mu sync.Mutex
+	var starts []time.Time
+	run := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		if string(files["main.py"]) == "slow poison" {
+			mu.Lock()
+			starts = append(starts, time.Now())
+			mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+			return backends.RunResult{}, fmt.Errorf("init died: %w", backends.ErrBroken)
+		}
+		return program(ctx, sb, spec, files)
+	}
+	// One sandbox: a retry goes ahead of the queue, so the job sent
+	// after the deadline runs only once the poison is given up.
+	p := startPool(t, 1, 4, fake.New(run))
+	ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	if resp, err := p.Execute(ctx, request("py", "slow poison", "")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %+v, %v; want the deadline to end the wait", resp, err)
+	}
+	if r := execute(t, p, request("py", "print 2", "2")); r.Code != int32(judge.Accepted) {
+		t.Fatalf("after the deadline: %+v", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(starts) < 2 || len(starts) >= maxAttempts {
+		t.Errorf("%d attempts before the deadline, want several but fewer than %d", len(starts), maxAttempts)
+	}
+	// The deadline travels in milliseconds.
+	for i, at := range starts {
+		if at.After(deadline.Add(time.Millisecond)) {
+			t.Errorf("attempt %d started %s after the deadline", i+1, at.Sub(deadline))
+		}
 	}
 }
 
@@ -436,7 +508,7 @@ func TestPoolRestartStormIsBoundedAndRefilled(t *testing.T) {
 	defer system.Shutdown()
 	p, err := Start(system, Options{
 		PoolSize: 2, QueueLength: 4, Backend: b, Languages: testLanguages(t), Logger: testLogger(),
-		storm: &stormPolicy{maxRestarts: 3, window: time.Minute, respawnDelay: 100 * time.Millisecond},
+		storm: &stormPolicy{maxRestarts: 3, window: time.Minute, respawnInitial: 100 * time.Millisecond, respawnMax: time.Second, healthyAfter: time.Minute},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -454,5 +526,89 @@ func TestPoolRestartStormIsBoundedAndRefilled(t *testing.T) {
 	}
 	if c := b.Counts(); c.NewFailed != 4 || c.New != 2 {
 		t.Fatalf("counts %+v, want 4 failed builds and 2 sandboxes", c)
+	}
+}
+
+// A slot whose storms go on is left empty longer each time: the
+// supervisor asks for doubling delays, up to the cap.
+func TestPoolRestartStormBackoffGrows(t *testing.T) {
+	b := fake.New(program)
+	var broken atomic.Bool
+	broken.Store(true)
+	b.SetNewError(func(id string) error {
+		if strings.Contains(id, "-0-") && broken.Load() {
+			return fake.ErrInjected
+		}
+		return nil
+	})
+	var mu sync.Mutex
+	var delays []time.Duration
+	policy := stormPolicy{
+		maxRestarts: 1, window: time.Minute,
+		respawnInitial: time.Second, respawnMax: 4 * time.Second, healthyAfter: time.Hour,
+		afterFunc: func(d time.Duration, refill func()) {
+			mu.Lock()
+			delays = append(delays, d)
+			mu.Unlock()
+			go refill() // at once: the test checks the delays asked for, not the clock
+		},
+	}
+	system := NewActorSystem(testLogger())
+	defer system.Shutdown()
+	p, err := Start(system, Options{
+		PoolSize: 2, QueueLength: 4, Backend: b, Languages: testLanguages(t), Logger: testLogger(), storm: &policy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	defer p.Stop(ctx)
+	recorded := func() []time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Duration(nil), delays...)
+	}
+	eventually(t, "four storms of slot 0", func() bool { return len(recorded()) >= 4 })
+	broken.Store(false)
+	if err := p.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}
+	got := recorded()
+	for i, w := range want {
+		if got[i] != w {
+			t.Fatalf("refill delays %v, want %v then the cap", got, want)
+		}
+	}
+}
+
+func TestStormBackoffResetsAfterHealthyPeriod(t *testing.T) {
+	p := stormPolicy{respawnInitial: 2 * time.Second, respawnMax: 20 * time.Second, healthyAfter: time.Minute}
+	var slot slotStorms
+	now := time.Unix(1e9, 0)
+	var got []time.Duration
+	// Storms soon after each refill: 2, 4, 8, 16, then the cap.
+	for range 6 {
+		d := p.backoff(&slot, now)
+		got = append(got, d)
+		now = now.Add(d)
+		slot.refilled = now
+		now = now.Add(time.Second)
+	}
+	want := []time.Duration{2, 4, 8, 16, 20, 20}
+	for i := range want {
+		if got[i] != want[i]*time.Second {
+			t.Fatalf("delays %v, want %v seconds", got, want)
+		}
+	}
+	// A minute of health since the last refill: the next storm starts over.
+	if d := p.backoff(&slot, slot.refilled.Add(time.Minute)); d != 2*time.Second {
+		t.Errorf("storm after a healthy minute: %s, want 2s", d)
+	}
+	// Not yet healthy long enough: it goes on growing.
+	slot.refilled = now
+	if d := p.backoff(&slot, now.Add(59*time.Second)); d != 4*time.Second {
+		t.Errorf("storm 59 s after the refill: %s, want 4s", d)
 	}
 }

@@ -10,16 +10,62 @@ import (
 
 // stormPolicy bounds restart storms: a sandbox actor restarted more than
 // maxRestarts times within window is stopped instead (a backend that
-// cannot build sandboxes must not spin), and its slot is refilled after
-// respawnDelay so the pool still returns to full strength by itself.
+// cannot build sandboxes must not spin), and its slot is refilled after a
+// backoff, so the pool still returns to full strength by itself. The
+// backoff starts at respawnInitial and doubles with each storm of the
+// slot, up to respawnMax; a slot that ran healthyAfter since its last
+// refill without a storm starts again from respawnInitial.
 type stormPolicy struct {
-	maxRestarts  int
-	window       time.Duration
-	respawnDelay time.Duration
+	maxRestarts    int
+	window         time.Duration
+	respawnInitial time.Duration
+	respawnMax     time.Duration
+	healthyAfter   time.Duration
+
+	// afterFunc schedules a refill; nil means time.AfterFunc (tests
+	// record the delays instead of waiting them out).
+	afterFunc func(time.Duration, func())
 }
 
 func defaultStormPolicy() stormPolicy {
-	return stormPolicy{maxRestarts: 10, window: 10 * time.Second, respawnDelay: 2 * time.Second}
+	return stormPolicy{
+		// More than two restarts a second, sustained: sandboxes that
+		// cannot be built, not ones killed from outside (a kill every
+		// 0.4 s in a pool of 3 restarts each slot 0.8 times a second).
+		maxRestarts:    10,
+		window:         5 * time.Second,
+		respawnInitial: 2 * time.Second,
+		respawnMax:     2 * time.Minute,
+		healthyAfter:   time.Minute,
+	}
+}
+
+// slotStorms is one slot's restart-storm history.
+type slotStorms struct {
+	storms   int       // in a row, each within healthyAfter of the last refill
+	refilled time.Time // zero until the first refill
+}
+
+// backoff counts a storm of the slot at now and returns how long its slot
+// stays empty.
+func (p stormPolicy) backoff(s *slotStorms, now time.Time) time.Duration {
+	if !s.refilled.IsZero() && now.Sub(s.refilled) >= p.healthyAfter {
+		s.storms = 0
+	}
+	s.storms++
+	d := p.respawnInitial
+	for i := 1; i < s.storms && d < p.respawnMax; i++ {
+		d *= 2
+	}
+	return min(d, p.respawnMax)
+}
+
+func (p stormPolicy) schedule(d time.Duration, f func()) {
+	if p.afterFunc != nil {
+		p.afterFunc(d, f)
+		return
+	}
+	time.AfterFunc(d, f)
 }
 
 // supervisor spawns the sandbox actors as its children. Their
@@ -32,6 +78,7 @@ type supervisor struct {
 
 	slots    map[string]int // child PID id -> slot
 	gens     []*atomic.Int64
+	storms   []slotStorms // by slot
 	stopping bool
 }
 
@@ -40,6 +87,7 @@ func (s *supervisor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		s.slots = map[string]int{}
 		s.gens = make([]*atomic.Int64, s.size)
+		s.storms = make([]slotStorms, s.size)
 		for i := range s.size {
 			s.gens[i] = &atomic.Int64{}
 			s.spawn(ctx, i)
@@ -53,16 +101,18 @@ func (s *supervisor) Receive(ctx actor.Context) {
 		if s.stopping {
 			return
 		}
-		s.pool.logger.WithFields(logrus.Fields{"slot": slot, "actor": m.Who.Id, "respawn_in": s.pool.storm.respawnDelay}).
+		delay := s.pool.storm.backoff(&s.storms[slot], time.Now())
+		s.pool.logger.WithFields(logrus.Fields{"slot": slot, "actor": m.Who.Id, "respawn_in": delay, "storms_in_a_row": s.storms[slot].storms}).
 			Error("sandbox actor stopped after too many restarts; slot will be refilled")
 		ctx.Send(s.pool.router, &slotVacant{pid: m.Who, reason: "restart storm"})
 		// A timer, not a sleep: the supervisor keeps serving meanwhile.
 		self, system := ctx.Self(), ctx.ActorSystem()
-		time.AfterFunc(s.pool.storm.respawnDelay, func() { system.Root.Send(self, &respawn{slot: slot}) })
+		s.pool.storm.schedule(delay, func() { system.Root.Send(self, &respawn{slot: slot}) })
 	case *respawn:
 		if s.stopping {
 			return
 		}
+		s.storms[m.slot].refilled = time.Now()
 		s.spawn(ctx, m.slot)
 		ctx.Send(s.pool.router, &slotFilled{})
 	case *actor.Stopping:

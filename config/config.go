@@ -136,6 +136,11 @@ type Cluster struct {
 	// node accepts only peers with a certificate signed by CA and
 	// presents Cert itself.
 	TLS TLS `toml:"tls"`
+	// Insecure lets remoting listen on an address other machines can
+	// reach without TLS. Anyone who reaches it can then send any message
+	// a member could, and protoactor trusts what it receives; a node
+	// refuses to start that way unless the operator says so here.
+	Insecure bool `toml:"insecure"`
 }
 
 // TLS names PEM files.
@@ -147,6 +152,27 @@ type TLS struct {
 
 // Enabled reports whether all three files are set.
 func (t TLS) Enabled() bool { return t.CA != "" && t.Cert != "" && t.Key != "" }
+
+// Loopback reports whether the bind address can be reached from this
+// machine only: a literal loopback IP, or "localhost". Any other name
+// counts as reachable from elsewhere, since validation does not resolve
+// names and a name may point anywhere.
+func (c Cluster) Loopback() bool {
+	host, _, err := net.SplitHostPort(c.Bind)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// OpenRemoting reports whether remoting would accept unauthenticated
+// messages from other machines: a bind that is not loopback, without TLS.
+// Validation allows it only with Insecure.
+func (c Cluster) OpenRemoting() bool { return c.Bind != "" && !c.TLS.Enabled() && !c.Loopback() }
 
 // Cluster providers.
 const (
@@ -399,6 +425,16 @@ func (c *Cluster) validate() []error {
 	}
 	if t := c.TLS; (t.CA != "" || t.Cert != "" || t.Key != "") && !t.Enabled() {
 		errs = append(errs, errors.New("cluster.tls: set all of ca, cert and key, or none"))
+	}
+	switch {
+	case c.OpenRemoting() && !c.Insecure:
+		// protoactor crashes or obeys whatever reaches its port: never
+		// open it to a network by accident.
+		errs = append(errs, fmt.Errorf("cluster.bind %q is not a loopback address and remoting has no TLS: "+
+			"anyone who reaches it could send this node any message; configure [cluster.tls] (ca, cert, key), "+
+			"or set [cluster] insecure = true if only trusted machines can reach it", c.Bind))
+	case c.Insecure && c.TLS.Enabled():
+		errs = append(errs, errors.New("cluster: insecure = true contradicts [cluster.tls]; remove one"))
 	}
 	return errs
 }

@@ -105,6 +105,8 @@ func TestAsyncWorkers(t *testing.T) {
 	}
 }
 
+var fullTLS = TLS{CA: "/ca.pem", Cert: "/node.pem", Key: "/node.key"}
+
 func TestValidateCluster(t *testing.T) {
 	base := Default()
 	base.Languages = map[string]Language{"c": {Source: "main.c", Run: []string{"./main"}}}
@@ -112,16 +114,30 @@ func TestValidateCluster(t *testing.T) {
 		edit func(*Cluster)
 		want string // "" means valid
 	}{
-		"off":              {func(c *Cluster) {}, ""},
-		"automanaged":      {func(c *Cluster) { c.Bind, c.Seeds = "10.0.0.1:7100", []string{"10.0.0.2:7100"} }, ""},
-		"bad bind":         {func(c *Cluster) { c.Bind = "7100" }, "cluster.bind"},
-		"any address":      {func(c *Cluster) { c.Bind = "0.0.0.0:7100" }, "cluster.bind"},
-		"no host":          {func(c *Cluster) { c.Bind = ":7100" }, "cluster.bind"},
-		"bad seed":         {func(c *Cluster) { c.Bind, c.Seeds = "h:1", []string{"nohost"} }, "cluster.seeds"},
-		"etcd, no etcd":    {func(c *Cluster) { c.Bind, c.Provider = "h:1", ProviderEtcd }, "etcd_endpoints"},
-		"etcd":             {func(c *Cluster) { c.Bind, c.Provider, c.EtcdEndpoints = "h:1", ProviderEtcd, []string{"e:2379"} }, ""},
-		"unknown provider": {func(c *Cluster) { c.Bind, c.Provider = "h:1", "consul" }, "cluster.provider"},
-		"half TLS":         {func(c *Cluster) { c.Bind, c.TLS.CA = "h:1", "/ca.pem" }, "cluster.tls"},
+		"off":           {func(c *Cluster) {}, ""},
+		"automanaged":   {func(c *Cluster) { c.Bind, c.Seeds = "127.0.0.1:7100", []string{"127.0.0.1:7102"} }, ""},
+		"bad bind":      {func(c *Cluster) { c.Bind = "7100" }, "cluster.bind"},
+		"any address":   {func(c *Cluster) { c.Bind = "0.0.0.0:7100" }, "cluster.bind"},
+		"no host":       {func(c *Cluster) { c.Bind = ":7100" }, "cluster.bind"},
+		"bad seed":      {func(c *Cluster) { c.Bind, c.Seeds = "localhost:1", []string{"nohost"} }, "cluster.seeds"},
+		"etcd, no etcd": {func(c *Cluster) { c.Bind, c.Provider = "localhost:1", ProviderEtcd }, "etcd_endpoints"},
+		"etcd": {func(c *Cluster) {
+			c.Bind, c.Provider, c.EtcdEndpoints = "localhost:1", ProviderEtcd, []string{"e:2379"}
+		}, ""},
+		"unknown provider": {func(c *Cluster) { c.Bind, c.Provider = "localhost:1", "consul" }, "cluster.provider"},
+		"half TLS":         {func(c *Cluster) { c.Bind, c.TLS.CA = "localhost:1", "/ca.pem" }, "cluster.tls"},
+
+		// Remoting reachable from other machines needs TLS, or the
+		// operator's insecure = true.
+		"network, no TLS":       {func(c *Cluster) { c.Bind = "10.0.0.1:7100" }, "[cluster.tls]"},
+		"name, no TLS":          {func(c *Cluster) { c.Bind = "node1.example:7100" }, "[cluster.tls]"},
+		"IPv6, no TLS":          {func(c *Cluster) { c.Bind = "[2001:db8::1]:7100" }, "[cluster.tls]"},
+		"any address, no TLS":   {func(c *Cluster) { c.Bind = "0.0.0.0:7100" }, "[cluster.tls]"},
+		"network, TLS":          {func(c *Cluster) { c.Bind, c.TLS = "10.0.0.1:7100", fullTLS }, ""},
+		"network, insecure":     {func(c *Cluster) { c.Bind, c.Insecure = "10.0.0.1:7100", true }, ""},
+		"insecure and TLS":      {func(c *Cluster) { c.Bind, c.Insecure, c.TLS = "10.0.0.1:7100", true, fullTLS }, "contradicts"},
+		"IPv6 loopback, no TLS": {func(c *Cluster) { c.Bind = "[::1]:7100" }, ""},
+		"127/8, no TLS":         {func(c *Cluster) { c.Bind = "127.0.0.2:7100" }, ""},
 	} {
 		cfg := base
 		c.edit(&cfg.Cluster)
@@ -198,6 +214,27 @@ func TestResponseOutputKiB(t *testing.T) {
 		cfg.Limits.ResponseOutputKiB = kib
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "response_output_kib") {
 			t.Errorf("response_output_kib %d: error %v, want one naming the key", kib, err)
+		}
+	}
+}
+
+func TestClusterOpenRemoting(t *testing.T) {
+	for _, c := range []struct {
+		cluster Cluster
+		open    bool
+	}{
+		{Cluster{}, false}, // no cluster
+		{Cluster{Bind: "127.0.0.1:7100"}, false},
+		{Cluster{Bind: "LOCALHOST:7100"}, false},
+		{Cluster{Bind: "[::1]:7100"}, false},
+		{Cluster{Bind: "10.0.0.1:7100"}, true},
+		{Cluster{Bind: "0.0.0.0:7100"}, true},
+		{Cluster{Bind: "localhost.example:7100"}, true},
+		{Cluster{Bind: "10.0.0.1:7100", Insecure: true}, true}, // allowed, still open
+		{Cluster{Bind: "10.0.0.1:7100", TLS: fullTLS}, false},
+	} {
+		if got := c.cluster.OpenRemoting(); got != c.open {
+			t.Errorf("%+v: OpenRemoting %v, want %v", c.cluster, got, c.open)
 		}
 	}
 }

@@ -82,6 +82,7 @@ func TestMain(m *testing.M) {
 // (Leftovers tells servers apart by executable) and remoting address.
 type node struct {
 	name, bin, bind string
+	config          string // empty: the repository's pecan.toml
 	args            []string
 	srv             *testserver.Server
 	rootsBefore     map[string]bool
@@ -101,7 +102,11 @@ func newNode(name, bind string, seeds []string, extra ...string) (*node, error) 
 
 // start starts the node's server and waits until it is healthy.
 func (n *node) start() error {
-	o := env.Options(n.bin, filepath.Join(env.Repo, "pecan.toml"), 1, n.name)
+	config := n.config
+	if config == "" {
+		config = filepath.Join(env.Repo, "pecan.toml")
+	}
+	o := env.Options(n.bin, config, 1, n.name)
 	o.Args = n.args
 	n.rootsBefore = testserver.TmpRoots()
 	srv, err := testserver.StartHealthy(o, startupTimeout)

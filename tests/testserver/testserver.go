@@ -430,24 +430,27 @@ func CopyBinary(bin, dir string) (string, error) {
 // ClusterAddrs returns n loopback remoting addresses for cluster members
 // whose port and the next one (the automanaged provider's membership
 // endpoint) are both free.
-func ClusterAddrs(n int) ([]string, error) {
+func ClusterAddrs(n int) ([]string, error) { return ClusterAddrsOn("127.0.0.1", n) }
+
+// ClusterAddrsOn is ClusterAddrs on the address host of this machine.
+func ClusterAddrsOn(host string, n int) ([]string, error) {
 	var out []string
 	for tries := 0; len(out) < n; tries++ {
 		if tries > 100 {
 			return nil, errors.New("cluster addresses: no free pair of ports")
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			return nil, fmt.Errorf("cluster addresses: %w", err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		next, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
+		next, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port+1)))
 		l.Close()
 		if err != nil {
 			continue
 		}
 		next.Close()
-		out = append(out, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		out = append(out, net.JoinHostPort(host, strconv.Itoa(port)))
 	}
 	return out, nil
 }
