@@ -151,8 +151,14 @@ type ExecuteRequest struct {
 	// Unix milliseconds after which nobody waits for the answer; a job still
 	// queued then is dropped instead of run.
 	DeadlineUnixMs int64 `protobuf:"varint,8,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// files, when set, are the submission's source files (code is then
+	// unused); judge-single sends code alone.
+	Files []*SourceFile `protobuf:"bytes,9,rep,name=files,proto3" json:"files,omitempty"`
+	// submission, when set, makes this a whole submission: compiled once,
+	// then run against every test (stdin and desired_stdout are unused).
+	Submission    *Submission `protobuf:"bytes,10,opt,name=submission,proto3" json:"submission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExecuteRequest) Reset() {
@@ -241,6 +247,327 @@ func (x *ExecuteRequest) GetDeadlineUnixMs() int64 {
 	return 0
 }
 
+func (x *ExecuteRequest) GetFiles() []*SourceFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ExecuteRequest) GetSubmission() *Submission {
+	if x != nil {
+		return x.Submission
+	}
+	return nil
+}
+
+// SourceFile is one file of a submission, by its path relative to the
+// work directory.
+type SourceFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SourceFile) Reset() {
+	*x = SourceFile{}
+	mi := &file_pecan_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceFile) ProtoMessage() {}
+
+func (x *SourceFile) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceFile.ProtoReflect.Descriptor instead.
+func (*SourceFile) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SourceFile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SourceFile) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+// Submission is what to judge a submission's program against: a stored
+// problem or inline tests.
+type Submission struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// problem_id is a stored problem's id ("sha256:<hex>"); empty for
+	// inline tests.
+	ProblemId string        `protobuf:"bytes,1,opt,name=problem_id,json=problemId,proto3" json:"problem_id,omitempty"`
+	Tests     []*InlineTest `protobuf:"bytes,2,rep,name=tests,proto3" json:"tests,omitempty"`
+	// mode is "first-failure" (later tests are Skipped) or "all".
+	Mode          string `protobuf:"bytes,3,opt,name=mode,proto3" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Submission) Reset() {
+	*x = Submission{}
+	mi := &file_pecan_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Submission) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Submission) ProtoMessage() {}
+
+func (x *Submission) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Submission.ProtoReflect.Descriptor instead.
+func (*Submission) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Submission) GetProblemId() string {
+	if x != nil {
+		return x.ProblemId
+	}
+	return ""
+}
+
+func (x *Submission) GetTests() []*InlineTest {
+	if x != nil {
+		return x.Tests
+	}
+	return nil
+}
+
+func (x *Submission) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+type InlineTest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Stdin         []byte                 `protobuf:"bytes,2,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	Answer        []byte                 `protobuf:"bytes,3,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InlineTest) Reset() {
+	*x = InlineTest{}
+	mi := &file_pecan_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InlineTest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InlineTest) ProtoMessage() {}
+
+func (x *InlineTest) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InlineTest.ProtoReflect.Descriptor instead.
+func (*InlineTest) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *InlineTest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InlineTest) GetStdin() []byte {
+	if x != nil {
+		return x.Stdin
+	}
+	return nil
+}
+
+func (x *InlineTest) GetAnswer() []byte {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+// TestResult is the outcome of one test of a submission.
+type TestResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Group     string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	Code      int32                  `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	Status    string                 `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	Time      float64                `protobuf:"fixed64,5,opt,name=time,proto3" json:"time,omitempty"`
+	MemoryKib int64                  `protobuf:"varint,6,opt,name=memory_kib,json=memoryKib,proto3" json:"memory_kib,omitempty"`
+	WallTime  float64                `protobuf:"fixed64,7,opt,name=wall_time,json=wallTime,proto3" json:"wall_time,omitempty"`
+	ExitCode  int32                  `protobuf:"varint,8,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	Signal    int32                  `protobuf:"varint,9,opt,name=signal,proto3" json:"signal,omitempty"`
+	// feedback is the validator's message (capped), or the reason of an
+	// InternalError.
+	Feedback string `protobuf:"bytes,10,opt,name=feedback,proto3" json:"feedback,omitempty"`
+	// score is the test's score on a scoring problem.
+	Score         float64 `protobuf:"fixed64,11,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestResult) Reset() {
+	*x = TestResult{}
+	mi := &file_pecan_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestResult) ProtoMessage() {}
+
+func (x *TestResult) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestResult.ProtoReflect.Descriptor instead.
+func (*TestResult) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TestResult) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TestResult) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *TestResult) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *TestResult) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *TestResult) GetTime() float64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
+func (x *TestResult) GetMemoryKib() int64 {
+	if x != nil {
+		return x.MemoryKib
+	}
+	return 0
+}
+
+func (x *TestResult) GetWallTime() float64 {
+	if x != nil {
+		return x.WallTime
+	}
+	return 0
+}
+
+func (x *TestResult) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *TestResult) GetSignal() int32 {
+	if x != nil {
+		return x.Signal
+	}
+	return 0
+}
+
+func (x *TestResult) GetFeedback() string {
+	if x != nil {
+		return x.Feedback
+	}
+	return ""
+}
+
+func (x *TestResult) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
 // ExecuteResponse is the judged result of an ExecuteRequest.
 type ExecuteResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -264,13 +591,18 @@ type ExecuteResponse struct {
 	// The verdict was decided on all of it; only what is carried is cut.
 	StdoutTruncated bool `protobuf:"varint,16,opt,name=stdout_truncated,json=stdoutTruncated,proto3" json:"stdout_truncated,omitempty"`
 	StderrTruncated bool `protobuf:"varint,17,opt,name=stderr_truncated,json=stderrTruncated,proto3" json:"stderr_truncated,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// tests are a submission's per-test results, in test order.
+	Tests []*TestResult `protobuf:"bytes,18,rep,name=tests,proto3" json:"tests,omitempty"`
+	// score is a scoring problem's total; has_score says it is one.
+	Score         float64 `protobuf:"fixed64,19,opt,name=score,proto3" json:"score,omitempty"`
+	HasScore      bool    `protobuf:"varint,20,opt,name=has_score,json=hasScore,proto3" json:"has_score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExecuteResponse) Reset() {
 	*x = ExecuteResponse{}
-	mi := &file_pecan_proto_msgTypes[2]
+	mi := &file_pecan_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +614,7 @@ func (x *ExecuteResponse) String() string {
 func (*ExecuteResponse) ProtoMessage() {}
 
 func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[2]
+	mi := &file_pecan_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +627,7 @@ func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteResponse) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{2}
+	return file_pecan_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExecuteResponse) GetRequestId() string {
@@ -417,6 +749,27 @@ func (x *ExecuteResponse) GetStderrTruncated() bool {
 	return false
 }
 
+func (x *ExecuteResponse) GetTests() []*TestResult {
+	if x != nil {
+		return x.Tests
+	}
+	return nil
+}
+
+func (x *ExecuteResponse) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *ExecuteResponse) GetHasScore() bool {
+	if x != nil {
+		return x.HasScore
+	}
+	return false
+}
+
 // PoolStatus is a snapshot of a node's sandbox pool.
 type PoolStatus struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -440,7 +793,7 @@ type PoolStatus struct {
 
 func (x *PoolStatus) Reset() {
 	*x = PoolStatus{}
-	mi := &file_pecan_proto_msgTypes[3]
+	mi := &file_pecan_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +805,7 @@ func (x *PoolStatus) String() string {
 func (*PoolStatus) ProtoMessage() {}
 
 func (x *PoolStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[3]
+	mi := &file_pecan_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +818,7 @@ func (x *PoolStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolStatus.ProtoReflect.Descriptor instead.
 func (*PoolStatus) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{3}
+	return file_pecan_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PoolStatus) GetAvailable() int32 {
@@ -548,7 +901,7 @@ const file_pecan_proto_rawDesc = "" +
 	"cpuSeconds\x12!\n" +
 	"\fwall_seconds\x18\x02 \x01(\x01R\vwallSeconds\x12\x1d\n" +
 	"\n" +
-	"memory_kib\x18\x03 \x01(\x03R\tmemoryKib\"\x8a\x02\n" +
+	"memory_kib\x18\x03 \x01(\x03R\tmemoryKib\"\xec\x02\n" +
 	"\x0eExecuteRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1a\n" +
@@ -558,7 +911,42 @@ const file_pecan_proto_rawDesc = "" +
 	"\x0edesired_stdout\x18\x05 \x01(\fR\rdesiredStdout\x12\x18\n" +
 	"\achecker\x18\x06 \x01(\tR\achecker\x12(\n" +
 	"\x06limits\x18\a \x01(\v2\x10.pecan.v1.LimitsR\x06limits\x12(\n" +
-	"\x10deadline_unix_ms\x18\b \x01(\x03R\x0edeadlineUnixMs\"\xff\x03\n" +
+	"\x10deadline_unix_ms\x18\b \x01(\x03R\x0edeadlineUnixMs\x12*\n" +
+	"\x05files\x18\t \x03(\v2\x14.pecan.v1.SourceFileR\x05files\x124\n" +
+	"\n" +
+	"submission\x18\n" +
+	" \x01(\v2\x14.pecan.v1.SubmissionR\n" +
+	"submission\":\n" +
+	"\n" +
+	"SourceFile\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"k\n" +
+	"\n" +
+	"Submission\x12\x1d\n" +
+	"\n" +
+	"problem_id\x18\x01 \x01(\tR\tproblemId\x12*\n" +
+	"\x05tests\x18\x02 \x03(\v2\x14.pecan.v1.InlineTestR\x05tests\x12\x12\n" +
+	"\x04mode\x18\x03 \x01(\tR\x04mode\"N\n" +
+	"\n" +
+	"InlineTest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05stdin\x18\x02 \x01(\fR\x05stdin\x12\x16\n" +
+	"\x06answer\x18\x03 \x01(\fR\x06answer\"\x99\x02\n" +
+	"\n" +
+	"TestResult\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\x12\x12\n" +
+	"\x04time\x18\x05 \x01(\x01R\x04time\x12\x1d\n" +
+	"\n" +
+	"memory_kib\x18\x06 \x01(\x03R\tmemoryKib\x12\x1b\n" +
+	"\twall_time\x18\a \x01(\x01R\bwallTime\x12\x1b\n" +
+	"\texit_code\x18\b \x01(\x05R\bexitCode\x12\x16\n" +
+	"\x06signal\x18\t \x01(\x05R\x06signal\x12\x1a\n" +
+	"\bfeedback\x18\n" +
+	" \x01(\tR\bfeedback\x12\x14\n" +
+	"\x05score\x18\v \x01(\x01R\x05score\"\xde\x04\n" +
 	"\x0fExecuteResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12+\n" +
@@ -579,7 +967,10 @@ const file_pecan_proto_rawDesc = "" +
 	"\asandbox\x18\x0e \x01(\tR\asandbox\x12\x12\n" +
 	"\x04node\x18\x0f \x01(\tR\x04node\x12)\n" +
 	"\x10stdout_truncated\x18\x10 \x01(\bR\x0fstdoutTruncated\x12)\n" +
-	"\x10stderr_truncated\x18\x11 \x01(\bR\x0fstderrTruncated\"\xa7\x02\n" +
+	"\x10stderr_truncated\x18\x11 \x01(\bR\x0fstderrTruncated\x12*\n" +
+	"\x05tests\x18\x12 \x03(\v2\x14.pecan.v1.TestResultR\x05tests\x12\x14\n" +
+	"\x05score\x18\x13 \x01(\x01R\x05score\x12\x1b\n" +
+	"\thas_score\x18\x14 \x01(\bR\bhasScore\"\xa7\x02\n" +
 	"\n" +
 	"PoolStatus\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\x05R\tavailable\x12\x12\n" +
@@ -611,23 +1002,31 @@ func file_pecan_proto_rawDescGZIP() []byte {
 }
 
 var file_pecan_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pecan_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_pecan_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_pecan_proto_goTypes = []any{
 	(Failure)(0),            // 0: pecan.v1.Failure
 	(*Limits)(nil),          // 1: pecan.v1.Limits
 	(*ExecuteRequest)(nil),  // 2: pecan.v1.ExecuteRequest
-	(*ExecuteResponse)(nil), // 3: pecan.v1.ExecuteResponse
-	(*PoolStatus)(nil),      // 4: pecan.v1.PoolStatus
+	(*SourceFile)(nil),      // 3: pecan.v1.SourceFile
+	(*Submission)(nil),      // 4: pecan.v1.Submission
+	(*InlineTest)(nil),      // 5: pecan.v1.InlineTest
+	(*TestResult)(nil),      // 6: pecan.v1.TestResult
+	(*ExecuteResponse)(nil), // 7: pecan.v1.ExecuteResponse
+	(*PoolStatus)(nil),      // 8: pecan.v1.PoolStatus
 }
 var file_pecan_proto_depIdxs = []int32{
 	1, // 0: pecan.v1.ExecuteRequest.limits:type_name -> pecan.v1.Limits
-	0, // 1: pecan.v1.ExecuteResponse.failure:type_name -> pecan.v1.Failure
-	4, // 2: pecan.v1.PoolStatus.members:type_name -> pecan.v1.PoolStatus
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	3, // 1: pecan.v1.ExecuteRequest.files:type_name -> pecan.v1.SourceFile
+	4, // 2: pecan.v1.ExecuteRequest.submission:type_name -> pecan.v1.Submission
+	5, // 3: pecan.v1.Submission.tests:type_name -> pecan.v1.InlineTest
+	0, // 4: pecan.v1.ExecuteResponse.failure:type_name -> pecan.v1.Failure
+	6, // 5: pecan.v1.ExecuteResponse.tests:type_name -> pecan.v1.TestResult
+	8, // 6: pecan.v1.PoolStatus.members:type_name -> pecan.v1.PoolStatus
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_pecan_proto_init() }
@@ -641,7 +1040,7 @@ func file_pecan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pecan_proto_rawDesc), len(file_pecan_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
