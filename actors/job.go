@@ -49,7 +49,7 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		r, _ := internal(err)
 		return r, nil
 	}
-	if err := sb.WriteFile(lang.Source, req.GetCode(), false); err != nil {
+	if err := sb.PutFile(ctx, lang.Source, bytes.NewReader(req.GetCode()), 0o644); err != nil {
 		return internal(fmt.Errorf("write source: %w", err))
 	}
 

@@ -7,6 +7,8 @@ package backends
 import (
 	"context"
 	"errors"
+	"io"
+	"io/fs"
 	"time"
 )
 
@@ -30,8 +32,16 @@ type Backend interface {
 type Sandbox interface {
 	// ID names the sandbox in logs and responses.
 	ID() string
-	// WriteFile puts a file into the work directory.
-	WriteFile(name string, data []byte, executable bool) error
+	// PutFile creates the file path (relative to the work directory,
+	// "/"-separated; its directories are made as needed) with r's content
+	// and mode's permission bits. Programs may read the file, and execute
+	// it when mode says so, never change it.
+	PutFile(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error
+	// Collect hands every regular file below the work directory to fn
+	// with its path and mode (what a compile produced, to be kept and put
+	// into other sandboxes); more than maxFiles files or maxBytes bytes in
+	// all is an error. It never follows a link a program could have made.
+	Collect(ctx context.Context, maxFiles int, maxBytes int64, fn func(path string, mode fs.FileMode, r io.Reader) error) error
 	// Run runs one program to completion or until a limit stops it. An
 	// error means the backend failed, not the program; it wraps ErrBroken
 	// when the sandbox cannot be used again.
@@ -64,10 +74,13 @@ type Limits struct {
 
 // RunSpec is one program to run inside the sandbox's work directory.
 type RunSpec struct {
-	Args   []string
-	Env    []string
-	Stdin  []byte
-	Limits Limits
+	Args  []string
+	Env   []string
+	Stdin []byte
+	// StdinFrom, when set, is read for stdin instead of Stdin: a test's
+	// input of many MiB is streamed from where it is stored.
+	StdinFrom io.Reader
+	Limits    Limits
 }
 
 // RunResult is what was measured of one run.

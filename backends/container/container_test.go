@@ -60,7 +60,7 @@ func run(t *testing.T, sb backends.Sandbox, args []string, stdin string, lim bac
 func TestCompileAndRunC(t *testing.T) {
 	sb := newTestSandbox(t)
 	src := "#include <stdio.h>\nint main(){long a,b;scanf(\"%ld %ld\",&a,&b);printf(\"%ld\\n\",a+b);}\n"
-	if err := sb.WriteFile("main.c", []byte(src), false); err != nil {
+	if err := sb.PutFile(context.Background(), "main.c", strings.NewReader(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c := run(t, sb, []string{"/usr/bin/gcc", "-O2", "-o", "main", "main.c"}, "", backends.Limits{CPU: 10 * time.Second, Processes: 32, MemoryBytes: 512 << 20})

@@ -16,7 +16,7 @@ import (
 // and seals the work directory as the job pipeline does after it.
 func compileC(t *testing.T, sb backends.Sandbox, src string) {
 	t.Helper()
-	if err := sb.WriteFile("main.c", []byte(src), false); err != nil {
+	if err := sb.PutFile(context.Background(), "main.c", strings.NewReader(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c := run(t, sb, []string{"/usr/bin/gcc", "-O2", "-o", "main", "main.c"}, "", backends.Limits{CPU: 10 * time.Second, Processes: 32, MemoryBytes: 512 << 20})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strings"
@@ -75,7 +76,11 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	}
 	defer cg.destroy()
 
-	stdin, err := memfd.DupToMemfd("stdin", bytes.NewReader(spec.Stdin))
+	var in io.Reader = bytes.NewReader(spec.Stdin)
+	if spec.StdinFrom != nil {
+		in = spec.StdinFrom
+	}
+	stdin, err := memfd.DupToMemfd("stdin", in)
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stdin: %w", s.id, err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path"
 	"strings"
 	"sync"
 
@@ -48,41 +46,6 @@ func (s *sandbox) current() (container.Environment, error) {
 		return nil, fmt.Errorf("sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
 	return s.env, nil
-}
-
-// WriteFile creates a file in the work directory through the container's
-// init, so the host never resolves a path inside the sandbox: a symlink a
-// program planted cannot redirect the write onto the host. The file
-// belongs to the container's root: programs may read it, not change it.
-func (s *sandbox) WriteFile(name string, data []byte, executable bool) error {
-	if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
-		return fmt.Errorf("write %q in sandbox %s: name must be a plain file name", name, s.id)
-	}
-	env, err := s.current()
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	perm := os.FileMode(0o644)
-	if executable {
-		perm = 0o755
-	}
-	res, err := env.Open([]container.OpenCmd{{
-		Path: path.Join(WorkDir, name),
-		Flag: os.O_CREATE | os.O_WRONLY | os.O_TRUNC | os.O_EXCL,
-		Perm: perm,
-	}})
-	if err != nil {
-		return fmt.Errorf("write %s in sandbox %s: %w: %w", name, s.id, backends.ErrBroken, err)
-	}
-	if res[0].Err != nil {
-		return fmt.Errorf("write %s in sandbox %s: %w", name, s.id, res[0].Err)
-	}
-	f := res[0].File
-	defer f.Close()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s in sandbox %s: %w", name, s.id, err)
-	}
-	return nil
 }
 
 // Reset replaces the container with a new one. Emptying the old one's

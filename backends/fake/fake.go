@@ -5,9 +5,14 @@
 package fake
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
@@ -156,15 +161,51 @@ func (s *Sandbox) check() error {
 	return nil
 }
 
-// WriteFile implements backends.Sandbox.
-func (s *Sandbox) WriteFile(name string, data []byte, executable bool) error {
+// PutFile implements backends.Sandbox.
+func (s *Sandbox) PutFile(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
 	if err := s.check(); err != nil {
 		return err
 	}
-	s.files[name] = append([]byte(nil), data...)
+	s.files[path] = data
 	return nil
+}
+
+// Collect implements backends.Sandbox over the files put or left by a
+// Run hook (see SetFile), in path order.
+func (s *Sandbox) Collect(ctx context.Context, maxFiles int, maxBytes int64, fn func(path string, mode fs.FileMode, r io.Reader) error) error {
+	s.b.mu.Lock()
+	if err := s.check(); err != nil {
+		s.b.mu.Unlock()
+		return err
+	}
+	paths := slices.Sorted(maps.Keys(s.files))
+	files := make(map[string][]byte, len(s.files))
+	maps.Copy(files, s.files)
+	s.b.mu.Unlock()
+	var total int64
+	for i, p := range paths {
+		if total += int64(len(files[p])); i >= maxFiles || total > maxBytes {
+			return fmt.Errorf("fake: collect: over %d files or %d bytes", maxFiles, maxBytes)
+		}
+		if err := fn(p, 0o644, bytes.NewReader(files[p])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetFile puts a file into the sandbox as a program would (a Run hook
+// making a compile's output).
+func (s *Sandbox) SetFile(path string, data []byte) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	s.files[path] = append([]byte(nil), data...)
 }
 
 // Run implements backends.Sandbox by calling the backend's Run hook
