@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/pecan-judge/pecan/backends"
@@ -23,6 +24,18 @@ const compileOutputMax = 64 * 1024
 type JobConfig struct {
 	Limits config.Limits // output, processes, open files, file size, stack
 	Node   string
+	// Problems gives submissions their stored problems; nil when the
+	// node has no problem store.
+	Problems Problems
+	// compiles counts compiles by language id (the languages known at
+	// start); nil in tests that do not count.
+	compiles map[string]*atomic.Int64
+}
+
+func (c JobConfig) countCompile(lang string) {
+	if n := c.compiles[lang]; n != nil {
+		n.Add(1)
+	}
 }
 
 // RunJob judges one request in sb: write the source, compile if the
@@ -49,11 +62,12 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		r, _ := internal(err)
 		return r, nil
 	}
-	if err := sb.PutFile(ctx, lang.Source, bytes.NewReader(req.GetCode()), 0o644); err != nil {
+	if err := writeSources(ctx, sb, lang, req); err != nil {
 		return internal(fmt.Errorf("write source: %w", err))
 	}
 
 	if lang.Compiled() {
+		cfg.countCompile(lang.ID)
 		spec := plan.Compile(lang, cfg.Limits)
 		res, err := sb.Run(ctx, spec)
 		if err != nil {
@@ -78,17 +92,7 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 	if err != nil {
 		return internal(fmt.Errorf("run: %w", err))
 	}
-	r := judge.Run{
-		OOM: res.OOM || (spec.Limits.MemoryBytes > 0 && res.MemoryPeak >= spec.Limits.MemoryBytes) ||
-			runtimeOutOfMemory(lang, res),
-		// The backend flags a kill; a program that finished just over the
-		// limit (limits are enforced by polling) is over it all the same.
-		CPUExceeded:    res.CPUExceeded || (spec.Limits.CPU > 0 && res.CPU > spec.Limits.CPU),
-		WallExceeded:   res.WallExceeded || (spec.Limits.Wall > 0 && res.Wall > spec.Limits.Wall),
-		OutputExceeded: res.OutputExceeded,
-		Signal:         res.Signal,
-		ExitCode:       res.ExitCode,
-	}
+	r := measured(lang, spec.Limits, res)
 	// The checker sees all the output; the answer, and everything that
 	// carries it on (a member's hand-over, the async store, HTTP), only
 	// the first response_output_kib of each stream.
@@ -103,6 +107,27 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		resp.StderrTruncated = resp.StderrTruncated || int64(len(res.Stderr)) >= lim
 	}
 	return resp, nil
+}
+
+// writeSources puts the submission's source files into sb: the files of
+// a multi-file submission, else code under the language's source name.
+func writeSources(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest) error {
+	return sb.PutFile(ctx, lang.Source, bytes.NewReader(req.GetCode()), 0o644)
+}
+
+// measured is what the verdict needs of a run under lim.
+func measured(lang *languages.Language, lim backends.Limits, res backends.RunResult) judge.Run {
+	return judge.Run{
+		OOM: res.OOM || (lim.MemoryBytes > 0 && res.MemoryPeak >= lim.MemoryBytes) ||
+			runtimeOutOfMemory(lang, res),
+		// The backend flags a kill; a program that finished just over the
+		// limit (limits are enforced by polling) is over it all the same.
+		CPUExceeded:    res.CPUExceeded || (lim.CPU > 0 && res.CPU > lim.CPU),
+		WallExceeded:   res.WallExceeded || (lim.Wall > 0 && res.Wall > lim.Wall),
+		OutputExceeded: res.OutputExceeded,
+		Signal:         res.Signal,
+		ExitCode:       res.ExitCode,
+	}
 }
 
 // responseOutputBytes is how much of stdout and of stderr an answer keeps;

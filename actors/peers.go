@@ -55,6 +55,10 @@ func (p *peers) isRemote(sender *actor.PID) bool {
 
 // pick returns the member with the most idle sandboxes for j, or nil.
 func (p *peers) pick(j *job, now time.Time) *peer {
+	if j.req.GetSubmission().GetProblemId() != "" {
+		// A member may not have the problem's files: it stays here.
+		return nil
+	}
 	var best *peer
 	for _, m := range p.members {
 		if m.status == nil || m.idle <= 0 || now.Sub(m.seen) > statusStale || m.address == j.avoidMember {

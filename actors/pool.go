@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -37,6 +38,8 @@ type Options struct {
 	Logger logrus.FieldLogger
 	// Cluster, when set, shares this pool with the cluster's members.
 	Cluster *Cluster
+	// Problems, when set, gives submissions their stored problems.
+	Problems Problems
 
 	// storm overrides the restart-storm bounds (tests only).
 	storm *stormPolicy
@@ -62,6 +65,7 @@ type Pool struct {
 	size       int
 	node       string
 	superDone  <-chan struct{}
+	compiles   map[string]*atomic.Int64
 
 	stopOnce sync.Once
 	stopErr  error
@@ -122,7 +126,7 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 		router:    router,
 		backend:   opts.Backend,
 		languages: opts.Languages,
-		job:       JobConfig{Limits: opts.Limits, Node: opts.Node},
+		job:       JobConfig{Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, compiles: compileCounters(opts.Languages)},
 		idPrefix:  prefix,
 		storm:     storm,
 		logger:    logger,
@@ -131,7 +135,27 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 	sup := root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor {
 		return &supervisor{pool: shared, size: opts.PoolSize, stopped: done}
 	}, actor.WithSupervisor(newCountingStrategy(storm, router, logger.WithField("actor", "supervisor")))), "pecan-pool-")
-	return &Pool{system: system, router: router, supervisor: sup, size: opts.PoolSize, node: opts.Node, superDone: done}, nil
+	return &Pool{system: system, router: router, supervisor: sup, size: opts.PoolSize, node: opts.Node, superDone: done, compiles: shared.job.compiles}, nil
+}
+
+// compileCounters has one counter per configured language.
+func compileCounters(langs *languages.Registry) map[string]*atomic.Int64 {
+	m := map[string]*atomic.Int64{}
+	if langs != nil {
+		for _, l := range langs.All() {
+			m[l.ID] = &atomic.Int64{}
+		}
+	}
+	return m
+}
+
+// Compiles is how many compiles this node's sandboxes ran, by language.
+func (p *Pool) Compiles() map[string]int64 {
+	out := make(map[string]int64, len(p.compiles))
+	for id, n := range p.compiles {
+		out[id] = n.Load()
+	}
+	return out
 }
 
 // Router is the PID of the pool's router: it accepts
@@ -180,6 +204,7 @@ func (p *Pool) Status(ctx context.Context) (*messages.PoolStatus, error) {
 	if !ok {
 		return nil, fmt.Errorf("actors: unexpected answer %T", res)
 	}
+	s.Compiles = p.Compiles()
 	return s, nil
 }
 

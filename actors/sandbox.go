@@ -12,7 +12,6 @@ import (
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
-	"github.com/pecan-judge/pecan/plan"
 )
 
 // Time bounds for sandbox housekeeping. They do not depend on the job:
@@ -190,10 +189,14 @@ func (a *sandboxActor) runGuarded(ctx actor.Context, jctx context.Context, lang 
 				done <- outcome{panic: p}
 			}
 		}()
-		resp, err := RunJob(jctx, a.sb, lang, j.req, a.pool.job)
+		run := RunJob
+		if j.req.GetSubmission() != nil {
+			run = RunSubmission
+		}
+		resp, err := run(jctx, a.sb, lang, j.req, a.pool.job)
 		done <- outcome{resp: resp, err: err}
 	}()
-	timer := time.NewTimer(plan.JobTime(lang, j.req, a.pool.job.Limits))
+	timer := time.NewTimer(jobTime(lang, j.req, a.pool.job, a.pool.languages))
 	defer timer.Stop()
 	select {
 	case o := <-done:

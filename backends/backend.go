@@ -37,11 +37,13 @@ type Sandbox interface {
 	// and mode's permission bits. Programs may read the file, and execute
 	// it when mode says so, never change it.
 	PutFile(ctx context.Context, path string, r io.Reader, mode fs.FileMode) error
-	// Collect hands every regular file below the work directory to fn
-	// with its path and mode (what a compile produced, to be kept and put
-	// into other sandboxes); more than maxFiles files or maxBytes bytes in
-	// all is an error. It never follows a link a program could have made.
-	Collect(ctx context.Context, maxFiles int, maxBytes int64, fn func(path string, mode fs.FileMode, r io.Reader) error) error
+	// Collect hands every regular file below dir (relative to the work
+	// directory; "" for all of it) to fn with its path and mode: what a
+	// compile produced, to be kept and put into other sandboxes, or what
+	// a validator wrote. More than maxFiles files or maxBytes bytes in all
+	// is an error; a missing dir is no file. It never follows a link a
+	// program could have made.
+	Collect(ctx context.Context, dir string, maxFiles int, maxBytes int64, fn func(path string, mode fs.FileMode, r io.Reader) error) error
 	// Run runs one program to completion or until a limit stops it. An
 	// error means the backend failed, not the program; it wraps ErrBroken
 	// when the sandbox cannot be used again.

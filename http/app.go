@@ -110,6 +110,8 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	v1.Get("/languages", s.languages)
 	v1.Post("/judge/judge-single", s.judgeSingle)
 	v1.Post("/judge/judge-single-async", s.judgeSingleAsync)
+	v1.Post("/judge/submission", s.judgeSubmission)
+	v1.Post("/judge/submission-async", s.judgeSubmissionAsync)
 	v1.Get("/judge/result/:request_id", s.asyncResult)
 	manager := v1.Group("/manager", s.requireAdmin)
 	manager.Get("/sandbox-status", s.sandboxStatus)

@@ -86,15 +86,9 @@ type asyncAccepted struct {
 // is validated exactly like judge-single's (a bad one is refused here and
 // creates no job), then queued.
 func (s *server) judgeSingleAsync(c *fiber.Ctx) error {
-	if s.opts.Async == nil {
-		return fiber.NewError(fiber.StatusServiceUnavailable, "asynchronous judging is not enabled on this server")
-	}
-	if err := requireJSON(c.Get(fiber.HeaderContentType)); err != nil {
+	key, err := s.asyncPreamble(c)
+	if err != nil {
 		return err
-	}
-	key := c.Get("Idempotency-Key")
-	if err := checkIdempotencyKey(key); err != nil {
-		return badRequest(err.Error())
 	}
 	raw, err := parseObject(c.Body())
 	if err != nil {
@@ -104,14 +98,19 @@ func (s *server) judgeSingleAsync(c *fiber.Ctx) error {
 	if err != nil {
 		return badRequest(err.Error())
 	}
+	req, budget := s.executeRequest(jr, uuid.NewString())
+	return s.queueAsync(c, raw, key, req, budget)
+}
+
+// queueAsync queues a validated request with the webhook the body names
+// and answers its request id.
+func (s *server) queueAsync(c *fiber.Ctx, raw map[string]json.RawMessage, key string, req *messages.ExecuteRequest, budget time.Duration) error {
 	hook, err := webhookURLField(raw)
 	if err != nil {
 		return badRequest(err.Error())
 	}
-
-	req, budget := s.executeRequest(jr, uuid.NewString())
 	id, err := s.opts.Async.Submit(c.UserContext(), AsyncJob{Request: req, Budget: budget, WebhookURL: hook}, key)
-	log := s.log.WithFields(logrus.Fields{"request_id": id, "language": jr.Language.ID})
+	log := s.log.WithFields(logrus.Fields{"request_id": id, "language": req.Language})
 	switch {
 	case errors.Is(err, ErrAsyncFull):
 		s.metrics.failures.WithLabelValues("async_full").Inc()
@@ -125,6 +124,22 @@ func (s *server) judgeSingleAsync(c *fiber.Ctx) error {
 	}
 	c.Locals(localRequestID, id)
 	return c.JSON(asyncAccepted{RequestID: id})
+}
+
+// asyncPreamble checks what every async submission needs before its body
+// is read, and returns its idempotency key.
+func (s *server) asyncPreamble(c *fiber.Ctx) (string, error) {
+	if s.opts.Async == nil {
+		return "", fiber.NewError(fiber.StatusServiceUnavailable, "asynchronous judging is not enabled on this server")
+	}
+	if err := requireJSON(c.Get(fiber.HeaderContentType)); err != nil {
+		return "", err
+	}
+	key := c.Get("Idempotency-Key")
+	if err := checkIdempotencyKey(key); err != nil {
+		return "", badRequest(err.Error())
+	}
+	return key, nil
 }
 
 // checkIdempotencyKey accepts keys of printable ASCII up to

@@ -71,15 +71,21 @@ func (s *server) judgeSingle(c *fiber.Ctx) error {
 	}
 
 	id := uuid.NewString()
-	c.Locals(localRequestID, id)
 	req, budget := s.executeRequest(jr, id)
+	return s.judgeAndAnswer(c, req, budget, jr.Language.ID)
+}
+
+// judgeAndAnswer runs req with budget as its deadline and answers with its
+// result (RenderResult), or with the error that kept it from being judged.
+func (s *server) judgeAndAnswer(c *fiber.Ctx, req *messages.ExecuteRequest, budget time.Duration, language string) error {
+	id := req.RequestId
+	c.Locals(localRequestID, id)
 	deadline := time.Now().Add(budget)
 	req.DeadlineUnixMs = deadline.UnixMilli()
 	ctx, cancel := context.WithDeadline(c.UserContext(), deadline)
 	defer cancel()
 
-	log := s.log.WithFields(logrus.Fields{"request_id": id, "language": jr.Language.ID})
-
+	log := s.log.WithFields(logrus.Fields{"request_id": id, "language": language})
 	start := time.Now()
 	resp, err := s.execute(ctx, req)
 	switch {
@@ -108,9 +114,9 @@ func (s *server) judgeSingle(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusInternalServerError, orDefault(resp.Error, "the job could not be judged"))
 	}
 
-	s.metrics.jobs.WithLabelValues(jr.Language.ID, resp.Status).Inc()
-	s.metrics.latency.WithLabelValues(jr.Language.ID).Observe(time.Since(start).Seconds())
-	body, err := renderResult(resp, id)
+	s.metrics.jobs.WithLabelValues(language, resp.Status).Inc()
+	s.metrics.latency.WithLabelValues(language).Observe(time.Since(start).Seconds())
+	body, err := renderAnswer(resp, id)
 	if err != nil {
 		log.WithError(err).Error("render the result")
 		return errInternal
@@ -151,7 +157,16 @@ func RenderResult(resp *messages.ExecuteResponse) ([]byte, error) {
 	if resp.Failure != messages.Failure_FAILURE_NONE {
 		return json.Marshal(errorBody{Error: orDefault(resp.Error, "the job could not be judged")})
 	}
-	return renderResult(resp, resp.RequestId)
+	return renderAnswer(resp, resp.RequestId)
+}
+
+// renderAnswer is a judged response's JSON: a submission's or a
+// judge-single's.
+func renderAnswer(resp *messages.ExecuteResponse, id string) ([]byte, error) {
+	if resp.Submission {
+		return renderSubmission(resp, id)
+	}
+	return renderResult(resp, id)
 }
 
 // renderResult maps a judged response to judgeResponse JSON; id stands in

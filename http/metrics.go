@@ -53,6 +53,7 @@ var (
 	sandboxesDesc = prometheus.NewDesc("pecan_sandboxes", "Sandboxes of this node by state.", []string{"state"}, nil)
 	restartsDesc  = prometheus.NewDesc("pecan_sandbox_restarts_total", "Sandbox restarts since the server started.", nil, nil)
 	queueDesc     = prometheus.NewDesc("pecan_queue_length", "Requests waiting for an idle sandbox.", nil, nil)
+	compilesDesc  = prometheus.NewDesc("pecan_compiles_total", "Compiles this node ran, by language.", []string{"language"}, nil)
 )
 
 // poolCollector reads the pool's status at scrape time, so /metrics and
@@ -63,6 +64,7 @@ func (p poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sandboxesDesc
 	ch <- restartsDesc
 	ch <- queueDesc
+	ch <- compilesDesc
 }
 
 func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
@@ -78,6 +80,9 @@ func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(st.Restarts))
 	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.QueueLength))
+	for lang, n := range st.Compiles {
+		ch <- prometheus.MustNewConstMetric(compilesDesc, prometheus.CounterValue, float64(n), lang)
+	}
 }
 
 var (

@@ -15,6 +15,9 @@ const (
 	MemoryLimitExceeded
 	InternalError
 	OutputLimitExceeded
+	// Skipped is a test not run after an earlier failure (per-test
+	// results only).
+	Skipped
 )
 
 var verdictNames = [...]string{
@@ -26,6 +29,7 @@ var verdictNames = [...]string{
 	"MemoryLimitExceeded",
 	"InternalError",
 	"OutputLimitExceeded",
+	"Skipped",
 }
 
 func (v Verdict) String() string {
@@ -65,4 +69,16 @@ func Decide(r Run, check Checker, stdout, want []byte) Verdict {
 	default:
 		return WrongAnswer
 	}
+}
+
+// Aggregate is a submission's verdict from its tests' in order: the first
+// that is not Accepted (a Skipped test was not run, so never first),
+// Accepted if none.
+func Aggregate(tests []Verdict) Verdict {
+	for _, v := range tests {
+		if v != Accepted && v != Skipped {
+			return v
+		}
+	}
+	return Accepted
 }

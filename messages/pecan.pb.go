@@ -594,8 +594,11 @@ type ExecuteResponse struct {
 	// tests are a submission's per-test results, in test order.
 	Tests []*TestResult `protobuf:"bytes,18,rep,name=tests,proto3" json:"tests,omitempty"`
 	// score is a scoring problem's total; has_score says it is one.
-	Score         float64 `protobuf:"fixed64,19,opt,name=score,proto3" json:"score,omitempty"`
-	HasScore      bool    `protobuf:"varint,20,opt,name=has_score,json=hasScore,proto3" json:"has_score,omitempty"`
+	Score    float64 `protobuf:"fixed64,19,opt,name=score,proto3" json:"score,omitempty"`
+	HasScore bool    `protobuf:"varint,20,opt,name=has_score,json=hasScore,proto3" json:"has_score,omitempty"`
+	// submission marks the answer to a submission (tests, score), which
+	// renders differently from judge-single's.
+	Submission    bool `protobuf:"varint,21,opt,name=submission,proto3" json:"submission,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -770,6 +773,13 @@ func (x *ExecuteResponse) GetHasScore() bool {
 	return false
 }
 
+func (x *ExecuteResponse) GetSubmission() bool {
+	if x != nil {
+		return x.Submission
+	}
+	return false
+}
+
 // PoolStatus is a snapshot of a node's sandbox pool.
 type PoolStatus struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -786,7 +796,9 @@ type PoolStatus struct {
 	// members is the cluster as this node sees it, itself included: the
 	// last status each member reported. Only in the answer to a status
 	// query on a clustered node; never in the status members exchange.
-	Members       []*PoolStatus `protobuf:"bytes,10,rep,name=members,proto3" json:"members,omitempty"`
+	Members []*PoolStatus `protobuf:"bytes,10,rep,name=members,proto3" json:"members,omitempty"`
+	// compiles counts this node's compiles by language id.
+	Compiles      map[string]int64 `protobuf:"bytes,11,rep,name=compiles,proto3" json:"compiles,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -891,6 +903,13 @@ func (x *PoolStatus) GetMembers() []*PoolStatus {
 	return nil
 }
 
+func (x *PoolStatus) GetCompiles() map[string]int64 {
+	if x != nil {
+		return x.Compiles
+	}
+	return nil
+}
+
 var File_pecan_proto protoreflect.FileDescriptor
 
 const file_pecan_proto_rawDesc = "" +
@@ -946,7 +965,7 @@ const file_pecan_proto_rawDesc = "" +
 	"\x06signal\x18\t \x01(\x05R\x06signal\x12\x1a\n" +
 	"\bfeedback\x18\n" +
 	" \x01(\tR\bfeedback\x12\x14\n" +
-	"\x05score\x18\v \x01(\x01R\x05score\"\xde\x04\n" +
+	"\x05score\x18\v \x01(\x01R\x05score\"\xfe\x04\n" +
 	"\x0fExecuteResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12+\n" +
@@ -970,7 +989,10 @@ const file_pecan_proto_rawDesc = "" +
 	"\x10stderr_truncated\x18\x11 \x01(\bR\x0fstderrTruncated\x12*\n" +
 	"\x05tests\x18\x12 \x03(\v2\x14.pecan.v1.TestResultR\x05tests\x12\x14\n" +
 	"\x05score\x18\x13 \x01(\x01R\x05score\x12\x1b\n" +
-	"\thas_score\x18\x14 \x01(\bR\bhasScore\"\xa7\x02\n" +
+	"\thas_score\x18\x14 \x01(\bR\bhasScore\x12\x1e\n" +
+	"\n" +
+	"submission\x18\x15 \x01(\bR\n" +
+	"submission\"\xa4\x03\n" +
 	"\n" +
 	"PoolStatus\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\x05R\tavailable\x12\x12\n" +
@@ -983,7 +1005,11 @@ const file_pecan_proto_rawDesc = "" +
 	"\x04node\x18\b \x01(\tR\x04node\x12\x18\n" +
 	"\aaddress\x18\t \x01(\tR\aaddress\x12.\n" +
 	"\amembers\x18\n" +
-	" \x03(\v2\x14.pecan.v1.PoolStatusR\amembers*C\n" +
+	" \x03(\v2\x14.pecan.v1.PoolStatusR\amembers\x12>\n" +
+	"\bcompiles\x18\v \x03(\v2\".pecan.v1.PoolStatus.CompilesEntryR\bcompiles\x1a;\n" +
+	"\rCompilesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*C\n" +
 	"\aFailure\x12\x10\n" +
 	"\fFAILURE_NONE\x10\x00\x12\x10\n" +
 	"\fFAILURE_BUSY\x10\x01\x12\x14\n" +
@@ -1002,7 +1028,7 @@ func file_pecan_proto_rawDescGZIP() []byte {
 }
 
 var file_pecan_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pecan_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_pecan_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_pecan_proto_goTypes = []any{
 	(Failure)(0),            // 0: pecan.v1.Failure
 	(*Limits)(nil),          // 1: pecan.v1.Limits
@@ -1013,6 +1039,7 @@ var file_pecan_proto_goTypes = []any{
 	(*TestResult)(nil),      // 6: pecan.v1.TestResult
 	(*ExecuteResponse)(nil), // 7: pecan.v1.ExecuteResponse
 	(*PoolStatus)(nil),      // 8: pecan.v1.PoolStatus
+	nil,                     // 9: pecan.v1.PoolStatus.CompilesEntry
 }
 var file_pecan_proto_depIdxs = []int32{
 	1, // 0: pecan.v1.ExecuteRequest.limits:type_name -> pecan.v1.Limits
@@ -1022,11 +1049,12 @@ var file_pecan_proto_depIdxs = []int32{
 	0, // 4: pecan.v1.ExecuteResponse.failure:type_name -> pecan.v1.Failure
 	6, // 5: pecan.v1.ExecuteResponse.tests:type_name -> pecan.v1.TestResult
 	8, // 6: pecan.v1.PoolStatus.members:type_name -> pecan.v1.PoolStatus
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	9, // 7: pecan.v1.PoolStatus.compiles:type_name -> pecan.v1.PoolStatus.CompilesEntry
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_pecan_proto_init() }
@@ -1040,7 +1068,7 @@ func file_pecan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pecan_proto_rawDesc), len(file_pecan_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

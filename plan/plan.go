@@ -127,3 +127,109 @@ const replySlack = 5 * time.Second
 func Budget(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits, queueWait time.Duration) time.Duration {
 	return queueWait + JobTime(lang, req, lim) + replySlack
 }
+
+// Problem is what plan needs to know of a submission's tests: how many
+// there are, and the problem's own limits (0: the problem does not say).
+type Problem struct {
+	Tests               int
+	TimeLimit           float64 // CPU seconds per test
+	MemoryMiB           int64
+	OutputMiB           int64
+	ValidationTime      float64 // CPU seconds per validator run
+	ValidationMemoryMiB int64
+	CustomValidator     bool
+}
+
+// Validator defaults, where the problem leaves them unset.
+const (
+	DefaultValidationTime      = 10 * time.Second
+	DefaultValidationMemoryMiB = 1024
+)
+
+// perTestGrace covers what a test costs besides its runs: a new sandbox,
+// its files put in, the output handed to the validator.
+const perTestGrace = time.Second
+
+// Test is the run step of one test of a submission: the problem's limits
+// where it has them, else the request's, never above the operator's.
+func Test(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits, p Problem) backends.RunSpec {
+	l := testLimits(req.GetLimits(), lim, p)
+	if p.OutputMiB > 0 {
+		lim.OutputKiB = min(p.OutputMiB*1024, lim.OutputKiB)
+	}
+	withLimits := &messages.ExecuteRequest{Limits: l, Stdin: req.GetStdin()}
+	return Run(lang, withLimits, lim)
+}
+
+func testLimits(req *messages.Limits, lim config.Limits, p Problem) *messages.Limits {
+	out := &messages.Limits{CpuSeconds: req.GetCpuSeconds(), WallSeconds: req.GetWallSeconds(), MemoryKib: req.GetMemoryKib()}
+	if p.TimeLimit > 0 {
+		out.CpuSeconds = min(p.TimeLimit, lim.MaxTime)
+		out.WallSeconds = min(out.CpuSeconds*lim.WallFactor+1, lim.MaxWallTime)
+	}
+	if p.MemoryMiB > 0 {
+		out.MemoryKib = min(p.MemoryMiB*1024, lim.MaxMemoryKiB)
+	}
+	return out
+}
+
+// Validate is the step that runs a custom validator of language vlang on
+// one test's output, with args after the language's run command (the
+// protocol's file names and the problem's flags).
+func Validate(vlang *languages.Language, lim config.Limits, p Problem, args []string) backends.RunSpec {
+	cpu := config.Seconds(p.ValidationTime)
+	if cpu <= 0 {
+		cpu = DefaultValidationTime
+	}
+	mem := p.ValidationMemoryMiB
+	if mem <= 0 {
+		mem = DefaultValidationMemoryMiB
+	}
+	procs := vlang.RunProcesses
+	if procs == 0 {
+		procs = lim.Processes
+	}
+	return backends.RunSpec{
+		Args: append(vlang.Expand(vlang.Run, languages.Vars{MemoryMiB: mem}), args...),
+		Env:  vlang.Env,
+		Limits: backends.Limits{
+			CPU:         cpu + config.Seconds(vlang.ExtraTime),
+			Wall:        2*cpu + time.Second,
+			MemoryBytes: uint64(mem)<<20 + uint64(vlang.ExtraMemoryMiB)<<20,
+			Processes:   procs,
+			OutputBytes: lim.OutputKiB * 1024,
+			FileBytes:   lim.FileSizeKiB * 1024,
+			OpenFiles:   lim.OpenFiles,
+			StackBytes:  lim.StackKiB * 1024,
+		},
+	}
+}
+
+// SubmissionTime is the longest a submission may take in a healthy
+// sandbox: one compile, then every test with its validator, one after
+// another, plus a grace for each.
+func SubmissionTime(lang, vlang *languages.Language, req *messages.ExecuteRequest, lim config.Limits, p Problem) time.Duration {
+	d := jobGrace
+	if lang.Compiled() {
+		d += Compile(lang, lim).Limits.Wall
+	}
+	run := Test(lang, req, lim, p).Limits
+	perTest := run.Wall
+	if perTest <= 0 {
+		perTest = 3*run.CPU + time.Second
+	}
+	perTest += perTestGrace
+	if p.CustomValidator && vlang != nil {
+		if vlang.Compiled() {
+			d += Compile(vlang, lim).Limits.Wall
+		}
+		perTest += Validate(vlang, lim, p, nil).Limits.Wall + perTestGrace
+	}
+	return d + time.Duration(max(p.Tests, 1))*perTest
+}
+
+// SubmissionBudget is how long a requester waits for a submission's
+// answer.
+func SubmissionBudget(lang, vlang *languages.Language, req *messages.ExecuteRequest, lim config.Limits, p Problem, queueWait time.Duration) time.Duration {
+	return queueWait + SubmissionTime(lang, vlang, req, lim, p) + replySlack
+}

@@ -129,19 +129,50 @@ func makeDirs(root int, dirs []string) (int, error) {
 	return fd, nil
 }
 
-// Collect hands every regular file below the work directory to fn, with
-// its path relative to the work directory and its mode: what a compile
-// produced, to be kept and put into other sandboxes. More than maxFiles
-// files or maxBytes bytes in all is an error. Links, fifos and devices
-// are skipped.
-func (s *sandbox) Collect(ctx context.Context, maxFiles int, maxBytes int64, fn func(p string, mode fs.FileMode, r io.Reader) error) error {
+// openDirs opens the directories dirs below root, one name at a time,
+// never following a link; the caller closes the result.
+func openDirs(root int, dirs []string) (int, error) {
+	fd := root
+	for _, d := range dirs {
+		next, err := unix.Openat(fd, d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if fd != root {
+			unix.Close(fd)
+		}
+		if err != nil {
+			return -1, fmt.Errorf("directory %s: %w", d, err)
+		}
+		fd = next
+	}
+	return fd, nil
+}
+
+// Collect hands every regular file below dir to fn, with its path
+// relative to the work directory and its mode. More than maxFiles files or
+// maxBytes bytes in all is an error. Links, fifos and devices are skipped.
+func (s *sandbox) Collect(ctx context.Context, dir string, maxFiles int, maxBytes int64, fn func(p string, mode fs.FileMode, r io.Reader) error) error {
 	wd, err := s.openWorkDir(ctx)
 	if err != nil {
 		return fmt.Errorf("collect from sandbox %s: %w", s.id, err)
 	}
 	defer wd.Close()
+	root := int(wd.Fd())
+	if dir != "" {
+		dirs, last, err := splitRelative(dir)
+		if err != nil {
+			return fmt.Errorf("collect %q from sandbox %s: %w", dir, s.id, err)
+		}
+		fd, err := openDirs(root, append(dirs, last))
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("collect %s from sandbox %s: %w", dir, s.id, err)
+		}
+		defer unix.Close(fd)
+		root = fd
+	}
 	files, bytes := 0, int64(0)
-	err = walk(int(wd.Fd()), "", func(dirfd int, name, rel string) error {
+	err = walk(root, dir, func(dirfd int, name, rel string) error {
 		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", rel, err)

@@ -14,7 +14,7 @@ import (
 func collect(t *testing.T, sb backends.Sandbox) map[string]string {
 	t.Helper()
 	got := map[string]string{}
-	err := sb.Collect(context.Background(), 100, 1<<20, func(p string, mode fs.FileMode, r io.Reader) error {
+	err := sb.Collect(context.Background(), "", 100, 1<<20, func(p string, mode fs.FileMode, r io.Reader) error {
 		b, err := io.ReadAll(r)
 		got[p] = string(b)
 		return err
@@ -57,10 +57,17 @@ ln -s /etc/passwd com/link && mkfifo fifo && (echo x >> run.sh || echo refused)`
 			t.Errorf("collected %s = %q, want %q", p, got[p], w)
 		}
 	}
-	if err := sb.Collect(ctx, 2, 1<<20, func(string, fs.FileMode, io.Reader) error { return nil }); err == nil {
+	sub := map[string]bool{}
+	if err := sb.Collect(ctx, "com/example", 100, 1<<20, func(p string, _ fs.FileMode, _ io.Reader) error { sub[p] = true; return nil }); err != nil || len(sub) != 2 || !sub["com/example/Made.class"] {
+		t.Errorf("collect com/example: %v %v", sub, err)
+	}
+	if err := sb.Collect(ctx, "missing", 100, 1<<20, func(string, fs.FileMode, io.Reader) error { return nil }); err != nil {
+		t.Errorf("collect a missing dir: %v", err)
+	}
+	if err := sb.Collect(ctx, "", 2, 1<<20, func(string, fs.FileMode, io.Reader) error { return nil }); err == nil {
 		t.Error("Collect over maxFiles succeeded")
 	}
-	if err := sb.Collect(ctx, 100, 8, func(string, fs.FileMode, io.Reader) error { return nil }); err == nil {
+	if err := sb.Collect(ctx, "", 100, 8, func(string, fs.FileMode, io.Reader) error { return nil }); err == nil {
 		t.Error("Collect over maxBytes succeeded")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/pecan-judge/pecan/backends"
@@ -178,13 +179,18 @@ func (s *Sandbox) PutFile(ctx context.Context, path string, r io.Reader, mode fs
 
 // Collect implements backends.Sandbox over the files put or left by a
 // Run hook (see SetFile), in path order.
-func (s *Sandbox) Collect(ctx context.Context, maxFiles int, maxBytes int64, fn func(path string, mode fs.FileMode, r io.Reader) error) error {
+func (s *Sandbox) Collect(ctx context.Context, dir string, maxFiles int, maxBytes int64, fn func(path string, mode fs.FileMode, r io.Reader) error) error {
 	s.b.mu.Lock()
 	if err := s.check(); err != nil {
 		s.b.mu.Unlock()
 		return err
 	}
-	paths := slices.Sorted(maps.Keys(s.files))
+	var paths []string
+	for _, p := range slices.Sorted(maps.Keys(s.files)) {
+		if dir == "" || strings.HasPrefix(p, dir+"/") {
+			paths = append(paths, p)
+		}
+	}
 	files := make(map[string][]byte, len(s.files))
 	maps.Copy(files, s.files)
 	s.b.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
 // Verdict codes of a judge-single response (DESIGN §4).
@@ -18,6 +20,7 @@ const (
 	MemoryLimitExceeded = 5
 	InternalError       = 6
 	OutputLimitExceeded = 7
+	Skipped             = 8
 )
 
 // VerdictName is the status string the server sends with verdict code
@@ -41,6 +44,8 @@ func VerdictName(code int) string {
 		return "InternalError"
 	case OutputLimitExceeded:
 		return "OutputLimitExceeded"
+	case Skipped:
+		return "Skipped"
 	}
 	return ""
 }
@@ -158,4 +163,121 @@ func GetStatus(c *http.Client, base string) (*Status, error) {
 		return nil, fmt.Errorf("sandbox-status: %w", err)
 	}
 	return &s, nil
+}
+
+// Submission is a /v1/judge/submission request: code or files, and a
+// stored problem or inline tests.
+type Submission struct {
+	Language    string       `json:"language"`
+	Code        string       `json:"code,omitempty"`
+	Files       []SourceFile `json:"files,omitempty"`
+	Problem     string       `json:"problem,omitempty"`
+	Tests       []InlineTest `json:"tests,omitempty"`
+	Checker     string       `json:"checker,omitempty"`
+	Mode        string       `json:"mode,omitempty"`
+	TimeLimit   float64      `json:"time_limit,omitempty"`
+	MemoryLimit int64        `json:"memory_limit,omitempty"`
+}
+
+// SourceFile is one file of a submission.
+type SourceFile struct {
+	Name     string `json:"name"`
+	Content  string `json:"content"`
+	Encoding string `json:"encoding,omitempty"`
+}
+
+// InlineTest is one test sent with a submission.
+type InlineTest struct {
+	Name   string `json:"name,omitempty"`
+	Stdin  string `json:"stdin"`
+	Answer string `json:"answer"`
+}
+
+// SubmissionResult is a submission's answer.
+type SubmissionResult struct {
+	Code          int          `json:"code"`
+	Status        string       `json:"status"`
+	Score         *float64     `json:"score"`
+	CompileOutput string       `json:"compile_output"`
+	Time          float64      `json:"time"`
+	Memory        int64        `json:"memory"`
+	Tests         []TestResult `json:"tests"`
+	Error         string       `json:"error"`
+	Sandbox       string       `json:"sandbox"`
+	RequestID     string       `json:"request_id"`
+}
+
+// TestResult is one test of a SubmissionResult.
+type TestResult struct {
+	Name     string   `json:"name"`
+	Group    string   `json:"group"`
+	Code     int      `json:"code"`
+	Status   string   `json:"status"`
+	Time     float64  `json:"time"`
+	Memory   int64    `json:"memory"`
+	ExitCode int      `json:"exit_code"`
+	Signal   int      `json:"signal"`
+	Feedback string   `json:"feedback"`
+	Score    *float64 `json:"score"`
+}
+
+// Verdicts are the tests' status names, in order.
+func (r *SubmissionResult) Verdicts() []string {
+	var out []string
+	for _, t := range r.Tests {
+		out = append(out, t.Status)
+	}
+	return out
+}
+
+func (r *SubmissionResult) String() string {
+	return fmt.Sprintf("code=%d status=%s score=%v tests=%v error=%q compile_output=%q",
+		r.Code, r.Status, r.Score, r.Verdicts(), r.Error, Clip(r.CompileOutput, shown))
+}
+
+// JudgeSubmission posts sub to /v1/judge/submission of the server at base
+// and decodes the answer; any answer but 200 is an error.
+func JudgeSubmission(c *http.Client, base string, sub Submission) (*SubmissionResult, error) {
+	body, err := json.Marshal(sub)
+	if err != nil {
+		return nil, fmt.Errorf("encode submission: %w", err)
+	}
+	resp, err := c.Post(base+"/v1/judge/submission", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("POST submission: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("POST submission: read body: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("POST submission: HTTP %d: %s", resp.StatusCode, Clip(string(b), shown))
+	}
+	var r SubmissionResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode submission answer %q: %w", Clip(string(b), shown), err)
+	}
+	return &r, nil
+}
+
+// Compiles reads pecan_compiles_total of language from the server's
+// /metrics (0 when it has no sample yet).
+func Compiles(c *http.Client, base, language string) (int, error) {
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		return 0, fmt.Errorf("GET /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /metrics: HTTP %d %v", resp.StatusCode, err)
+	}
+	prefix := fmt.Sprintf("pecan_compiles_total{language=%q} ", language)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, nil
 }

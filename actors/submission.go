@@ -1,0 +1,238 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/exec"
+	"github.com/pecan-judge/pecan/judge"
+	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/plan"
+)
+
+// Bounds of what a compile may leave for the runs (the artifact): it is
+// held in memory while the submission runs.
+const (
+	artifactMaxFiles = 4096
+	artifactMaxBytes = 256 << 20
+)
+
+// Submission modes.
+const (
+	ModeFirstFailure = "first-failure"
+	ModeAll          = "all"
+)
+
+// testCase is one test of a submission, wherever its data lives.
+type testCase struct {
+	name, group   string
+	input, answer exec.Opener
+}
+
+// testJudge decides a test's verdict from the program's run; it is the
+// checker of inline tests or the problem's validator.
+type testJudge interface {
+	judgeTest(ctx context.Context, sb backends.Sandbox, t testCase, run judge.Run, stdout []byte) (testVerdict, error)
+}
+
+// testVerdict is a test's verdict with the validator's say.
+type testVerdict struct {
+	verdict  judge.Verdict
+	feedback string
+	score    float64
+	hasScore bool
+}
+
+// submission is what RunSubmission needs, resolved: its tests, how they
+// are judged, and the problem's limits.
+type submission struct {
+	tests   []testCase
+	judge   testJudge
+	problem plan.Problem
+}
+
+// RunSubmission judges a whole submission in sb: one compile, then every
+// test in order, each in a fresh sandbox that sees the compiled program
+// and the test's input and nothing of an earlier test. In first-failure
+// mode the tests after the first that is not Accepted are Skipped. The
+// error contract is RunJob's.
+func RunSubmission(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig) (*messages.ExecuteResponse, error) {
+	resp := &messages.ExecuteResponse{RequestId: req.GetRequestId(), Sandbox: sb.ID(), Node: cfg.Node, Submission: true}
+	sub, err := resolveSubmission(req, cfg)
+	if err != nil {
+		// The request, not the sandbox, is at fault.
+		return internalError(resp, err.Error()), nil
+	}
+	art, compileOut, failed, err := compileOnce(ctx, sb, lang, req, cfg, resp)
+	if err != nil {
+		return internalError(resp, err.Error()), err
+	}
+	resp.CompileOutput = compileOut
+	if failed {
+		for _, t := range sub.tests {
+			resp.Tests = append(resp.Tests, skipped(t))
+		}
+		return resp, nil
+	}
+	stop := false
+	for _, t := range sub.tests {
+		if stop {
+			resp.Tests = append(resp.Tests, skipped(t))
+			continue
+		}
+		tr, err := runTest(ctx, sb, lang, req, cfg, sub, art, t)
+		if err != nil {
+			return internalError(resp, fmt.Sprintf("test %s: %v", t.name, err)), err
+		}
+		resp.Tests = append(resp.Tests, tr)
+		stop = tr.Code != int32(judge.Accepted) && req.GetSubmission().GetMode() != ModeAll
+	}
+	summarise(resp)
+	return resp, nil
+}
+
+// resolveSubmission turns the request's tests into test cases and their
+// judge.
+func resolveSubmission(req *messages.ExecuteRequest, cfg JobConfig) (*submission, error) {
+	s := req.GetSubmission()
+	if id := s.GetProblemId(); id != "" {
+		return resolveProblem(id, cfg)
+	}
+	check, err := judge.ParseChecker(req.GetChecker())
+	if err != nil {
+		return nil, err
+	}
+	sub := &submission{judge: checkerJudge{check}}
+	for i, t := range s.GetTests() {
+		name := t.GetName()
+		if name == "" {
+			name = strconv.Itoa(i + 1)
+		}
+		sub.tests = append(sub.tests, testCase{name: name, input: exec.Bytes(t.GetStdin()), answer: exec.Bytes(t.GetAnswer())})
+	}
+	sub.problem.Tests = len(sub.tests)
+	return sub, nil
+}
+
+// compileOnce puts the sources into sb, compiles them when the language
+// is compiled, and takes out what the runs need. failed reports a
+// CompileError, which resp then carries.
+func compileOnce(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig, resp *messages.ExecuteResponse) (exec.Artifact, string, bool, error) {
+	if err := writeSources(ctx, sb, lang, req); err != nil {
+		return nil, "", false, fmt.Errorf("write sources: %w", err)
+	}
+	var out string
+	if lang.Compiled() {
+		cfg.countCompile(lang.ID)
+		spec := plan.Compile(lang, cfg.Limits)
+		res, err := sb.Run(ctx, spec)
+		if err != nil {
+			return nil, "", false, fmt.Errorf("compile: %w", err)
+		}
+		if msg, ok := compileFailed(res, spec.Limits); ok {
+			setOutcome(resp, judge.CompileError, res)
+			return nil, msg, true, nil
+		}
+		out = cut(append(append([]byte(nil), res.Stdout...), res.Stderr...), compileOutputMax)
+	}
+	files, err := exec.Collect(ctx, sb, "", artifactMaxFiles, artifactMaxBytes)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("take the compiled program out: %w", err)
+	}
+	return exec.Artifact(files), out, false, nil
+}
+
+// runTest runs the program on one test in a fresh sandbox and judges it.
+func runTest(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig, sub *submission, art exec.Artifact, t testCase) (*messages.TestResult, error) {
+	if err := sb.Reset(ctx); err != nil {
+		return nil, err
+	}
+	spec := plan.Test(lang, req, cfg.Limits, sub.problem)
+	res, err := exec.Run(ctx, sb, art, spec, t.input)
+	if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	tr := &messages.TestResult{
+		Name: t.name, Group: t.group,
+		Time: res.CPU.Seconds(), WallTime: res.Wall.Seconds(), MemoryKib: int64(res.MemoryPeak / 1024),
+		ExitCode: int32(res.ExitCode), Signal: int32(res.Signal),
+	}
+	v, err := sub.judge.judgeTest(ctx, sb, t, measured(lang, spec.Limits, res), res.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	tr.Code, tr.Status = int32(v.verdict), v.verdict.String()
+	tr.Feedback = cut([]byte(v.feedback), feedbackMax)
+	tr.Score = v.score
+	return tr, nil
+}
+
+// feedbackMax caps a validator's message in a test result.
+const feedbackMax = 4 << 10
+
+func skipped(t testCase) *messages.TestResult {
+	return &messages.TestResult{Name: t.name, Group: t.group, Code: int32(judge.Skipped), Status: judge.Skipped.String()}
+}
+
+// summarise sets the submission's verdict (the first test in order that
+// is not Accepted; Accepted if none) and its time and memory (the maxima
+// over its tests).
+func summarise(resp *messages.ExecuteResponse) {
+	verdicts := make([]judge.Verdict, len(resp.Tests))
+	for i, t := range resp.Tests {
+		verdicts[i] = judge.Verdict(t.Code)
+		resp.Time = max(resp.Time, t.Time)
+		resp.WallTime = max(resp.WallTime, t.WallTime)
+		resp.MemoryKib = max(resp.MemoryKib, t.MemoryKib)
+	}
+	v := judge.Aggregate(verdicts)
+	resp.Code, resp.Status = int32(v), v.String()
+}
+
+// checkerJudge judges inline tests with a §5 checker on the host.
+type checkerJudge struct{ check judge.Checker }
+
+func (c checkerJudge) judgeTest(_ context.Context, _ backends.Sandbox, t testCase, run judge.Run, stdout []byte) (testVerdict, error) {
+	want, err := readAll(t.answer)
+	if err != nil {
+		return testVerdict{}, fmt.Errorf("answer: %w", err)
+	}
+	return testVerdict{verdict: judge.Decide(run, c.check, stdout, want)}, nil
+}
+
+func readAll(open exec.Opener) ([]byte, error) {
+	r, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// Problems is what submissions need of the problem store.
+type Problems interface{}
+
+// resolveProblem is a stored problem's tests and validator.
+func resolveProblem(id string, cfg JobConfig) (*submission, error) {
+	return nil, fmt.Errorf("problem %s: no problem store on this node", id)
+}
+
+// jobTime is the longest a job may take in a healthy sandbox.
+func jobTime(lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig, langs *languages.Registry) time.Duration {
+	if req.GetSubmission() == nil {
+		return plan.JobTime(lang, req, cfg.Limits)
+	}
+	shape, vlang := submissionShape(req, cfg, langs)
+	return plan.SubmissionTime(lang, vlang, req, cfg.Limits, shape)
+}
+
+// submissionShape is what plan needs to know of a submission's tests, and
+// the language of its validator (nil for none).
+func submissionShape(req *messages.ExecuteRequest, cfg JobConfig, langs *languages.Registry) (plan.Problem, *languages.Language) {
+	return plan.Problem{Tests: len(req.GetSubmission().GetTests())}, nil
+}
