@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -29,11 +30,13 @@ func chaos(args []string) error {
 	conc := fs.Int("concurrency", 8, "requests in flight")
 	every := fs.Duration("kill-every", 200*time.Millisecond, "how often to SIGKILL a sandbox")
 	timeout := fs.Duration("timeout", 2*time.Minute, "per-request client timeout")
+	token := fs.String("token", os.Getenv("PECAN_TOKEN"), "API token (an admin token when the server has admin tokens); default $PECAN_TOKEN")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	base := strings.TrimRight(*server, "/")
-	before, err := fetchStatus(base)
+	client := tokenClient(*timeout, *token)
+	before, err := fetchStatus(client, base)
 	if err != nil {
 		return fmt.Errorf("server status: %w", err)
 	}
@@ -42,7 +45,7 @@ func chaos(args []string) error {
 	kills := make(chan killReport, 1)
 	go func() { kills <- killLoop(*pid, *every, stopKiller) }()
 
-	res := drive(base, *jobs, *conc, *timeout)
+	res := drive(client, base, *jobs, *conc)
 	close(stopKiller)
 	kr := <-kills
 	since := time.Now()
@@ -50,9 +53,9 @@ func chaos(args []string) error {
 		since = kr.last
 	}
 
-	_, rerr := waitFullStrength(base, before.size(), time.Minute)
+	_, rerr := waitFullStrength(client, base, before.size(), time.Minute)
 	recovery := time.Since(since)
-	after, _ := fetchStatus(base)
+	after, _ := fetchStatus(client, base)
 
 	fmt.Printf("requests sent      %d\n", res.sent)
 	fmt.Printf("answered 200       %d (accepted %d)\n", res.ok, res.accepted)
@@ -83,9 +86,9 @@ type poolStatus struct {
 
 func (s poolStatus) size() int { return s.Idle + s.Running + s.Error + s.Starting }
 
-func fetchStatus(base string) (poolStatus, error) {
+func fetchStatus(client *http.Client, base string) (poolStatus, error) {
 	var st poolStatus
-	resp, err := http.Get(base + "/v1/manager/sandbox-status")
+	resp, err := client.Get(base + "/v1/manager/sandbox-status")
 	if err != nil {
 		return st, err
 	}
@@ -97,10 +100,10 @@ func fetchStatus(base string) (poolStatus, error) {
 }
 
 // waitFullStrength polls until every sandbox is idle again.
-func waitFullStrength(base string, size int, limit time.Duration) (time.Duration, error) {
+func waitFullStrength(client *http.Client, base string, size int, limit time.Duration) (time.Duration, error) {
 	start := time.Now()
 	for {
-		st, err := fetchStatus(base)
+		st, err := fetchStatus(client, base)
 		if err == nil && st.Idle == size && st.Error == 0 && st.Starting == 0 {
 			return time.Since(start), nil
 		}
@@ -131,9 +134,8 @@ var chaosJob = map[string]any{
 	"stdin": "1 2\n", "desired_stdout": "3\n", "time_limit": 1, "memory_limit": 65536,
 }
 
-func drive(base string, n, conc int, timeout time.Duration) loadResult {
+func drive(client *http.Client, base string, n, conc int) loadResult {
 	body, _ := json.Marshal(chaosJob)
-	client := &http.Client{Timeout: timeout}
 	var (
 		mu  sync.Mutex
 		res loadResult

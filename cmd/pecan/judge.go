@@ -145,11 +145,7 @@ func judgeRemote(server, token string, body map[string]any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	client := &http.Client{Timeout: 5 * time.Minute}
-	resp, err := client.Do(req)
+	resp, err := tokenClient(5*time.Minute, token).Do(req)
 	if err != nil {
 		return err
 	}
@@ -167,6 +163,25 @@ func judgeRemote(server, token string, body map[string]any) error {
 		return fmt.Errorf("server answered %s", resp.Status)
 	}
 	return nil
+}
+
+// tokenClient is an HTTP client for the CLI's calls to a server: every
+// request carries token (when set) as a bearer token.
+func tokenClient(timeout time.Duration, token string) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: bearer{token: token, next: http.DefaultTransport}}
+}
+
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.token != "" && r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return b.next.RoundTrip(r)
 }
 
 // listLanguages prints the configured languages and whether their

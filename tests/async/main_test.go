@@ -107,12 +107,8 @@ func start(t *testing.T) {
 // are told apart from the shared server's when looking for leftovers.
 func ownBinary(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(env.Bin)
+	p, err := testserver.CopyBinary(env.Bin, filepath.Join(env.Tmp, name))
 	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(env.Tmp, name)
-	if err := os.WriteFile(p, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -189,12 +189,8 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 	needServer(t)
 	// A binary of its own, so that its processes are told apart from the
 	// shared server's.
-	b, err := os.ReadFile(env.Bin)
+	ownBin, err := testserver.CopyBinary(env.Bin, filepath.Join(env.Tmp, "sigterm"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	ownBin := filepath.Join(env.Tmp, "pecan-sigterm")
-	if err := os.WriteFile(ownBin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	rootsBefore := testserver.TmpRoots()
