@@ -27,6 +27,8 @@ type JobConfig struct {
 	// Problems gives submissions their stored problems; nil when the
 	// node has no problem store.
 	Problems Problems
+	// OnTestResult, when set, hears of each test as it is decided.
+	OnTestResult func(requestID string, t *messages.TestResult)
 	// compiles counts compiles by language id (the languages known at
 	// start); nil in tests that do not count.
 	compiles map[string]*atomic.Int64

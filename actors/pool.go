@@ -40,6 +40,10 @@ type Options struct {
 	Cluster *Cluster
 	// Problems, when set, gives submissions their stored problems.
 	Problems Problems
+	// OnTestResult, when set, hears of each test of a submission judged
+	// on this node as soon as it is decided (`pecan judge --problem`
+	// prints them as they come).
+	OnTestResult func(requestID string, t *messages.TestResult)
 
 	// storm overrides the restart-storm bounds (tests only).
 	storm *stormPolicy
@@ -126,7 +130,7 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 		router:    router,
 		backend:   opts.Backend,
 		languages: opts.Languages,
-		job:       JobConfig{Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, compiles: compileCounters(opts.Languages)},
+		job:       JobConfig{Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult, compiles: compileCounters(opts.Languages)},
 		idPrefix:  prefix,
 		storm:     storm,
 		logger:    logger,

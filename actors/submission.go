@@ -22,12 +22,6 @@ const (
 	artifactMaxBytes = 256 << 20
 )
 
-// Submission modes.
-const (
-	ModeFirstFailure = "first-failure"
-	ModeAll          = "all"
-)
-
 // testCase is one test of a submission, wherever its data lives.
 type testCase struct {
 	name, group   string
@@ -73,24 +67,27 @@ func RunSubmission(ctx context.Context, sb backends.Sandbox, lang *languages.Lan
 		return internalError(resp, err.Error()), err
 	}
 	resp.CompileOutput = compileOut
-	if failed {
-		for _, t := range sub.tests {
-			resp.Tests = append(resp.Tests, skipped(t))
+	report := func(tr *messages.TestResult) {
+		resp.Tests = append(resp.Tests, tr)
+		if cfg.OnTestResult != nil {
+			cfg.OnTestResult(req.GetRequestId(), tr)
 		}
-		return resp, nil
 	}
-	stop := false
+	stop := failed
 	for _, t := range sub.tests {
 		if stop {
-			resp.Tests = append(resp.Tests, skipped(t))
+			report(skipped(t))
 			continue
 		}
 		tr, err := runTest(ctx, sb, lang, req, cfg, sub, art, t)
 		if err != nil {
 			return internalError(resp, fmt.Sprintf("test %s: %v", t.name, err)), err
 		}
-		resp.Tests = append(resp.Tests, tr)
-		stop = tr.Code != int32(judge.Accepted) && req.GetSubmission().GetMode() != ModeAll
+		report(tr)
+		stop = tr.Code != int32(judge.Accepted) && req.GetSubmission().GetMode() != judge.ModeAll
+	}
+	if failed {
+		return resp, nil
 	}
 	summarise(resp)
 	return resp, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/messages"
 	"github.com/pecan-judge/pecan/plan"
 )
@@ -16,12 +17,6 @@ import (
 // maxInlineTests bounds the tests of one submission sent inline (their
 // bytes are bounded by the body limit).
 const maxInlineTests = 1000
-
-// Submission modes, as clients spell them.
-const (
-	modeFirstFailure = "first-failure"
-	modeAll          = "all"
-)
 
 // submissionResponse is the answer to a submission (README, "Judging a
 // submission").
@@ -131,14 +126,14 @@ func (s *server) submissionRequest(raw map[string]json.RawMessage, id string) (*
 // submissionFields reads what a submission adds to judge-single's fields:
 // its tests (inline) and its mode.
 func submissionFields(raw map[string]json.RawMessage) (*messages.Submission, error) {
-	sub := &messages.Submission{Mode: modeFirstFailure}
+	sub := &messages.Submission{Mode: judge.ModeFirstFailure}
 	mode, err := stringField(raw, "mode")
 	if err != nil {
 		return nil, err
 	}
 	if mode != nil {
-		if *mode != modeFirstFailure && *mode != modeAll {
-			return nil, fmt.Errorf(`field "mode": %q is not %q or %q`, *mode, modeFirstFailure, modeAll)
+		if *mode != judge.ModeFirstFailure && *mode != judge.ModeAll {
+			return nil, fmt.Errorf(`field "mode": %q is not %q or %q`, *mode, judge.ModeFirstFailure, judge.ModeAll)
 		}
 		sub.Mode = *mode
 	}

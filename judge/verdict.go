@@ -82,3 +82,10 @@ func Aggregate(tests []Verdict) Verdict {
 	}
 	return Accepted
 }
+
+// Submission modes: whether the tests after the first that is not
+// Accepted are run.
+const (
+	ModeFirstFailure = "first-failure" // they are Skipped (the default)
+	ModeAll          = "all"           // they run
+)

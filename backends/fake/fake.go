@@ -232,6 +232,14 @@ func (s *Sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	if run == nil {
 		return backends.RunResult{}, nil
 	}
+	if spec.StdinFrom != nil {
+		// Hooks read Stdin whichever way it came.
+		b, err := io.ReadAll(spec.StdinFrom)
+		if err != nil {
+			return backends.RunResult{}, err
+		}
+		spec.Stdin, spec.StdinFrom = b, nil
+	}
 	return run(ctx, s, spec, files)
 }
 
