@@ -189,7 +189,7 @@ func TestProblemUploadListGetDelete(t *testing.T) {
 		"application/zip":    pack(pkg.Zip("")),
 	} {
 		status, again, body := upload(t, archive, ct)
-		if status != http.StatusOK || again != first {
+		if status != http.StatusOK || !reflect.DeepEqual(again, first) {
 			t.Errorf("%s upload: %d %s; want 200 with the same summary", ct, status, clip(string(body)))
 		}
 	}
@@ -199,7 +199,7 @@ func TestProblemUploadListGetDelete(t *testing.T) {
 
 	status, body = request(t, "GET", "/v1/problems")
 	var list []testserver.ProblemSummary
-	if status != 200 || json.Unmarshal(body, &list) != nil || len(list) != 1 || list[0] != first {
+	if status != 200 || json.Unmarshal(body, &list) != nil || len(list) != 1 || !reflect.DeepEqual(list[0], first) {
 		t.Fatalf("list: %d %s", status, clip(string(body)))
 	}
 	status, body = request(t, "GET", "/v1/problems/"+first.ID)
