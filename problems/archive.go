@@ -47,11 +47,6 @@ var contentTypes = map[string]archiveFormat{
 	"application/x-gzip":           formatTarGz,
 }
 
-// ContentTypes are the media types Add accepts, sorted.
-func ContentTypes() []string {
-	return []string{"application/gzip", "application/x-gzip", "application/x-tar", "application/x-zip-compressed", "application/zip"}
-}
-
 // AcceptsContentType reports whether ct (parameters allowed) names an
 // archive format Add reads.
 func AcceptsContentType(ct string) bool {
