@@ -41,6 +41,7 @@ type Config struct {
 	Cluster   Cluster             `toml:"cluster"`
 	Async     Async               `toml:"async"`
 	Auth      Auth                `toml:"auth"`
+	Problems  Problems            `toml:"problems"`
 	Languages map[string]Language `toml:"languages"`
 }
 
@@ -211,6 +212,52 @@ type Async struct {
 	StorePath string `toml:"store_path"`
 }
 
+// Problems configures the problem store behind /v1/problems: where it
+// keeps its files and how large an uploaded package may be.
+type Problems struct {
+	// StoreDir holds the blob store (blobs/, which the judging pipeline
+	// shares for its artifacts) and the problems' manifests (problems/);
+	// empty means data_dir.
+	StoreDir string `toml:"store_dir"`
+	// MaxUploadMiB caps an uploaded archive (its own limit, not
+	// body_limit_kib's: packages with large tests are large).
+	MaxUploadMiB int64 `toml:"max_upload_mib"`
+	// MaxFiles caps an archive's entries (files and directories).
+	MaxFiles int `toml:"max_files"`
+	// MaxBytesMiB caps what an archive's files expand to, in all.
+	MaxBytesMiB int64 `toml:"max_bytes_mib"`
+	// MaxRatio caps that expansion at this many times the archive's own
+	// size, past the first 64 MiB (archive bombs); 0 turns it off.
+	MaxRatio float64 `toml:"max_ratio"`
+	// UploadTimeout is how long, in seconds, a client may take to send a
+	// package; other requests must arrive whole within 15 seconds.
+	UploadTimeout float64 `toml:"upload_timeout"`
+}
+
+// MaxUploadMiB bounds problems.max_upload_mib: the archive is spooled to
+// disk before it is read.
+const MaxUploadMiB = 16 << 10
+
+func (p *Problems) validate() []error {
+	var errs []error
+	if p.MaxUploadMiB < 1 || p.MaxUploadMiB > MaxUploadMiB {
+		errs = append(errs, fmt.Errorf("problems.max_upload_mib must be in [1, %d], got %d", MaxUploadMiB, p.MaxUploadMiB))
+	}
+	if p.MaxFiles < 1 {
+		errs = append(errs, fmt.Errorf("problems.max_files must be at least 1, got %d", p.MaxFiles))
+	}
+	if p.MaxBytesMiB < 1 || p.MaxBytesMiB > 1<<20 {
+		errs = append(errs, fmt.Errorf("problems.max_bytes_mib must be in [1, %d], got %d", 1<<20, p.MaxBytesMiB))
+	}
+	if !(p.MaxRatio >= 0) || math.IsInf(p.MaxRatio, 0) {
+		errs = append(errs, fmt.Errorf("problems.max_ratio must be a number >= 0 (0: no ratio check), got %v", p.MaxRatio))
+	}
+	if !(p.UploadTimeout > 0) || math.IsInf(p.UploadTimeout, 0) {
+		errs = append(errs, fmt.Errorf("problems.upload_timeout must be a positive number of seconds, got %v", p.UploadTimeout))
+	}
+	return errs
+}
+
 // Auth guards the HTTP API with bearer tokens. With no token at all the
 // API is open, which suits a server on loopback (pecan serve warns when it
 // listens elsewhere without tokens); with any token, every endpoint but
@@ -335,6 +382,13 @@ func Default() Config {
 			BackoffInitial: 1,
 			BackoffMax:     300,
 		},
+		Problems: Problems{
+			MaxUploadMiB:  256,
+			MaxFiles:      10000,
+			MaxBytesMiB:   1024,
+			MaxRatio:      100,
+			UploadTimeout: 300,
+		},
 		Container: Container{
 			WorkDirMiB:   256,
 			TmpMiB:       64,
@@ -386,6 +440,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Cluster.validate()...)
 	errs = append(errs, c.Async.validate()...)
 	errs = append(errs, c.Auth.validate()...)
+	errs = append(errs, c.Problems.validate()...)
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}

@@ -92,6 +92,37 @@ func TestValidateAsync(t *testing.T) {
 	}
 }
 
+func TestProblems(t *testing.T) {
+	cfg, err := Load(write(t, "[problems]\nstore_dir = \"/srv/pecan-problems\"\nmax_upload_mib = 64\nmax_files = 500\n"+
+		"max_bytes_mib = 2048\nmax_ratio = 0\nupload_timeout = 60\n[languages.c]\nsource = \"main.c\"\nrun = [\"./main\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Problems{StoreDir: "/srv/pecan-problems", MaxUploadMiB: 64, MaxFiles: 500, MaxBytesMiB: 2048, MaxRatio: 0, UploadTimeout: 60}
+	if cfg.Problems != want {
+		t.Errorf("[problems] = %+v, want %+v", cfg.Problems, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("valid [problems] rejected: %v", err)
+	}
+	if d := Default().Problems; d.MaxUploadMiB != 256 || d.StoreDir != "" || d.MaxRatio <= 0 {
+		t.Errorf("default [problems] = %+v", d)
+	}
+	if _, err := Load(write(t, "[problems]\nmax_uplod_mib = 3\n")); err == nil || !strings.Contains(err.Error(), "problems.max_uplod_mib") {
+		t.Errorf("unknown [problems] key: %v", err)
+	}
+	cfg.Problems = Problems{MaxUploadMiB: 0, MaxFiles: 0, MaxBytesMiB: -1, MaxRatio: -2, UploadTimeout: 0}
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid [problems] accepted")
+	}
+	for _, key := range []string{"max_upload_mib", "max_files", "max_bytes_mib", "max_ratio", "upload_timeout"} {
+		if !strings.Contains(err.Error(), "problems."+key) {
+			t.Errorf("error %q does not mention problems.%s", err, key)
+		}
+	}
+}
+
 func TestAsyncWorkers(t *testing.T) {
 	for _, c := range []struct {
 		share float64

@@ -44,6 +44,13 @@ type Options struct {
 	Faults Faults
 	// Async is the queue of judge-single-async; nil answers 503 there.
 	Async Async
+	// Problems is the problem store of /v1/problems; nil answers 503
+	// there.
+	Problems Problems
+	// MaxUploadBytes caps an uploaded problem package (0: 256 MiB), and
+	// UploadTimeout the time to send one (0: 5 minutes).
+	MaxUploadBytes int64
+	UploadTimeout  time.Duration
 	// Logger receives request logs (debug) and faults; nil discards them.
 	Logger logrus.FieldLogger
 }
@@ -64,6 +71,12 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	opts.Limits = withDefaults(opts.Limits)
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = config.Default().BodyLimitKiB * 1024
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = defaultMaxUpload
+	}
+	if opts.UploadTimeout <= 0 {
+		opts.UploadTimeout = defaultUploadTimeout
 	}
 	if opts.Logger == nil {
 		l := logrus.New()
@@ -97,11 +110,14 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	// preflights (which carry no token) are answered and refusals are
 	// readable by browsers; the token check comes before the body is read,
 	// so a client without one cannot make the server buffer a body.
+	// Problem uploads are routed before readBody, which would buffer
+	// them: they stream into the store under a limit of their own.
 	app.Use(s.requestLogger)
 	app.Use(s.drainUnreadBody)
 	app.Use(s.recoverer)
 	app.Use(cors.New(cors.Config{AllowOrigins: "*"}))
 	app.Use(s.requireToken)
+	app.Post("/v1/problems", s.addProblem)
 	app.Use(s.readBody)
 
 	v1 := app.Group("/v1")
@@ -113,6 +129,9 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	v1.Post("/judge/submission", s.judgeSubmission)
 	v1.Post("/judge/submission-async", s.judgeSubmissionAsync)
 	v1.Get("/judge/result/:request_id", s.asyncResult)
+	v1.Get("/problems", s.listProblems)
+	v1.Get("/problems/:id", s.getProblem)
+	v1.Delete("/problems/:id", s.deleteProblem)
 	manager := v1.Group("/manager", s.requireAdmin)
 	manager.Get("/sandbox-status", s.sandboxStatus)
 	manager.Get("/faults", s.getFaults)

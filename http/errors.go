@@ -3,6 +3,7 @@ package http
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -32,13 +33,15 @@ func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		code, msg = fe.Code, fe.Message
-		switch code {
-		case fiber.StatusNotFound:
-			// fiber's text is HTML-escaped, which reads badly in JSON.
+		switch {
+		case code == fiber.StatusNotFound && strings.HasPrefix(msg, "Cannot "):
+			// fiber's text for an unknown route is HTML-escaped, which
+			// reads badly in JSON. A handler's own 404 (an unknown id)
+			// says what it means already.
 			msg = fmt.Sprintf("no such endpoint: %s %s", c.Method(), c.Path())
-		case fiber.StatusMethodNotAllowed:
+		case code == fiber.StatusMethodNotAllowed:
 			msg = fmt.Sprintf("method %s not allowed on %s", c.Method(), c.Path())
-		case fiber.StatusRequestEntityTooLarge:
+		case fe == fiber.ErrRequestEntityTooLarge:
 			msg = fmt.Sprintf("request body too large (limit %d bytes)", s.opts.BodyLimit)
 		}
 	} else {

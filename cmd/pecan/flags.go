@@ -28,6 +28,7 @@ type serverFlags struct {
 	clusterProvider string
 	clusterEtcd     []string
 	asyncStore      string
+	problemStore    string
 
 	authTokens      []string
 	authAdminTokens []string
@@ -48,6 +49,7 @@ func newServerFlags(name string) *serverFlags {
 	f.fs.StringVar(&f.clusterProvider, "cluster-provider", "", "membership provider: automanaged or etcd")
 	f.fs.StringSliceVar(&f.clusterEtcd, "cluster-etcd", nil, "etcd endpoints HOST:PORT (etcd provider)")
 	f.fs.StringVar(&f.asyncStore, "async-store", "", "bbolt file of the async queue (default: <data-dir>/async.db)")
+	f.fs.StringVar(&f.problemStore, "problem-store", "", "directory of the problem and blob stores (default: the data dir)")
 	// Arguments are visible to every local user (ps, /proc): the help
 	// steers operators to the environment variable or the config file.
 	f.fs.StringSliceVar(&f.authTokens, "auth-tokens", nil, "API tokens, comma-separated; prefer PECAN_AUTH_TOKENS or [auth] tokens, arguments are visible to other users")
@@ -147,6 +149,9 @@ func (f *serverFlags) load() (config.Config, error) {
 	}
 	if set("async-store") {
 		cfg.Async.StorePath = f.asyncStore
+	}
+	if set("problem-store") {
+		cfg.Problems.StoreDir = f.problemStore
 	}
 	if set("auth-tokens") {
 		if cfg.Auth.Tokens, err = tokenList("auth-tokens", f.authTokens); err != nil {

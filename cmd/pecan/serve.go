@@ -40,6 +40,17 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	stores, err := openProblems(cfg, logger)
+	if err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return errors.Join(err, am.Stop(closeCtx))
+	}
+	defer func() {
+		if e := stores.close(); e != nil {
+			logger.WithError(e).Error("closing the problem store")
+		}
+	}()
 	n, err := startNode(ctx, cfg, logger)
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -55,14 +66,17 @@ func serve(args []string) error {
 		faults = n.faults
 	}
 	app := pecanhttp.New(pecanhttp.Options{
-		Faults:       faults,
-		Async:        asyncAPI{am},
-		Version:      version,
-		Limits:       cfg.Limits,
-		BodyLimit:    cfg.BodyLimitKiB * 1024,
-		Auth:         cfg.Auth,
-		QueueTimeout: config.Seconds(cfg.QueueTimeout),
-		Logger:       logger.WithField("component", "http"),
+		Faults:         faults,
+		Async:          asyncAPI{am},
+		Problems:       stores.problems,
+		MaxUploadBytes: cfg.Problems.MaxUploadMiB << 20,
+		UploadTimeout:  config.Seconds(cfg.Problems.UploadTimeout),
+		Version:        version,
+		Limits:         cfg.Limits,
+		BodyLimit:      cfg.BodyLimitKiB * 1024,
+		Auth:           cfg.Auth,
+		QueueTimeout:   config.Seconds(cfg.QueueTimeout),
+		Logger:         logger.WithField("component", "http"),
 	}, n.langs, n.pool)
 
 	listenErr := make(chan error, 1)

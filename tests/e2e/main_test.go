@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 			if err != nil {
 				return nil, err
 			}
-			baseURL = srv.URL()
+			baseURL, problemStore = srv.URL(), srv.ProblemStore()
 			return srv, nil
 		},
 	}))

@@ -119,6 +119,12 @@ type Options struct {
 	// locked by the server that has it open. A test of restarts passes
 	// the same path to each run.
 	AsyncStore string
+	// ProblemStore is --problem-store, the directory of the problem and
+	// blob stores. Empty gives the server stores of their own in a
+	// temporary directory, removed when it exits (the blob store is
+	// locked, like the async store). A test of restarts passes the same
+	// directory to each run.
+	ProblemStore string
 }
 
 // Server is one running `pecan serve`.
@@ -128,8 +134,10 @@ type Server struct {
 	pid     int
 	cmd     *exec.Cmd
 	logPath string
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // its exit status, once done is closed
+	// problemStore is the server's --problem-store.
+	problemStore string
+	done         chan struct{} // closed when the process has exited
+	waitErr      error         // its exit status, once done is closed
 }
 
 // Start starts a server on a free port of 127.0.0.1. It does not wait for
@@ -144,25 +152,30 @@ func Start(o Options) (*Server, error) {
 	if dataDir == "" {
 		dataDir = DataDir()
 	}
-	store, scratch := o.AsyncStore, ""
-	if store == "" {
-		if scratch, err = os.MkdirTemp("", "pecan-async-"); err != nil {
-			return nil, fmt.Errorf("async store dir: %w", err)
+	store, problemStore, scratch := o.AsyncStore, o.ProblemStore, ""
+	if store == "" || problemStore == "" {
+		if scratch, err = os.MkdirTemp("", "pecan-stores-"); err != nil {
+			return nil, fmt.Errorf("store dir: %w", err)
 		}
+	}
+	if store == "" {
 		store = filepath.Join(scratch, "async.db")
 	}
-	// Removes the scratch store unless the server started and owns it.
+	if problemStore == "" {
+		problemStore = filepath.Join(scratch, "problems")
+	}
+	// Removes the scratch stores unless the server started and owns them.
 	started := false
 	defer func() {
 		if !started && scratch != "" {
 			os.RemoveAll(scratch)
 		}
 	}()
-	args := []string{"serve", "--config", o.Config, "--data-dir", dataDir, "--listen", addr, "--async-store", store}
+	args := []string{"serve", "--config", o.Config, "--data-dir", dataDir, "--listen", addr, "--async-store", store, "--problem-store", problemStore}
 	if o.Pool > 0 {
 		args = append(args, "--pool-size", strconv.Itoa(o.Pool))
 	}
-	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, done: make(chan struct{})}
+	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, problemStore: problemStore, done: make(chan struct{})}
 	s.cmd = exec.Command(o.Bin, append(args, o.Args...)...)
 	s.cmd.Dir = o.Dir
 	if len(o.Env) > 0 {
@@ -209,6 +222,10 @@ func (s *Server) URL() string { return s.url }
 
 // PID is the server's process id, which also names its cgroups.
 func (s *Server) PID() int { return s.pid }
+
+// ProblemStore is the server's problem store directory: its blobs/ and
+// problems/.
+func (s *Server) ProblemStore() string { return s.problemStore }
 
 // LogPath is the file the server logs to; empty for os.Stderr.
 func (s *Server) LogPath() string { return s.logPath }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"path/filepath"
+	"sort"
+
+	log "github.com/sirupsen/logrus"
+
+	"github.com/pecan-judge/pecan/blob"
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/problems"
+)
+
+// problemStores are the blob store and the problem store over it.
+type problemStores struct {
+	blobs    *blob.Store
+	problems *problems.Store
+}
+
+// problemStoreDir is where both live: [problems] store_dir, else the data
+// dir.
+func problemStoreDir(cfg config.Config) string {
+	if cfg.Problems.StoreDir != "" {
+		return cfg.Problems.StoreDir
+	}
+	return cfg.DataDir
+}
+
+// openProblems opens <store>/blobs and <store>/problems. The blob store is
+// locked: a second server on the same directory fails here, at once.
+func openProblems(cfg config.Config, logger log.FieldLogger) (*problemStores, error) {
+	dir := problemStoreDir(cfg)
+	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	p := cfg.Problems
+	maxRatio := p.MaxRatio
+	if maxRatio == 0 {
+		maxRatio = -1 // 0 in pecan.toml turns the check off
+	}
+	store, err := problems.OpenStore(filepath.Join(dir, "problems"), blobs, problems.Options{
+		Languages: validatorLanguages(cfg.Languages),
+		MaxFiles:  p.MaxFiles,
+		MaxBytes:  p.MaxBytesMiB << 20,
+		MaxRatio:  maxRatio,
+	})
+	if err != nil {
+		return nil, errors.Join(err, blobs.Close())
+	}
+	logger.WithFields(log.Fields{"dir": dir, "problems": len(store.List())}).Info("problem store opened")
+	return &problemStores{blobs: blobs, problems: store}, nil
+}
+
+func (s *problemStores) close() error { return s.blobs.Close() }
+
+// moreExtensions are the other extensions of a source file's language, by
+// the extension of its configured source file: the Kattis format's
+// language table names several for C++.
+var moreExtensions = map[string][]string{
+	".cpp": {".cc", ".cxx", ".c++"},
+}
+
+// validatorLanguages maps each configured language to the extensions of
+// its sources, from its source file's name: what a package's validator
+// may be written in.
+func validatorLanguages(langs map[string]config.Language) map[string][]string {
+	out := map[string][]string{}
+	for id, l := range langs {
+		ext := filepath.Ext(l.Source)
+		if ext == "" {
+			continue
+		}
+		exts := append([]string{ext}, moreExtensions[ext]...)
+		sort.Strings(exts[1:])
+		out[id] = exts
+	}
+	return out
+}
