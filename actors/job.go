@@ -29,6 +29,10 @@ type JobConfig struct {
 	Problems Problems
 	// OnTestResult, when set, hears of each test as it is decided.
 	OnTestResult func(requestID string, t *messages.TestResult)
+	// languages finds a problem's validator's language.
+	languages *languages.Registry
+	// validators caches compiled validators; nil caches nothing.
+	validators *validatorCache
 	// compiles counts compiles by language id (the languages known at
 	// start); nil in tests that do not count.
 	compiles map[string]*atomic.Int64

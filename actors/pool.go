@@ -130,10 +130,13 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 		router:    router,
 		backend:   opts.Backend,
 		languages: opts.Languages,
-		job:       JobConfig{Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult, compiles: compileCounters(opts.Languages)},
-		idPrefix:  prefix,
-		storm:     storm,
-		logger:    logger,
+		job: JobConfig{
+			Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult,
+			languages: opts.Languages, validators: newValidatorCache(validatorCacheSize), compiles: compileCounters(opts.Languages),
+		},
+		idPrefix: prefix,
+		storm:    storm,
+		logger:   logger,
 	}
 	done := make(chan struct{})
 	sup := root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor {
@@ -141,6 +144,10 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 	}, actor.WithSupervisor(newCountingStrategy(storm, router, logger.WithField("actor", "supervisor")))), "pecan-pool-")
 	return &Pool{system: system, router: router, supervisor: sup, size: opts.PoolSize, node: opts.Node, superDone: done, compiles: shared.job.compiles}, nil
 }
+
+// validatorCacheSize is how many problems' compiled validators a node
+// keeps.
+const validatorCacheSize = 64
 
 // compileCounters has one counter per configured language.
 func compileCounters(langs *languages.Registry) map[string]*atomic.Int64 {

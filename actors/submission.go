@@ -25,13 +25,27 @@ const (
 // testCase is one test of a submission, wherever its data lives.
 type testCase struct {
 	name, group   string
+	sample        bool
 	input, answer exec.Opener
 }
 
 // testJudge decides a test's verdict from the program's run; it is the
 // checker of inline tests or the problem's validator.
 type testJudge interface {
-	judgeTest(ctx context.Context, sb backends.Sandbox, t testCase, run judge.Run, stdout []byte) (testVerdict, error)
+	judgeTest(ctx context.Context, env testEnv, t testCase, run judge.Run, stdout []byte) (testVerdict, error)
+}
+
+// preparer is a testJudge with work to do once per submission, before
+// the tests (compiling a validator).
+type preparer interface {
+	prepare(ctx context.Context, env testEnv) error
+}
+
+// testEnv is where a test is judged.
+type testEnv struct {
+	sb      backends.Sandbox
+	cfg     JobConfig
+	problem plan.Problem
 }
 
 // testVerdict is a test's verdict with the validator's say.
@@ -67,6 +81,12 @@ func RunSubmission(ctx context.Context, sb backends.Sandbox, lang *languages.Lan
 		return internalError(resp, err.Error()), err
 	}
 	resp.CompileOutput = compileOut
+	env := testEnv{sb: sb, cfg: cfg, problem: sub.problem}
+	if p, ok := sub.judge.(preparer); ok && !failed {
+		if err := p.prepare(ctx, env); err != nil {
+			return internalError(resp, err.Error()), err
+		}
+	}
 	report := func(tr *messages.TestResult) {
 		resp.Tests = append(resp.Tests, tr)
 		if cfg.OnTestResult != nil {
@@ -79,7 +99,7 @@ func RunSubmission(ctx context.Context, sb backends.Sandbox, lang *languages.Lan
 			report(skipped(t))
 			continue
 		}
-		tr, err := runTest(ctx, sb, lang, req, cfg, sub, art, t)
+		tr, err := runTest(ctx, env, lang, req, sub.judge, art, t)
 		if err != nil {
 			return internalError(resp, fmt.Sprintf("test %s: %v", t.name, err)), err
 		}
@@ -145,12 +165,12 @@ func compileOnce(ctx context.Context, sb backends.Sandbox, lang *languages.Langu
 }
 
 // runTest runs the program on one test in a fresh sandbox and judges it.
-func runTest(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig, sub *submission, art exec.Artifact, t testCase) (*messages.TestResult, error) {
-	if err := sb.Reset(ctx); err != nil {
+func runTest(ctx context.Context, env testEnv, lang *languages.Language, req *messages.ExecuteRequest, tj testJudge, art exec.Artifact, t testCase) (*messages.TestResult, error) {
+	if err := env.sb.Reset(ctx); err != nil {
 		return nil, err
 	}
-	spec := plan.Test(lang, req, cfg.Limits, sub.problem)
-	res, err := exec.Run(ctx, sb, art, spec, t.input)
+	spec := plan.Test(lang, req, env.cfg.Limits, env.problem)
+	res, err := exec.Run(ctx, env.sb, art, spec, t.input)
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
@@ -159,7 +179,7 @@ func runTest(ctx context.Context, sb backends.Sandbox, lang *languages.Language,
 		Time: res.CPU.Seconds(), WallTime: res.Wall.Seconds(), MemoryKib: int64(res.MemoryPeak / 1024),
 		ExitCode: int32(res.ExitCode), Signal: int32(res.Signal),
 	}
-	v, err := sub.judge.judgeTest(ctx, sb, t, measured(lang, spec.Limits, res), res.Stdout)
+	v, err := tj.judgeTest(ctx, env, t, measured(lang, spec.Limits, res), res.Stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +214,7 @@ func summarise(resp *messages.ExecuteResponse) {
 // checkerJudge judges inline tests with a §5 checker on the host.
 type checkerJudge struct{ check judge.Checker }
 
-func (c checkerJudge) judgeTest(_ context.Context, _ backends.Sandbox, t testCase, run judge.Run, stdout []byte) (testVerdict, error) {
+func (c checkerJudge) judgeTest(_ context.Context, _ testEnv, t testCase, run judge.Run, stdout []byte) (testVerdict, error) {
 	want, err := readAll(t.answer)
 	if err != nil {
 		return testVerdict{}, fmt.Errorf("answer: %w", err)
@@ -211,14 +231,6 @@ func readAll(open exec.Opener) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-// Problems is what submissions need of the problem store.
-type Problems interface{}
-
-// resolveProblem is a stored problem's tests and validator.
-func resolveProblem(id string, cfg JobConfig) (*submission, error) {
-	return nil, fmt.Errorf("problem %s: no problem store on this node", id)
-}
-
 // jobTime is the longest a job may take in a healthy sandbox.
 func jobTime(lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig, langs *languages.Registry) time.Duration {
 	if req.GetSubmission() == nil {
@@ -231,5 +243,17 @@ func jobTime(lang *languages.Language, req *messages.ExecuteRequest, cfg JobConf
 // submissionShape is what plan needs to know of a submission's tests, and
 // the language of its validator (nil for none).
 func submissionShape(req *messages.ExecuteRequest, cfg JobConfig, langs *languages.Registry) (plan.Problem, *languages.Language) {
-	return plan.Problem{Tests: len(req.GetSubmission().GetTests())}, nil
+	id := req.GetSubmission().GetProblemId()
+	if id == "" || cfg.Problems == nil {
+		return plan.Problem{Tests: len(req.GetSubmission().GetTests())}, nil
+	}
+	p, err := cfg.Problems.Problem(id)
+	if err != nil {
+		return plan.Problem{}, nil // the submission fails at once
+	}
+	var vlang *languages.Language
+	if p.Validator != nil {
+		vlang, _ = langs.Lookup(p.Validator.Language)
+	}
+	return plan.FromProblem(p), vlang
 }

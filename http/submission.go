@@ -10,8 +10,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/pecan-judge/pecan/judge"
+	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
 	"github.com/pecan-judge/pecan/plan"
+	"github.com/pecan-judge/pecan/problems"
 )
 
 // maxInlineTests bounds the tests of one submission sent inline (their
@@ -120,7 +122,34 @@ func (s *server) submissionRequest(raw map[string]json.RawMessage, id string) (*
 	req.Stdin, req.DesiredStdout = nil, nil
 	req.Submission = sub
 	shape := plan.Problem{Tests: len(sub.Tests)}
-	return req, plan.SubmissionBudget(jr.Language, nil, req, s.opts.Limits, shape, s.opts.QueueTimeout), nil
+	var vlang *languages.Language
+	if sub.ProblemId != "" {
+		p, err := s.problem(sub.ProblemId)
+		if err != nil {
+			return nil, 0, err
+		}
+		shape = plan.FromProblem(p)
+		if p.Validator != nil {
+			vlang, _ = s.langs.Lookup(p.Validator.Language)
+		}
+	}
+	return req, plan.SubmissionBudget(jr.Language, vlang, req, s.opts.Limits, shape, s.opts.QueueTimeout), nil
+}
+
+// problem is the stored problem a submission names, or the HTTP error
+// that says why there is none.
+func (s *server) problem(id string) (*problems.Problem, error) {
+	if s.opts.Problems == nil {
+		return nil, fiber.NewError(fiber.StatusServiceUnavailable, "this server has no problem store")
+	}
+	p, err := s.opts.Problems.Get(id)
+	switch {
+	case errors.Is(err, problems.ErrNotFound):
+		return nil, fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("no problem %q", truncate(id, 80)))
+	case err != nil:
+		return nil, err
+	}
+	return p, nil
 }
 
 // submissionFields reads what a submission adds to judge-single's fields:
@@ -137,9 +166,23 @@ func submissionFields(raw map[string]json.RawMessage) (*messages.Submission, err
 		}
 		sub.Mode = *mode
 	}
-	tests, ok := raw["tests"]
-	if !ok || string(tests) == "null" {
-		return nil, errors.New(`field "tests" is required: a list of {"name", "stdin", "answer"}`)
+	problem, err := stringField(raw, "problem")
+	if err != nil {
+		return nil, err
+	}
+	tests, hasTests := raw["tests"]
+	hasTests = hasTests && string(tests) != "null"
+	switch {
+	case problem != nil && hasTests:
+		return nil, errors.New(`fields "problem" and "tests" exclude each other: judge against a stored problem or inline tests`)
+	case problem != nil:
+		if *problem == "" {
+			return nil, errors.New(`field "problem" must be a problem id ("sha256:...")`)
+		}
+		sub.ProblemId = *problem
+		return sub, nil
+	case !hasTests:
+		return nil, errors.New(`a submission needs "problem" (a stored problem's id) or "tests" (a list of {"name", "stdin", "answer"})`)
 	}
 	if sub.Tests, err = inlineTests(tests); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/problems"
 )
 
 // Defaults for a language whose compile_limits leave a field at zero.
@@ -232,4 +233,18 @@ func SubmissionTime(lang, vlang *languages.Language, req *messages.ExecuteReques
 // answer.
 func SubmissionBudget(lang, vlang *languages.Language, req *messages.ExecuteRequest, lim config.Limits, p Problem, queueWait time.Duration) time.Duration {
 	return queueWait + SubmissionTime(lang, vlang, req, lim, p) + replySlack
+}
+
+// FromProblem is what plan needs of a stored problem. Its time_multiplier
+// is not applied: Pecan runs no judge solutions to multiply.
+func FromProblem(p *problems.Problem) Problem {
+	return Problem{
+		Tests:               len(p.Tests),
+		TimeLimit:           p.TimeLimit,
+		MemoryMiB:           p.MemoryMiB,
+		OutputMiB:           p.OutputMiB,
+		ValidationTime:      p.ValidationTimeSec,
+		ValidationMemoryMiB: p.ValidationMemoryMiB,
+		CustomValidator:     p.Validator != nil,
+	}
 }

@@ -85,7 +85,7 @@ func judgeFile(args []string) error {
 		}
 	}
 	ctx := context.Background()
-	n, err := startNode(ctx, cfg, logger)
+	n, err := startNode(ctx, cfg, logger, nil)
 	if err != nil {
 		return err
 	}

@@ -31,8 +31,9 @@ type node struct {
 }
 
 // startNode prepares the languages, builds the backend and starts the
-// pool, waiting until every sandbox is prewarmed.
-func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*node, error) {
+// pool, waiting until every sandbox is prewarmed. problems, when not nil,
+// gives submissions their stored problems.
+func startNode(ctx context.Context, cfg config.Config, logger *log.Logger, problems actors.Problems) (*node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -87,6 +88,7 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger) (*nod
 		Node:        host,
 		Logger:      logger,
 		Cluster:     cl,
+		Problems:    problems,
 	})
 	if err != nil {
 		if cl != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"path/filepath"
 	"sort"
 
@@ -54,6 +55,11 @@ func openProblems(cfg config.Config, logger log.FieldLogger) (*problemStores, er
 }
 
 func (s *problemStores) close() error { return s.blobs.Close() }
+
+// Problem and Open make the stores the pool's actors.Problems.
+func (s *problemStores) Problem(id string) (*problems.Problem, error) { return s.problems.Get(id) }
+
+func (s *problemStores) Open(d blob.Digest) (io.ReadCloser, error) { return s.blobs.Open(d) }
 
 // moreExtensions are the other extensions of a source file's language, by
 // the extension of its configured source file: the Kattis format's
