@@ -339,6 +339,10 @@ func TestGradeDraft(t *testing.T) {
 		{"secret requires the samples", draftScoring, map[string]map[string]any{"secret": {"require_pass": "sample"}},
 			[]string{"sample/1:WA", "secret/1:AC"}, WrongAnswer, 0},
 		{"a pass-fail problem", Problem{Draft: true}, nil, []string{"sample/1:AC", "secret/a/1:AC", "secret/a/2:RTE"}, RuntimeError, 0},
+		{"min over groups", draftScoring, map[string]map[string]any{"secret": {"score_aggregation": "min"}, "secret/a": {"max_score": 100, "score_aggregation": "sum"}, "secret/b": {"max_score": 100}},
+			[]string{"secret/a/1:AC", "secret/a/2:WA", "secret/b/1:AC"}, WrongAnswer, 50},
+		{"min over groups, one failed", draftScoring, map[string]map[string]any{"secret": {"score_aggregation": "min"}, "secret/a": {"max_score": 100}, "secret/b": {"max_score": 100}},
+			[]string{"secret/a/1:AC", "secret/b/1:WA"}, WrongAnswer, 0},
 	} {
 		tree := build(t, c.p, c.settings, c.tests...)
 		if v, score := Grade(tree); v != c.verdict || math.Abs(score-c.score) > 1e-9 {
@@ -470,6 +474,18 @@ func TestSkip(t *testing.T) {
 			map[string]map[string]any{"secret/a": {"max_score": 50, "score_aggregation": "min"}, "secret/b": {"max_score": 50}},
 			[]string{"secret/a/1:RTE", "secret/a/2:-", "secret/b/1:-"}, ".x."},
 		{"draft: a sum group never stops", draftScoring, nil, []string{"secret/1:WA", "secret/2:-"}, ".."},
+		{"draft: min over groups stops at a failed pass-fail group", draftScoring,
+			map[string]map[string]any{"secret": {"score_aggregation": "min"}, "secret/a": {"max_score": 100}, "secret/b": {"max_score": 100}},
+			[]string{"secret/a/1:-", "secret/a/2:WA", "secret/b/1:-"}, "..x"},
+		{"draft: min over groups stops at a failure in a min group", draftScoring,
+			map[string]map[string]any{"secret": {"score_aggregation": "min"}, "secret/a": {"max_score": 100, "score_aggregation": "min"}, "secret/b": {"max_score": 100}},
+			[]string{"secret/a/1:WA", "secret/a/2:-", "secret/b/1:-"}, ".xx"},
+		{"draft: min over groups goes on after a sum group's failure", draftScoring,
+			map[string]map[string]any{"secret": {"score_aggregation": "min"}, "secret/a": {"max_score": 100, "score_aggregation": "sum"}, "secret/b": {"max_score": 100}},
+			[]string{"secret/a/1:WA", "secret/a/2:-", "secret/b/1:-"}, "..."},
+		{"draft: min over groups stops at a failed requirement", draftScoring,
+			map[string]map[string]any{"secret": {"score_aggregation": "min"}, "secret/a": {"max_score": 100}, "secret/b": {"max_score": 100, "require_pass": "secret/a"}, "secret/c": {"max_score": 100}},
+			[]string{"secret/a/1:WA", "secret/b/1:-", "secret/c/1:-"}, ".xx"},
 		{"draft: a failed requirement", draftScoring,
 			map[string]map[string]any{"secret/a": {"max_score": 50}, "secret/b": {"max_score": 50, "require_pass": "secret/a"}},
 			[]string{"secret/a/1:-", "secret/a/2:WA", "secret/b/1:-", "secret/b/2:-"}, "..xx"},
@@ -542,6 +558,10 @@ func randomPackage(r *rand.Rand) (Problem, map[string]map[string]any, []string, 
 		add("secret", 1+r.IntN(4))
 	}
 	left := 100
+	minSecret := p.Draft && p.Scoring && groups > 0 && r.IntN(3) == 0
+	if minSecret {
+		settings["secret"] = map[string]any{"score_aggregation": "min"}
+	}
 	for g := range groups {
 		name := "secret/g" + string(rune('1'+g))
 		switch {
@@ -550,6 +570,9 @@ func randomPackage(r *rand.Rand) (Problem, map[string]map[string]any, []string, 
 		case p.Scoring:
 			max := left / (groups - g)
 			left -= max
+			if minSecret {
+				max = 100 // each group on its own can reach secret's maximum
+			}
 			s := map[string]any{"max_score": max}
 			if r.IntN(2) == 0 {
 				s["score_aggregation"] = []string{"pass-fail", "sum", "min"}[r.IntN(3)]
