@@ -53,6 +53,11 @@ func resolveProblem(id string, cfg JobConfig) (*submission, error) {
 		sub.tests = append(sub.tests, testCase{name: t.Name, group: t.Group, sample: t.Sample,
 			input: stored(cfg.Problems, t.Input), answer: stored(cfg.Problems, t.Answer)})
 	}
+	if p.Type == problems.TypeScoring {
+		if sub.grading, err = gradingOf(p); err != nil {
+			return nil, fmt.Errorf("problem %s: %w", id, err)
+		}
+	}
 	if p.Validator == nil {
 		flags, err := judge.ParseValidatorFlags(p.ValidatorFlags)
 		if err != nil {
@@ -71,6 +76,32 @@ func resolveProblem(id string, cfg JobConfig) (*submission, error) {
 	}
 	sub.judge = &customValidator{problem: p, lang: vlang, protocol: proto, store: cfg.Problems}
 	return sub, nil
+}
+
+// gradingOf is a scoring problem's groups with its tests, none run yet.
+func gradingOf(p *problems.Problem) (*judge.GroupTree, error) {
+	jp := judge.Problem{
+		Draft:       p.FormatVersion == problems.VersionDraft,
+		Scoring:     true,
+		CustomScore: p.FormatVersion != problems.VersionDraft && p.Validation == problems.ValidationCustom,
+	}
+	settings := map[string]map[string]any{"": p.RootSettings}
+	for _, g := range p.Groups {
+		settings[g.Name] = g.Settings
+	}
+	gradings, err := judge.ParseGradings(jp, settings)
+	if err != nil {
+		return nil, err
+	}
+	tests := make([]judge.TestResult, len(p.Tests))
+	for i, t := range p.Tests {
+		tests[i] = judge.TestResult{Name: t.Name, Group: t.Group, Verdict: judge.Skipped}
+	}
+	tree, err := judge.NewGroupTree(gradings, tests)
+	if err != nil {
+		return nil, err
+	}
+	return &tree, nil
 }
 
 func stored(src Problems, d blob.Digest) exec.Opener {

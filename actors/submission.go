@@ -62,6 +62,34 @@ type submission struct {
 	tests   []testCase
 	judge   testJudge
 	problem plan.Problem
+	// grading, for a scoring problem, scores its groups and says which
+	// tests need not run; nil for pass-fail judging.
+	grading *judge.GroupTree
+}
+
+// needless reports that test i need not run: in first-failure mode, after
+// the first failure (pass-fail), or once grading says it cannot count.
+func (s *submission) needless(i int, all bool, results []*messages.TestResult) bool {
+	if all {
+		return false
+	}
+	if s.grading != nil {
+		return judge.Skip(*s.grading)[i]
+	}
+	for _, r := range results {
+		if r.Code != int32(judge.Accepted) {
+			return true
+		}
+	}
+	return false
+}
+
+// record tells grading a test's result.
+func (s *submission) record(i int, v testVerdict) {
+	if s.grading != nil {
+		s.grading.Tests[i].Verdict = v.verdict
+		s.grading.Tests[i].Score, s.grading.Tests[i].HasScore = v.score, v.hasScore
+	}
 }
 
 // RunSubmission judges a whole submission in sb: one compile, then every
@@ -93,23 +121,23 @@ func RunSubmission(ctx context.Context, sb backends.Sandbox, lang *languages.Lan
 			cfg.OnTestResult(req.GetRequestId(), tr)
 		}
 	}
-	stop := failed
-	for _, t := range sub.tests {
-		if stop {
+	all := req.GetSubmission().GetMode() == judge.ModeAll
+	for i, t := range sub.tests {
+		if failed || sub.needless(i, all, resp.Tests) {
 			report(skipped(t))
 			continue
 		}
-		tr, err := runTest(ctx, env, lang, req, sub.judge, art, t)
+		tr, v, err := runTest(ctx, env, lang, req, sub.judge, art, t)
 		if err != nil {
 			return internalError(resp, fmt.Sprintf("test %s: %v", t.name, err)), err
 		}
+		sub.record(i, v)
 		report(tr)
-		stop = tr.Code != int32(judge.Accepted) && req.GetSubmission().GetMode() != judge.ModeAll
 	}
 	if failed {
 		return resp, nil
 	}
-	summarise(resp)
+	summarise(resp, sub.grading)
 	return resp, nil
 }
 
@@ -165,14 +193,14 @@ func compileOnce(ctx context.Context, sb backends.Sandbox, lang *languages.Langu
 }
 
 // runTest runs the program on one test in a fresh sandbox and judges it.
-func runTest(ctx context.Context, env testEnv, lang *languages.Language, req *messages.ExecuteRequest, tj testJudge, art exec.Artifact, t testCase) (*messages.TestResult, error) {
+func runTest(ctx context.Context, env testEnv, lang *languages.Language, req *messages.ExecuteRequest, tj testJudge, art exec.Artifact, t testCase) (*messages.TestResult, testVerdict, error) {
 	if err := env.sb.Reset(ctx); err != nil {
-		return nil, err
+		return nil, testVerdict{}, err
 	}
 	spec := plan.Test(lang, req, env.cfg.Limits, env.problem)
 	res, err := exec.Run(ctx, env.sb, art, spec, t.input)
 	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
+		return nil, testVerdict{}, fmt.Errorf("run: %w", err)
 	}
 	tr := &messages.TestResult{
 		Name: t.name, Group: t.group,
@@ -181,12 +209,12 @@ func runTest(ctx context.Context, env testEnv, lang *languages.Language, req *me
 	}
 	v, err := tj.judgeTest(ctx, env, t, measured(lang, spec.Limits, res), res.Stdout)
 	if err != nil {
-		return nil, err
+		return nil, testVerdict{}, err
 	}
 	tr.Code, tr.Status = int32(v.verdict), v.verdict.String()
 	tr.Feedback = cut([]byte(v.feedback), feedbackMax)
 	tr.Score = v.score
-	return tr, nil
+	return tr, v, nil
 }
 
 // feedbackMax caps a validator's message in a test result.
@@ -196,10 +224,11 @@ func skipped(t testCase) *messages.TestResult {
 	return &messages.TestResult{Name: t.name, Group: t.group, Code: int32(judge.Skipped), Status: judge.Skipped.String()}
 }
 
-// summarise sets the submission's verdict (the first test in order that
-// is not Accepted; Accepted if none) and its time and memory (the maxima
-// over its tests).
-func summarise(resp *messages.ExecuteResponse) {
+// summarise sets the submission's verdict and its time and memory (the
+// maxima over its tests). The verdict is the first test in order that is
+// not Accepted (Accepted if none), or, for a scoring problem, what its
+// grading says, with its score.
+func summarise(resp *messages.ExecuteResponse, grading *judge.GroupTree) {
 	verdicts := make([]judge.Verdict, len(resp.Tests))
 	for i, t := range resp.Tests {
 		verdicts[i] = judge.Verdict(t.Code)
@@ -208,6 +237,10 @@ func summarise(resp *messages.ExecuteResponse) {
 		resp.MemoryKib = max(resp.MemoryKib, t.MemoryKib)
 	}
 	v := judge.Aggregate(verdicts)
+	if grading != nil {
+		v, resp.Score = judge.Grade(*grading)
+		resp.HasScore = true
+	}
 	resp.Code, resp.Status = int32(v), v.String()
 }
 
