@@ -49,12 +49,12 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		r, _ := internal(err)
 		return r, nil
 	}
-	if err := sb.PutFile(ctx, lang.Source, bytes.NewReader(req.GetCode()), 0o644); err != nil {
-		return internal(fmt.Errorf("write source: %w", err))
+	if err := writeSources(ctx, sb, lang, req); err != nil {
+		return internal(err)
 	}
 
 	if lang.Compiled() {
-		spec := plan.Compile(lang, cfg.Limits)
+		spec := plan.Compile(lang, req, cfg.Limits)
 		res, err := sb.Run(ctx, spec)
 		if err != nil {
 			return internal(fmt.Errorf("compile: %w", err))
@@ -103,6 +103,19 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		resp.StderrTruncated = resp.StderrTruncated || int64(len(res.Stderr)) >= lim
 	}
 	return resp, nil
+}
+
+// writeSources puts req's source files into sb's work directory: its
+// files as sent, or its code as the one file the language names
+// (plan.SourceFiles). Every pipeline that compiles a request writes its
+// sources through here.
+func writeSources(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest) error {
+	for _, f := range plan.SourceFiles(lang, req) {
+		if err := sb.PutFile(ctx, f.GetName(), bytes.NewReader(f.GetContent()), 0o644); err != nil {
+			return fmt.Errorf("write source %s: %w", f.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // responseOutputBytes is how much of stdout and of stderr an answer keeps;

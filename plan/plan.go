@@ -24,9 +24,9 @@ const (
 	DefaultCompileProcesses = 128
 )
 
-// Compile is the compile step with the language's compile limits, the
-// zero fields filled with defaults.
-func Compile(lang *languages.Language, lim config.Limits) backends.RunSpec {
+// Compile is the compile step of req's sources with the language's
+// compile limits, the zero fields filled with defaults.
+func Compile(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits) backends.RunSpec {
 	cl := lang.CompileLimits
 	cpu := config.Seconds(cl.Time)
 	if cpu <= 0 {
@@ -49,8 +49,10 @@ func Compile(lang *languages.Language, lim config.Limits) backends.RunSpec {
 	if procs == 0 {
 		procs = max(lim.Processes, DefaultCompileProcesses)
 	}
+	vars := sourceVars(lang, req)
+	vars.MemoryMiB = mem
 	return backends.RunSpec{
-		Args: lang.Expand(lang.Compile, languages.Vars{MemoryMiB: mem}),
+		Args: lang.Expand(lang.Compile, vars),
 		Env:  lang.Env,
 		Limits: backends.Limits{
 			CPU:         cpu,
@@ -80,8 +82,10 @@ func Run(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limi
 	if w := l.GetWallSeconds(); w > 0 {
 		wall = config.Seconds(w) + extra
 	}
+	vars := sourceVars(lang, req)
+	vars.MemoryMiB = memMiB
 	return backends.RunSpec{
-		Args:  lang.Expand(lang.Run, languages.Vars{MemoryMiB: memMiB}),
+		Args:  lang.Expand(lang.Run, vars),
 		Env:   lang.Env,
 		Stdin: req.GetStdin(),
 		Limits: backends.Limits{
@@ -106,7 +110,7 @@ const jobGrace = 5 * time.Second
 func JobTime(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits) time.Duration {
 	d := jobGrace
 	if lang.Compiled() {
-		d += Compile(lang, lim).Limits.Wall
+		d += Compile(lang, req, lim).Limits.Wall
 	}
 	run := Run(lang, req, lim).Limits
 	if run.Wall > 0 {
