@@ -140,9 +140,9 @@ func TestSourceName(t *testing.T) {
 	java, _ := r.Lookup("java")
 	c, _ := r.Lookup("c")
 	for code, want := range map[string]string{
-		"public class Solution {}":                 "Solution.java",
+		"public class Solution {}":                "Solution.java",
 		"package p;\n\npublic final class A {}\n": "A.java",
-		"class Main {}":                            "Main.java",
+		"class Main {}":                           "Main.java",
 		// What the pattern finds must be a plain file name.
 		"public class ../../x {}": "Main.java",
 		"public class -rf {}":     "Main.java",
