@@ -93,7 +93,7 @@ func TestShippedCommandLines(t *testing.T) {
 		{"rust", []string{"solve.rs", "util.rs"}, want{compile: []string{"-o", "main", "solve.rs"}}},
 		{"typescript", []string{"lib.ts", "src/main.ts"}, want{compile: []string{"lib.ts", "src/main.ts"}, run: []string{"--stack-size=65500", "lib.js"}}},
 		{"typescript", []string{"lib.ts", "main.ts"}, want{run: []string{"--stack-size=65500", "main.js"}}},
-		{"java", []string{"app/App.java", "app/Util.java"}, want{compile: []string{"sh", "app/App.java", "app/Util.java"}, run: []string{"-cp", ".", "@.main-class"}}},
+		{"java", []string{"app/App.java", "app/Util.java"}, want{compile: []string{"PecanFindMain", "-d", ".", "app/App.java", "app/Util.java"}, run: []string{"-cp", ".", "@.main-class"}}},
 		{"kotlin", []string{"b.kt", "a.kt"}, want{compile: []string{"sh", "a.kt", "b.kt"}}},
 	} {
 		l, ok := reg.Lookup(c.lang)
