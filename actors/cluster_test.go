@@ -264,6 +264,11 @@ func TestWithinLimits(t *testing.T) {
 	if err := withinLimits(ok(), l); err != nil {
 		t.Fatalf("valid request refused: %v", err)
 	}
+	files := ok()
+	files.Files = []*messages.SourceFile{{Name: "main.c", Content: []byte("x")}, {Name: "lib/a.h"}}
+	if err := withinLimits(files, l); err != nil {
+		t.Fatalf("valid files refused: %v", err)
+	}
 	for name, edit := range map[string]func(*messages.ExecuteRequest){
 		"no limits":       func(r *messages.ExecuteRequest) { r.Limits = nil },
 		"negative memory": func(r *messages.ExecuteRequest) { r.Limits.MemoryKib = -1 },
@@ -273,6 +278,15 @@ func TestWithinLimits(t *testing.T) {
 		"long wall":       func(r *messages.ExecuteRequest) { r.Limits.WallSeconds = l.MaxWallTime * 2 },
 		"big code":        func(r *messages.ExecuteRequest) { r.Code = make([]byte, l.MaxCodeKiB*1024+1) },
 		"big stdin":       func(r *messages.ExecuteRequest) { r.Stdin = make([]byte, l.MaxStdinKiB*1024+1) },
+		"many files": func(r *messages.ExecuteRequest) {
+			for i := 0; i <= l.MaxFiles; i++ {
+				r.Files = append(r.Files, &messages.SourceFile{Name: fmt.Sprintf("f%d.c", i)})
+			}
+		},
+		"big files": func(r *messages.ExecuteRequest) {
+			r.Files = []*messages.SourceFile{{Name: "a.c", Content: make([]byte, l.MaxCodeKiB*1024)}, {Name: "b.c", Content: []byte("x")}}
+		},
+		"file outside": func(r *messages.ExecuteRequest) { r.Files = []*messages.SourceFile{{Name: "../a.c"}} },
 	} {
 		r := ok()
 		edit(r)

@@ -69,12 +69,12 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		return r, nil
 	}
 	if err := writeSources(ctx, sb, lang, req); err != nil {
-		return internal(fmt.Errorf("write source: %w", err))
+		return internal(err)
 	}
 
 	if lang.Compiled() {
 		cfg.countCompile(lang.ID)
-		spec := plan.Compile(lang, cfg.Limits)
+		spec := plan.Compile(lang, req, cfg.Limits)
 		res, err := sb.Run(ctx, spec)
 		if err != nil {
 			return internal(fmt.Errorf("compile: %w", err))
@@ -115,10 +115,17 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 	return resp, nil
 }
 
-// writeSources puts the submission's source files into sb: the files of
-// a multi-file submission, else code under the language's source name.
+// writeSources puts req's source files into sb's work directory: its
+// files as sent, or its code as the one file the language names
+// (plan.SourceFiles). Every pipeline that compiles a request writes its
+// sources through here.
 func writeSources(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest) error {
-	return sb.PutFile(ctx, lang.Source, bytes.NewReader(req.GetCode()), 0o644)
+	for _, f := range plan.SourceFiles(lang, req) {
+		if err := sb.PutFile(ctx, f.GetName(), bytes.NewReader(f.GetContent()), 0o644); err != nil {
+			return fmt.Errorf("write source %s: %w", f.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // measured is what the verdict needs of a run under lim.

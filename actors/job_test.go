@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -325,5 +327,71 @@ func TestUTF8Boundary(t *testing.T) {
 		if got := utf8Boundary([]byte(c.in), c.n); got != c.want {
 			t.Errorf("utf8Boundary(%q, %d) = %d, want %d", c.in, c.n, got, c.want)
 		}
+	}
+}
+
+// TestWriteSources: code is written as the one file the language names,
+// files as sent; the compile and run command lines name them.
+func TestWriteSources(t *testing.T) {
+	reg, err := languages.New(map[string]config.Language{
+		"java": {
+			Source:            "Main.java",
+			SourceNamePattern: `public\s+class\s+(\w+)`,
+			Compile:           []string{"javac", "{files}"},
+			Run:               []string{"java", "{main}"},
+		},
+	}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	java, _ := reg.Lookup("java")
+	var compiled, ran []string
+	var seen map[string][]byte
+	run := func(_ context.Context, _ *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		if spec.Args[0] == "javac" {
+			compiled, seen = spec.Args, maps.Clone(files)
+		} else {
+			ran = spec.Args
+		}
+		return backends.RunResult{CPU: time.Millisecond, MemoryPeak: 1 << 20}, nil
+	}
+	for _, c := range []struct {
+		name          string
+		req           *messages.ExecuteRequest
+		files         map[string]string
+		compiled, ran []string
+	}{
+		{"code named after its public class",
+			&messages.ExecuteRequest{Code: []byte("public class Solution {}")},
+			map[string]string{"Solution.java": "public class Solution {}"},
+			[]string{"javac", "Solution.java"}, []string{"java", "Solution.java"}},
+		{"files as sent",
+			&messages.ExecuteRequest{Code: []byte("unused"), Files: []*messages.SourceFile{
+				{Name: "p/B.java", Content: []byte("b")}, {Name: "p/A.java", Content: []byte("a")}, {Name: "in.txt"}}},
+			map[string]string{"p/B.java": "b", "p/A.java": "a", "in.txt": ""},
+			[]string{"javac", "p/A.java", "p/B.java"}, []string{"java", "p/B.java"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.req.Limits = &messages.Limits{CpuSeconds: 1, WallSeconds: 3, MemoryKib: 65536}
+			sb, err := fake.New(run).New(context.Background(), "t-0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := RunJob(context.Background(), sb, java, c.req, JobConfig{Limits: config.Default().Limits})
+			if err != nil || resp.Status != judge.Accepted.String() {
+				t.Fatalf("RunJob = %+v, %v", resp, err)
+			}
+			if len(seen) != len(c.files) {
+				t.Errorf("sandbox holds %d files, want %v", len(seen), c.files)
+			}
+			for name, content := range c.files {
+				if got, ok := seen[name]; !ok || string(got) != content {
+					t.Errorf("file %s = %q (%v), want %q", name, got, ok, content)
+				}
+			}
+			if !slices.Equal(compiled, c.compiled) || !slices.Equal(ran, c.ran) {
+				t.Errorf("compiled %q and ran %q, want %q and %q", compiled, ran, c.compiled, c.ran)
+			}
+		})
 	}
 }

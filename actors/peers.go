@@ -11,6 +11,7 @@ import (
 
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/plan"
 )
 
 // RouterName is the id of a pool's router in a cluster: members address
@@ -158,6 +159,11 @@ func withinLimits(req *messages.ExecuteRequest, l config.Limits) error {
 		return fmt.Errorf("code over %d KiB", l.MaxCodeKiB)
 	case int64(len(req.GetStdin())) > l.MaxStdinKiB*1024:
 		return fmt.Errorf("stdin over %d KiB", l.MaxStdinKiB)
+	}
+	if len(req.GetFiles()) > 0 {
+		if err := plan.CheckFiles(req.GetFiles(), l.MaxFiles, l.MaxCodeKiB); err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pecan-judge/pecan/exec"
 	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
 	"github.com/pecan-judge/pecan/plan"
 	"github.com/pecan-judge/pecan/problems"
 )
@@ -138,12 +139,24 @@ type customValidator struct {
 	store    Problems
 
 	compiled exec.Artifact
-	broken   string // why the validator cannot judge (it does not compile)
+	sources  *messages.ExecuteRequest // the validator as a submission of its files
+	broken   string                   // why the validator cannot judge (it does not compile)
 }
 
 // prepare compiles the validator, or takes it from the node's cache: a
 // problem's validator is compiled once, whatever the submissions.
 func (c *customValidator) prepare(ctx context.Context, env testEnv) error {
+	// The validator is compiled and run as a submission of its files
+	// would be.
+	vreq := &messages.ExecuteRequest{Language: c.lang.ID}
+	for _, f := range c.problem.Validator.Files {
+		b, err := readAll(stored(c.store, f.Digest))
+		if err != nil {
+			return fmt.Errorf("the validator's %s: %w", f.Name, err)
+		}
+		vreq.Files = append(vreq.Files, &messages.SourceFile{Name: f.Name, Content: b})
+	}
+	c.sources = vreq
 	if art, ok := env.cfg.validators.get(c.problem.ID); ok {
 		c.compiled = art
 		return nil
@@ -151,14 +164,12 @@ func (c *customValidator) prepare(ctx context.Context, env testEnv) error {
 	if err := env.sb.Reset(ctx); err != nil {
 		return err
 	}
-	for _, f := range c.problem.Validator.Files {
-		if err := exec.PutFrom(ctx, env.sb, f.Name, 0o644, stored(c.store, f.Digest)); err != nil {
-			return fmt.Errorf("put the validator's %s: %w", f.Name, err)
-		}
+	if err := writeSources(ctx, env.sb, c.lang, vreq); err != nil {
+		return fmt.Errorf("put the validator: %w", err)
 	}
 	if c.lang.Compiled() {
 		env.cfg.countCompile(c.lang.ID)
-		spec := plan.Compile(c.lang, env.cfg.Limits)
+		spec := plan.Compile(c.lang, vreq, env.cfg.Limits)
 		res, err := env.sb.Run(ctx, spec)
 		if err != nil {
 			return fmt.Errorf("compile the validator: %w", err)
@@ -188,7 +199,7 @@ func (c *customValidator) judgeTest(ctx context.Context, env testEnv, t testCase
 	if err != nil {
 		return testVerdict{}, err
 	}
-	spec := plan.Validate(c.lang, env.cfg.Limits, env.problem, args)
+	spec := plan.Validate(c.lang, c.sources, env.cfg.Limits, env.problem, args)
 	res, err := exec.Run(ctx, env.sb, nil, spec, stdin)
 	if err != nil {
 		return testVerdict{}, fmt.Errorf("run the validator: %w", err)

@@ -174,7 +174,7 @@ func compileOnce(ctx context.Context, sb backends.Sandbox, lang *languages.Langu
 	var out string
 	if lang.Compiled() {
 		cfg.countCompile(lang.ID)
-		spec := plan.Compile(lang, cfg.Limits)
+		spec := plan.Compile(lang, req, cfg.Limits)
 		res, err := sb.Run(ctx, spec)
 		if err != nil {
 			return nil, "", false, fmt.Errorf("compile: %w", err)

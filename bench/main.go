@@ -193,10 +193,15 @@ func bare(l *languages.Language, src string) (time.Duration, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, l.Source), []byte(src), 0o644); err != nil {
+	name := l.SourceName([]byte(src))
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 		return 0, err
 	}
-	vars := languages.Vars{MemoryMiB: 256}
+	files, main, err := l.Sources([]string{name})
+	if err != nil {
+		return 0, err
+	}
+	vars := languages.Vars{MemoryMiB: 256, Files: files, Main: main}
 	start := time.Now()
 	if l.Compiled() {
 		if _, err := execIn(dir, l.Env, l.Expand(l.Compile, vars), ""); err != nil {

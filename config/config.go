@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"path"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -57,9 +59,12 @@ type Limits struct {
 	OutputKiB   int64   `toml:"output_kib"`    // stdout and stderr, each
 	MaxStdinKiB int64   `toml:"max_stdin_kib"`
 	MaxCodeKiB  int64   `toml:"max_code_kib"`
-	Processes   uint64  `toml:"processes"`
-	OpenFiles   uint64  `toml:"open_files"`
-	FileSizeKiB uint64  `toml:"file_size_kib"`
+	// MaxFiles bounds the source files of one submission; MaxCodeKiB
+	// bounds their bytes in all.
+	MaxFiles    int    `toml:"max_files"`
+	Processes   uint64 `toml:"processes"`
+	OpenFiles   uint64 `toml:"open_files"`
+	FileSizeKiB uint64 `toml:"file_size_kib"`
 	// StackKiB of 0 means unlimited stack (bounded by memory).
 	StackKiB uint64 `toml:"stack_kib"`
 
@@ -77,6 +82,14 @@ const MaxResponseOutputKiB = 256
 // DefaultResponseOutputKiB is limits.response_output_kib where pecan.toml
 // is silent.
 const DefaultResponseOutputKiB = 64
+
+// DefaultMaxFiles is limits.max_files where pecan.toml is silent, and
+// MaxMaxFiles its largest accepted value: every file is one write into a
+// sandbox and one argument to a compiler.
+const (
+	DefaultMaxFiles = 64
+	MaxMaxFiles     = 4096
+)
 
 // Container holds the settings of the container backend.
 type Container struct {
@@ -311,7 +324,19 @@ type Step struct {
 type Language struct {
 	Name    string   `toml:"name"`
 	Aliases []string `toml:"aliases"`
-	Source  string   `toml:"source"`
+	// Source names the file of a single-file submission (judge-single's
+	// code), unless SourceNamePattern names it from the code.
+	Source string `toml:"source"`
+	// SourceNamePattern, when set, is a regular expression whose first
+	// group, matched against a single-file submission, names its file
+	// (with Source's extension): Java's public class.
+	SourceNamePattern string `toml:"source_name_pattern"`
+	// Extensions are the file name endings of the language's sources
+	// among a submission's files ({files}); by default Source's extension.
+	Extensions []string `toml:"extensions"`
+	// Main lists the files a submission starts from ({main}), the first
+	// one present wins; without any, the first source file sent.
+	Main []string `toml:"main"`
 	// Compile is empty for interpreted languages. Arguments may use the
 	// placeholders of languages.Expand.
 	Compile []string `toml:"compile"`
@@ -362,6 +387,7 @@ func Default() Config {
 			OutputKiB:        64 * 1024,
 			MaxStdinKiB:      8 * 1024,
 			MaxCodeKiB:       512,
+			MaxFiles:         DefaultMaxFiles,
 			Processes:        64,
 			OpenFiles:        256,
 			FileSizeKiB:      64 * 1024,
@@ -444,12 +470,51 @@ func (c *Config) Validate() error {
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}
+	if c.Limits.MaxFiles < 1 || c.Limits.MaxFiles > MaxMaxFiles {
+		errs = append(errs, fmt.Errorf("limits: max_files must be in [1, %d], got %d", MaxMaxFiles, c.Limits.MaxFiles))
+	}
 	for id, l := range c.Languages {
-		if l.Source == "" || len(l.Run) == 0 {
-			errs = append(errs, fmt.Errorf("languages.%s: source and run are required", id))
-		}
+		errs = append(errs, l.validate(id)...)
 	}
 	return errors.Join(errs...)
+}
+
+// FilesPlaceholder is the placeholder of a command line that stands for
+// every source file, one argument each (languages.Expand).
+const FilesPlaceholder = "{files}"
+
+func (l *Language) validate(id string) []error {
+	var errs []error
+	if l.Source == "" || len(l.Run) == 0 {
+		errs = append(errs, fmt.Errorf("languages.%s: source and run are required", id))
+	}
+	if l.SourceNamePattern != "" {
+		re, err := regexp.Compile(l.SourceNamePattern)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("languages.%s: source_name_pattern: %v", id, err))
+		case re.NumSubexp() < 1:
+			errs = append(errs, fmt.Errorf("languages.%s: source_name_pattern needs a group that names the file", id))
+		}
+	}
+	for _, e := range l.Extensions {
+		if len(e) < 2 || e[0] != '.' || strings.ContainsAny(e, "/ ") {
+			errs = append(errs, fmt.Errorf("languages.%s: extensions: %q is not a file name ending such as \".c\"", id, e))
+		}
+	}
+	for _, m := range l.Main {
+		if m == "" || m == "." || strings.HasPrefix(m, "/") || path.Clean(m) != m || m == ".." || strings.HasPrefix(m, "../") {
+			errs = append(errs, fmt.Errorf("languages.%s: main: %q is not a clean relative path", id, m))
+		}
+	}
+	for name, cmd := range map[string][]string{"compile": l.Compile, "run": l.Run} {
+		for _, a := range cmd {
+			if a != FilesPlaceholder && strings.Contains(a, FilesPlaceholder) {
+				errs = append(errs, fmt.Errorf("languages.%s: %s: %s must be an argument of its own, not part of %q", id, name, FilesPlaceholder, a))
+			}
+		}
+	}
+	return errs
 }
 
 func (c *Cluster) validate() []error {

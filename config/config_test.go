@@ -269,3 +269,69 @@ func TestClusterOpenRemoting(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxFiles(t *testing.T) {
+	cfg, err := Load(write(t, "[limits]\nmax_files = 8\n[languages.c]\nsource = \"main.c\"\nrun = [\"./main\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Limits.MaxFiles != 8 {
+		t.Errorf("max_files = %d, want 8", cfg.Limits.MaxFiles)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("max_files 8 rejected: %v", err)
+	}
+	if Default().Limits.MaxFiles != 64 {
+		t.Errorf("default max_files = %d, want 64", Default().Limits.MaxFiles)
+	}
+	for _, n := range []int{0, -1, MaxMaxFiles + 1} {
+		cfg.Limits.MaxFiles = n
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "max_files") {
+			t.Errorf("max_files %d: error %v, want one naming the key", n, err)
+		}
+	}
+}
+
+// The keys that say how a language finds its files are checked at load.
+func TestLanguageSourceKeys(t *testing.T) {
+	cfg, err := Load(write(t, `[languages.java]
+source = "Main.java"
+source_name_pattern = 'public\s+class\s+(\w+)'
+extensions = [".java"]
+main = ["Main.java", "app/Main.java"]
+compile = ["/bin/sh", "-c", "javac \"$@\"", "sh", "{files}"]
+run = ["java", "Main"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("valid language rejected: %v", err)
+	}
+	j := cfg.Languages["java"]
+	if j.SourceNamePattern != `public\s+class\s+(\w+)` || len(j.Extensions) != 1 || len(j.Main) != 2 {
+		t.Errorf("keys not loaded: %+v", j)
+	}
+	bad := map[string]func(l *Language){
+		"source_name_pattern": func(l *Language) { l.SourceNamePattern = "(" },
+		"needs a group":       func(l *Language) { l.SourceNamePattern = `public class \w+` },
+		`"java"`:              func(l *Language) { l.Extensions = []string{"java"} },
+		`"."`:                 func(l *Language) { l.Extensions = []string{"."} },
+		`"../Main.java"`:      func(l *Language) { l.Main = []string{"../Main.java"} },
+		`"/Main.java"`:        func(l *Language) { l.Main = []string{"/Main.java"} },
+		`"./Main.java"`:       func(l *Language) { l.Main = []string{"./Main.java"} },
+		"{files} must be an argument of its own": func(l *Language) {
+			l.Compile = []string{"/bin/sh", "-c", "javac {files}"}
+		},
+	}
+	for want, breakIt := range bad {
+		c := cfg
+		l := j
+		l.Extensions = append([]string(nil), j.Extensions...)
+		breakIt(&l)
+		c.Languages = map[string]Language{"java": l}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "languages.java") {
+			t.Errorf("%s: error %v, want one naming languages.java and %s", want, err, want)
+		}
+	}
+}

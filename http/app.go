@@ -167,5 +167,8 @@ func withDefaults(l config.Limits) config.Limits {
 	if l.MaxCodeKiB <= 0 {
 		l.MaxCodeKiB = d.MaxCodeKiB
 	}
+	if l.MaxFiles <= 0 {
+		l.MaxFiles = d.MaxFiles
+	}
 	return l
 }

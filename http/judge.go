@@ -137,6 +137,7 @@ func (s *server) executeRequest(jr *judgeRequest, id string) (*messages.ExecuteR
 		// Copies: fasthttp reuses the body buffer once the handler returns,
 		// and the request may outlive it in a queue or on another node.
 		Code:          []byte(jr.Code),
+		Files:         jr.Files, // decoded into fresh buffers
 		Stdin:         []byte(jr.Stdin),
 		DesiredStdout: []byte(jr.DesiredStdout),
 		Checker:       jr.Checker,

@@ -13,6 +13,7 @@ import (
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
 )
 
 // minSeconds is the smallest time limit accepted. Anything smaller would
@@ -23,8 +24,10 @@ const minSeconds = 0.001
 // judgeRequest is a judge-single request after decoding, defaulting and
 // validation: every limit is within the configured bounds.
 type judgeRequest struct {
-	Language      *languages.Language
+	Language *languages.Language
+	// Code or Files, never both: the submission's one file or its files.
 	Code          string
+	Files         []*messages.SourceFile
 	Stdin         string
 	DesiredStdout string
 	Checker       string
@@ -72,18 +75,6 @@ func parseObject(body []byte) (map[string]json.RawMessage, error) {
 // requestFromFields is decodeRequest after parsing.
 func requestFromFields(raw map[string]json.RawMessage, lim config.Limits, langs *languages.Registry) (*judgeRequest, error) {
 	var r judgeRequest
-	code, err := stringField(raw, "code")
-	if err != nil {
-		return nil, err
-	}
-	if code == nil || *code == "" {
-		return nil, errors.New(`field "code" is required and must not be empty`)
-	}
-	if max := lim.MaxCodeKiB * 1024; int64(len(*code)) > max {
-		return nil, fmt.Errorf(`field "code" is %d bytes, over the limit of %d KiB`, len(*code), lim.MaxCodeKiB)
-	}
-	r.Code = *code
-
 	lang, err := stringField(raw, "language")
 	if err != nil {
 		return nil, err
@@ -96,6 +87,10 @@ func requestFromFields(raw map[string]json.RawMessage, lim config.Limits, langs 
 		return nil, fmt.Errorf(`field "language": unknown language %q (valid: %s)`, *lang, strings.Join(langs.Names(), ", "))
 	}
 	r.Language = l
+
+	if r.Code, r.Files, err = sourceFields(raw, lim, l); err != nil {
+		return nil, err
+	}
 
 	stdin, err := stringField(raw, "stdin")
 	if err != nil {
@@ -202,16 +197,22 @@ func webhookURLField(raw map[string]json.RawMessage) (string, error) {
 
 // stringField returns the named field as a string, nil when absent or null.
 func stringField(raw map[string]json.RawMessage, name string) (*string, error) {
-	v, ok := raw[name]
+	return stringFieldAs(raw, name, name)
+}
+
+// stringFieldAs is stringField for the key of an object inside the body:
+// errors call it label ("files[2].name").
+func stringFieldAs(raw map[string]json.RawMessage, key, label string) (*string, error) {
+	v, ok := raw[key]
 	if !ok || isNull(v) {
 		return nil, nil
 	}
 	if v[0] != '"' {
-		return nil, fmt.Errorf("field %q must be a string, got %s", name, jsonKind(v))
+		return nil, fmt.Errorf("field %q must be a string, got %s", label, jsonKind(v))
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
-		return nil, fmt.Errorf("field %q: %v", name, err)
+		return nil, fmt.Errorf("field %q: %v", label, err)
 	}
 	return &s, nil
 }

@@ -5,6 +5,7 @@ package languages
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -23,6 +24,9 @@ type Language struct {
 	Available bool
 	// Problem says why the language is unavailable.
 	Problem string
+
+	// sourceName is the compiled SourceNamePattern, nil without one.
+	sourceName *regexp.Regexp
 }
 
 // Compiled reports whether the language has a compile step.
@@ -46,6 +50,16 @@ func New(langs map[string]config.Language, baseEnv []string, stateRoot string) (
 	sort.Strings(ids)
 	for _, id := range ids {
 		l := &Language{ID: id, Language: langs[id]}
+		if p := l.SourceNamePattern; p != "" {
+			re, err := regexp.Compile(p)
+			if err != nil {
+				return nil, fmt.Errorf("languages.%s: source_name_pattern: %w", id, err)
+			}
+			if re.NumSubexp() < 1 {
+				return nil, fmt.Errorf("languages.%s: source_name_pattern needs a group that names the file", id)
+			}
+			l.sourceName = re
+		}
 		l.Env = append(append([]string(nil), baseEnv...), l.Env...)
 		if stateRoot != "" {
 			l.StateDir = stateRoot + "/" + id

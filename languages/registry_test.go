@@ -2,6 +2,7 @@ package languages
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/pecan-judge/pecan/config"
@@ -64,5 +65,96 @@ func TestVersionLineSkipsRuntimeNotices(t *testing.T) {
 		if got := versionLine(c.out); got != c.want {
 			t.Errorf("versionLine(%q) = %q, want %q", c.out, got, c.want)
 		}
+	}
+}
+
+func TestExpandSources(t *testing.T) {
+	r, err := New(map[string]config.Language{"x": {
+		Source:  "main.ts",
+		Compile: []string{"tsc", "--outDir", ".", "{files}", "--main={main}"},
+		Run:     []string{"node", "{main_noext}.js"},
+	}}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := r.Lookup("x")
+	v := Vars{Files: []string{"a.ts", "src/app.ts"}, Main: "src/app.ts"}
+	if got, want := l.Expand(l.Compile, v), []string{"tsc", "--outDir", ".", "a.ts", "src/app.ts", "--main=src/app.ts"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Expand(compile) = %q, want %q", got, want)
+	}
+	if got, want := l.Expand(l.Run, v), []string{"node", "src/app.js"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Expand(run) = %q, want %q", got, want)
+	}
+	// No files: {files} stands for no argument at all, not an empty one.
+	if got, want := l.Expand(l.Compile, Vars{}), []string{"tsc", "--outDir", ".", "--main="}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Expand without files = %q, want %q", got, want)
+	}
+}
+
+func TestSources(t *testing.T) {
+	r, err := New(map[string]config.Language{
+		"py":  {Name: "Python 3", Source: "main.py", Main: []string{"__main__.py"}, Run: []string{"python3", "{main}"}},
+		"cpp": {Name: "C++", Source: "main.cpp", Extensions: []string{".cpp", ".cc"}, Run: []string{"./main"}},
+	}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	py, _ := r.Lookup("py")
+	cpp, _ := r.Lookup("cpp")
+	for _, c := range []struct {
+		l           *Language
+		names       []string
+		files       []string
+		main, error string
+	}{
+		{l: py, names: []string{"b.py", "a.py"}, files: []string{"a.py", "b.py"}, main: "b.py"},
+		{l: py, names: []string{"b.py", "__main__.py", "data.txt"}, files: []string{"__main__.py", "b.py"}, main: "__main__.py"},
+		// A __main__.py in a package is not the program's.
+		{l: py, names: []string{"pkg/__main__.py", "run.py"}, files: []string{"pkg/__main__.py", "run.py"}, main: "pkg/__main__.py"},
+		{l: py, names: []string{"notes.txt", "solve.py"}, files: []string{"solve.py"}, main: "solve.py"},
+		{l: py, names: []string{"notes.txt", ".py", "d/.py"}, error: "no Python 3 source file (.py) among them"},
+		{l: cpp, names: []string{"x.h", "z.cc", "a.cpp", "b.c"}, files: []string{"a.cpp", "z.cc"}, main: "z.cc"},
+		{l: cpp, names: []string{"x.h"}, error: "(.cpp, .cc)"},
+	} {
+		files, main, err := c.l.Sources(c.names)
+		if c.error != "" {
+			if err == nil || !strings.Contains(err.Error(), c.error) {
+				t.Errorf("%s Sources(%q) error = %v, want %q", c.l.ID, c.names, err, c.error)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(files, c.files) || main != c.main {
+			t.Errorf("%s Sources(%q) = %q, %q, %v; want %q, %q", c.l.ID, c.names, files, main, err, c.files, c.main)
+		}
+	}
+}
+
+func TestSourceName(t *testing.T) {
+	r, err := New(map[string]config.Language{
+		"java": {Source: "Main.java", SourceNamePattern: `(?m)^\s*public\s+(?:final\s+)?class\s+(\S+)`, Run: []string{"java"}},
+		"c":    {Source: "main.c", Run: []string{"./main"}},
+	}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	java, _ := r.Lookup("java")
+	c, _ := r.Lookup("c")
+	for code, want := range map[string]string{
+		"public class Solution {}":                "Solution.java",
+		"package p;\n\npublic final class A {}\n": "A.java",
+		"class Main {}":                           "Main.java",
+		// What the pattern finds must be a plain file name.
+		"public class ../../x {}": "Main.java",
+		"public class -rf {}":     "Main.java",
+	} {
+		if got := java.SourceName([]byte(code)); got != want {
+			t.Errorf("SourceName(%q) = %q, want %q", code, got, want)
+		}
+	}
+	if got := c.SourceName([]byte("public class X")); got != "main.c" {
+		t.Errorf("SourceName without a pattern = %q, want main.c", got)
+	}
+	if _, err := New(map[string]config.Language{"j": {Source: "M.java", SourceNamePattern: "class", Run: []string{"j"}}}, nil, ""); err == nil {
+		t.Error("a source_name_pattern without a group accepted")
 	}
 }

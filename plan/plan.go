@@ -25,9 +25,9 @@ const (
 	DefaultCompileProcesses = 128
 )
 
-// Compile is the compile step with the language's compile limits, the
-// zero fields filled with defaults.
-func Compile(lang *languages.Language, lim config.Limits) backends.RunSpec {
+// Compile is the compile step of req's sources with the language's
+// compile limits, the zero fields filled with defaults.
+func Compile(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits) backends.RunSpec {
 	cl := lang.CompileLimits
 	cpu := config.Seconds(cl.Time)
 	if cpu <= 0 {
@@ -50,8 +50,10 @@ func Compile(lang *languages.Language, lim config.Limits) backends.RunSpec {
 	if procs == 0 {
 		procs = max(lim.Processes, DefaultCompileProcesses)
 	}
+	vars := sourceVars(lang, req)
+	vars.MemoryMiB = mem
 	return backends.RunSpec{
-		Args: lang.Expand(lang.Compile, languages.Vars{MemoryMiB: mem}),
+		Args: lang.Expand(lang.Compile, vars),
 		Env:  lang.Env,
 		Limits: backends.Limits{
 			CPU:         cpu,
@@ -81,8 +83,10 @@ func Run(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limi
 	if w := l.GetWallSeconds(); w > 0 {
 		wall = config.Seconds(w) + extra
 	}
+	vars := sourceVars(lang, req)
+	vars.MemoryMiB = memMiB
 	return backends.RunSpec{
-		Args:  lang.Expand(lang.Run, languages.Vars{MemoryMiB: memMiB}),
+		Args:  lang.Expand(lang.Run, vars),
 		Env:   lang.Env,
 		Stdin: req.GetStdin(),
 		Limits: backends.Limits{
@@ -107,7 +111,7 @@ const jobGrace = 5 * time.Second
 func JobTime(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limits) time.Duration {
 	d := jobGrace
 	if lang.Compiled() {
-		d += Compile(lang, lim).Limits.Wall
+		d += Compile(lang, req, lim).Limits.Wall
 	}
 	run := Run(lang, req, lim).Limits
 	if run.Wall > 0 {
@@ -158,7 +162,7 @@ func Test(lang *languages.Language, req *messages.ExecuteRequest, lim config.Lim
 	if p.OutputMiB > 0 {
 		lim.OutputKiB = min(p.OutputMiB*1024, lim.OutputKiB)
 	}
-	withLimits := &messages.ExecuteRequest{Limits: l, Stdin: req.GetStdin()}
+	withLimits := &messages.ExecuteRequest{Language: req.GetLanguage(), Code: req.GetCode(), Files: req.GetFiles(), Limits: l}
 	return Run(lang, withLimits, lim)
 }
 
@@ -174,10 +178,11 @@ func testLimits(req *messages.Limits, lim config.Limits, p Problem) *messages.Li
 	return out
 }
 
-// Validate is the step that runs a custom validator of language vlang on
-// one test's output, with args after the language's run command (the
-// protocol's file names and the problem's flags).
-func Validate(vlang *languages.Language, lim config.Limits, p Problem, args []string) backends.RunSpec {
+// Validate is the step that runs a custom validator of language vlang,
+// made of vreq's files, on one test's output, with args after the
+// language's run command (the protocol's file names and the problem's
+// flags).
+func Validate(vlang *languages.Language, vreq *messages.ExecuteRequest, lim config.Limits, p Problem, args []string) backends.RunSpec {
 	cpu := config.Seconds(p.ValidationTime)
 	if cpu <= 0 {
 		cpu = DefaultValidationTime
@@ -190,8 +195,10 @@ func Validate(vlang *languages.Language, lim config.Limits, p Problem, args []st
 	if procs == 0 {
 		procs = lim.Processes
 	}
+	vars := sourceVars(vlang, vreq)
+	vars.MemoryMiB = mem
 	return backends.RunSpec{
-		Args: append(vlang.Expand(vlang.Run, languages.Vars{MemoryMiB: mem}), args...),
+		Args: append(vlang.Expand(vlang.Run, vars), args...),
 		Env:  vlang.Env,
 		Limits: backends.Limits{
 			CPU:         cpu + config.Seconds(vlang.ExtraTime),
@@ -212,7 +219,7 @@ func Validate(vlang *languages.Language, lim config.Limits, p Problem, args []st
 func SubmissionTime(lang, vlang *languages.Language, req *messages.ExecuteRequest, lim config.Limits, p Problem) time.Duration {
 	d := jobGrace
 	if lang.Compiled() {
-		d += Compile(lang, lim).Limits.Wall
+		d += Compile(lang, req, lim).Limits.Wall
 	}
 	run := Test(lang, req, lim, p).Limits
 	perTest := run.Wall
@@ -222,9 +229,9 @@ func SubmissionTime(lang, vlang *languages.Language, req *messages.ExecuteReques
 	perTest += perTestGrace
 	if p.CustomValidator && vlang != nil {
 		if vlang.Compiled() {
-			d += Compile(vlang, lim).Limits.Wall
+			d += Compile(vlang, &messages.ExecuteRequest{}, lim).Limits.Wall
 		}
-		perTest += Validate(vlang, lim, p, nil).Limits.Wall + perTestGrace
+		perTest += Validate(vlang, &messages.ExecuteRequest{}, lim, p, nil).Limits.Wall + perTestGrace
 	}
 	return d + time.Duration(max(p.Tests, 1))*perTest
 }

@@ -49,7 +49,7 @@ func TestJobTimeAndBudget(t *testing.T) {
 func TestCompileDefaults(t *testing.T) {
 	c, _ := registry(t).Lookup("c")
 	lim := config.Default().Limits
-	s := Compile(c, lim).Limits
+	s := Compile(c, &messages.ExecuteRequest{Code: []byte("int main;")}, lim).Limits
 	if s.CPU != 4*time.Second || s.Wall != 13*time.Second || s.MemoryBytes != DefaultCompileMemoryMiB<<20 ||
 		s.OutputBytes != DefaultCompileOutputKiB<<10 || s.Processes != max(lim.Processes, DefaultCompileProcesses) {
 		t.Errorf("compile limits %+v", s)

@@ -51,9 +51,11 @@ func VerdictName(code int) string {
 }
 
 // Job is a judge-single request. Zero limits and an empty checker are
-// omitted, so the server's defaults apply.
+// omitted, so the server's defaults apply. Files, when set, are the
+// submission instead of Code (which the server then takes as absent).
 type Job struct {
 	Code          string  `json:"code"`
+	Files         []File  `json:"files,omitempty"`
 	Language      string  `json:"language"`
 	Stdin         string  `json:"stdin"`
 	DesiredStdout string  `json:"desired_stdout"`
@@ -61,6 +63,14 @@ type Job struct {
 	MemoryLimit   int64   `json:"memory_limit,omitempty"`
 	WallTimeLimit float64 `json:"wall_time_limit,omitempty"`
 	Checker       string  `json:"checker,omitempty"`
+}
+
+// File is one file of a multi-file submission; Encoding "base64" says
+// Content is base64, "" or "utf8" that it is the text itself.
+type File struct {
+	Name     string `json:"name"`
+	Content  string `json:"content"`
+	Encoding string `json:"encoding,omitempty"`
 }
 
 // Result is a judge-single response.
