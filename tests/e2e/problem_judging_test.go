@@ -25,6 +25,12 @@ func store(t *testing.T, p testserver.Package) string {
 	if status != http.StatusCreated && status != http.StatusOK {
 		t.Fatalf("upload: HTTP %d %s", status, body)
 	}
+	// The store tests that follow want the store as it was.
+	t.Cleanup(func() {
+		if status, body := request(t, http.MethodDelete, "/v1/problems/"+sum.ID); status != http.StatusNoContent {
+			t.Errorf("delete %s: HTTP %d %s", sum.ID, status, body)
+		}
+	})
 	return sum.ID
 }
 
