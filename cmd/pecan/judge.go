@@ -34,11 +34,20 @@ func judgeFile(args []string) error {
 	timeLimit := f.fs.Float64("time", 2, "CPU time limit, seconds")
 	memLimit := f.fs.Int64("memory", 262144, "memory limit, KiB")
 	checker := f.fs.String("checker", "", "exact, lines, tokens or float:<eps>")
+	problem := f.fs.String("problem", "", "judge FILE... against this problem package (a directory, .zip, .tar or .tar.gz)")
+	mode := f.fs.String("mode", "first-failure", "with --problem: first-failure or all")
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	if *problem != "" {
+		return judgeProblem(f, problemJob{
+			pkg: *problem, files: f.fs.Args(), language: *lang, mode: *mode,
+			timeLimit: *timeLimit, memLimit: *memLimit, server: *server, token: *token,
+			timeSet: f.fs.Changed("time"), memSet: f.fs.Changed("memory"),
+		})
+	}
 	if f.fs.NArg() != 1 {
-		return errors.New("usage: pecan judge [flags] FILE")
+		return errors.New("usage: pecan judge [flags] FILE, or pecan judge --problem PACKAGE [flags] FILE...")
 	}
 	path := f.fs.Arg(0)
 	code, err := os.ReadFile(path)
@@ -85,7 +94,7 @@ func judgeFile(args []string) error {
 		}
 	}
 	ctx := context.Background()
-	n, err := startNode(ctx, cfg, logger, nil)
+	n, err := startNode(ctx, cfg, logger, nodeExtras{})
 	if err != nil {
 		return err
 	}

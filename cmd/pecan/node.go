@@ -16,6 +16,7 @@ import (
 	"github.com/pecan-judge/pecan/backends/container"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
+	"github.com/pecan-judge/pecan/messages"
 )
 
 // node is one running Pecan: languages, backend, actor system and pool.
@@ -30,10 +31,17 @@ type node struct {
 	cluster *actors.Cluster // nil unless the node is a cluster member
 }
 
+// nodeExtras are what a node may be given besides its configuration.
+type nodeExtras struct {
+	// problems gives submissions their stored problems; nil for none.
+	problems actors.Problems
+	// onTestResult hears of each test as it is decided; nil for none.
+	onTestResult func(requestID string, t *messages.TestResult)
+}
+
 // startNode prepares the languages, builds the backend and starts the
-// pool, waiting until every sandbox is prewarmed. problems, when not nil,
-// gives submissions their stored problems.
-func startNode(ctx context.Context, cfg config.Config, logger *log.Logger, problems actors.Problems) (*node, error) {
+// pool, waiting until every sandbox is prewarmed.
+func startNode(ctx context.Context, cfg config.Config, logger *log.Logger, extras nodeExtras) (*node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -80,15 +88,16 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger, probl
 		host = cl.Address()
 	}
 	pool, err := actors.Start(system, actors.Options{
-		PoolSize:    cfg.PoolSize,
-		QueueLength: cfg.QueueLength,
-		Backend:     backend,
-		Languages:   langs,
-		Limits:      cfg.Limits,
-		Node:        host,
-		Logger:      logger,
-		Cluster:     cl,
-		Problems:    problems,
+		PoolSize:     cfg.PoolSize,
+		QueueLength:  cfg.QueueLength,
+		Backend:      backend,
+		Languages:    langs,
+		Limits:       cfg.Limits,
+		Node:         host,
+		Logger:       logger,
+		Cluster:      cl,
+		Problems:     extras.problems,
+		OnTestResult: extras.onTestResult,
 	})
 	if err != nil {
 		if cl != nil {

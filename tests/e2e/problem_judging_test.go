@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -242,5 +247,123 @@ func TestProblemBrokenValidator(t *testing.T) {
 	status, body := post(t, "/v1/judge/submission", "application/json", []byte(`{"language":"c","code":"int main(){}","problem":"sha256:`+strings.Repeat("0", 64)+`"}`))
 	if status != http.StatusNotFound {
 		t.Errorf("unknown problem: HTTP %d %s, want 404", status, body)
+	}
+}
+
+// groupsPackage is a scoring problem in the 2023-07 format: secret has
+// two pass-fail groups worth 40 and 60; each test doubles its input.
+func groupsPackage() testserver.Package {
+	p := testserver.Package{
+		"problem.yaml":                   "problem_format_version: 2023-07-draft\nname: Groups\ntype: scoring\n",
+		"data/sample/1.in":               "1\n",
+		"data/sample/1.ans":              "2\n",
+		"data/secret/g1/test_group.yaml": "max_score: 40\n",
+		"data/secret/g2/test_group.yaml": "max_score: 60\n",
+	}
+	for g, inputs := range map[string][]int{"g1": {3, 4}, "g2": {50, 60}} {
+		for i, n := range inputs {
+			p[fmt.Sprintf("data/secret/%s/%d.in", g, i)] = fmt.Sprintf("%d\n", n)
+			p[fmt.Sprintf("data/secret/%s/%d.ans", g, i)] = fmt.Sprintf("%d\n", 2*n)
+		}
+	}
+	return p
+}
+
+func TestProblemScoring(t *testing.T) {
+	startSerial(t)
+	id := store(t, groupsPackage())
+	// Doubles, except for inputs over limit (printed as they are).
+	program := func(limit int) string {
+		return fmt.Sprintf("n = int(input())\nprint(2 * n if n <= %d else n)\n", limit)
+	}
+	for _, c := range []struct {
+		name   string
+		code   string
+		score  float64
+		status string
+	}{
+		{"all groups", program(1000), 100, "Accepted"},
+		{"first group only", program(10), 40, "WrongAnswer"},
+		{"samples only", program(1), 0, "WrongAnswer"},
+	} {
+		for _, mode := range []string{"first-failure", "all"} {
+			r := submit(t, id, "python", c.code, mode)
+			if r.Score == nil || *r.Score != c.score || r.Status != c.status {
+				t.Errorf("%s (%s): %s, want score %v and %s", c.name, mode, r, c.score, c.status)
+			}
+		}
+	}
+	// C++ and Java too.
+	cpp := "#include <iostream>\nint main(){long n;std::cin>>n;std::cout<<(n<=10?2*n:n)<<\"\\n\";}\n"
+	java := "import java.util.*;\npublic class Main { public static void main(String[] a) { long n = new Scanner(System.in).nextLong(); System.out.println(n <= 10 ? 2*n : n); } }\n"
+	for lang, code := range map[string]string{"cpp": cpp, "java": java} {
+		if r := submit(t, id, lang, code, "all"); r.Score == nil || *r.Score != 40 {
+			t.Errorf("%s: %s, want score 40", lang, r)
+		}
+	}
+}
+
+// TestJudgeProblemCLI runs `pecan judge --problem` against the shared
+// server and in a pool of its own, on a package directory.
+func TestJudgeProblemCLI(t *testing.T) {
+	startSerial(t)
+	dir := t.TempDir()
+	pkg := filepath.Join(dir, "double")
+	files := testserver.Package{"problem.yaml": "name: Double\n", "data/sample/1.in": "1\n", "data/sample/1.ans": "2\n"}
+	for i := 2; i <= 4; i++ {
+		files[fmt.Sprintf("data/secret/%d.in", i)] = fmt.Sprintf("%d\n", i)
+		files[fmt.Sprintf("data/secret/%d.ans", i)] = fmt.Sprintf("%d\n", 2*i)
+	}
+	for name, content := range files {
+		p := filepath.Join(pkg, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The CLI uploads the package to the server: the store tests that
+	// follow want the store as it was.
+	t.Cleanup(func() {
+		status, body := get(t, "/v1/problems")
+		var list []testserver.ProblemSummary
+		if status != http.StatusOK || json.Unmarshal(body, &list) != nil {
+			t.Errorf("list problems: HTTP %d %s", status, body)
+		}
+		for _, p := range list {
+			if p.Name == "Double" {
+				request(t, http.MethodDelete, "/v1/problems/"+p.ID)
+			}
+		}
+	})
+	good, bad := filepath.Join(dir, "good.py"), filepath.Join(dir, "bad.py")
+	os.WriteFile(good, []byte("print(2 * int(input()))\n"), 0o644)
+	os.WriteFile(bad, []byte("n = int(input())\nprint(2 * n if n < 4 else 0)\n"), 0o644)
+
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(suite.Bin, append([]string{"judge", "--log-level", "warn"}, args...)...)
+		cmd.Dir = suite.Repo
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, where := range []struct {
+		name string
+		args []string
+	}{
+		{"server", []string{"--server", baseURL}},
+		{"in-process", []string{"--config", filepath.Join(suite.Repo, "pecan.toml"), "--data-dir", testserver.DataDir()}},
+	} {
+		t.Run(where.name, func(t *testing.T) {
+			out, err := run(append(where.args, "--problem", pkg, good)...)
+			if err != nil || !strings.Contains(out, "secret/4") || !strings.Contains(out, "submission  Accepted") {
+				t.Errorf("good submission: %v\n%s", err, out)
+			}
+			out, err = run(append(where.args, "--problem", pkg, "--mode", "all", bad)...)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || !strings.Contains(out, "WrongAnswer") || !strings.Contains(out, `expected "8"`) {
+				t.Errorf("bad submission: %v (want a failing exit status)\n%s", err, out)
+			}
+		})
 	}
 }
