@@ -80,18 +80,26 @@ var echoPrograms = map[string]map[string]string{
 	"WrongAnswer": {
 		"python": "l = input()\nprint('z 0.5 y' if l.startswith('x') else l)\n",
 		"c":      "#include <stdio.h>\n#include <string.h>\nint main(void){char b[256];fgets(b,sizeof b,stdin);if(b[0]=='x')puts(\"x 0.6 y\");else fputs(b,stdout);return 0;}\n",
+		"cpp":    "#include <iostream>\n#include <string>\nint main(){std::string l;std::getline(std::cin,l);std::cout<<(l[0]=='x'?\"x 1 y\":l)<<\"\\n\";}\n",
+		"java":   "import java.util.*;\npublic class Main { public static void main(String[] a) { String l = new Scanner(System.in).nextLine(); System.out.println(l.startsWith(\"x\") ? \"x\" : l); } }\n",
 	},
 	"TimeLimitExceeded": {
-		"cpp":  "#include <iostream>\n#include <string>\nint main(){std::string l;std::getline(std::cin,l);if(l[0]=='x')for(volatile long i=0;;i++);std::cout<<l<<\"\\n\";}\n",
-		"java": "import java.util.*;\npublic class Main { public static void main(String[] a) { String l = new Scanner(System.in).nextLine(); if (l.startsWith(\"x\")) for (;;) {} System.out.println(l); } }\n",
+		"cpp":    "#include <iostream>\n#include <string>\nint main(){std::string l;std::getline(std::cin,l);if(l[0]=='x')for(volatile long i=0;;i++);std::cout<<l<<\"\\n\";}\n",
+		"java":   "import java.util.*;\npublic class Main { public static void main(String[] a) { String l = new Scanner(System.in).nextLine(); if (l.startsWith(\"x\")) for (;;) {} System.out.println(l); } }\n",
+		"c":      "#include <stdio.h>\nint main(void){char b[256];fgets(b,sizeof b,stdin);if(b[0]=='x')for(volatile long i=0;;i++);fputs(b,stdout);return 0;}\n",
+		"python": "l = input()\nwhile l.startswith('x'): pass\nprint(l)\n",
 	},
 	"RuntimeError": {
 		"java":   "import java.util.*;\npublic class Main { public static void main(String[] a) { String l = new Scanner(System.in).nextLine(); if (l.startsWith(\"x\")) throw new RuntimeException(\"boom\"); System.out.println(l); } }\n",
 		"python": "l = input()\nif l.startswith('x'): raise SystemExit(3)\nprint(l)\n",
+		"c":      "#include <stdio.h>\nint main(void){char b[256];fgets(b,sizeof b,stdin);if(b[0]=='x'){int *p=0;*p=1;}fputs(b,stdout);return 0;}\n",
+		"cpp":    "#include <iostream>\n#include <string>\n#include <stdexcept>\nint main(){std::string l;std::getline(std::cin,l);if(l[0]=='x')throw std::runtime_error(\"boom\");std::cout<<l<<\"\\n\";}\n",
 	},
 	"CompileError": {
-		"c":    "int main( {",
-		"java": "public class Main { void f( }",
+		"c":      "int main( {",
+		"java":   "public class Main { void f( }",
+		"cpp":    "int main() { return x; }",
+		"python": "def f(:\n    pass\n",
 	},
 }
 
@@ -183,6 +191,22 @@ const sumC = `#include <stdio.h>
 int main(void) { long n, x, s = 0; scanf("%ld", &n); while (n-- > 0 && scanf("%ld", &x) == 1) s += x; printf("%ld\n", s); return 0; }
 `
 
+const sumCpp = `#include <iostream>
+int main() { long n, x, s = 0; std::cin >> n; while (n-- > 0 && std::cin >> x) s += x; std::cout << s << "\n"; }
+`
+
+const sumJava = `import java.io.*;
+import java.util.*;
+public class Main {
+	public static void main(String[] a) throws IOException {
+		StreamTokenizer in = new StreamTokenizer(new BufferedInputStream(System.in));
+		in.nextToken(); long n = (long) in.nval, s = 0;
+		while (n-- > 0 && in.nextToken() != StreamTokenizer.TT_EOF) s += (long) in.nval;
+		System.out.println(s);
+	}
+}
+`
+
 const sumPy = "import sys\nv = list(map(int, sys.stdin.read().split()))\nprint(sum(v[1:]) + (1 if v[0] == 3 else 0))\n"
 
 func TestProblemCustomValidators(t *testing.T) {
@@ -224,6 +248,20 @@ int main(int argc, char **argv) {
 			submit(t, id, "c", sumC+"\n", "")
 			if after := compiles(t, "c") + compiles(t, "cpp"); after != mid+1 || mid > before+2 {
 				t.Errorf("compiles %d -> %d -> %d: the validator must compile once per problem", before, mid, after)
+			}
+			for lang, code := range map[string]string{"cpp": sumCpp, "java": sumJava} {
+				if r := submit(t, id, lang, code, "all"); r.Status != "Accepted" {
+					t.Errorf("sum in %s: %s", lang, r)
+				}
+			}
+			// A multi-file submission against the problem.
+			r, err := testserver.JudgeSubmission(client, baseURL, testserver.Submission{Language: "cpp", Problem: id, Files: []testserver.SourceFile{
+				{Name: "sum.h", Content: "long sum(long n);\n"},
+				{Name: "sum.cpp", Content: "#include <cstdio>\n#include \"sum.h\"\nlong sum(long n) { long s = 0, x; while (n-- > 0 && scanf(\"%ld\", &x) == 1) s += x; return s; }\n"},
+				{Name: "main.cpp", Content: "#include <cstdio>\n#include \"sum.h\"\nint main() { long n; scanf(\"%ld\", &n); printf(\"%ld\\n\", sum(n)); }\n"},
+			}})
+			if err != nil || r.Status != "Accepted" {
+				t.Errorf("multi-file C++: %v %v", r, err)
 			}
 		})
 	}
