@@ -44,7 +44,11 @@ func main() {
 	runs := flag.Int("runs", 9, "timed runs per language (kotlin and rust get a third)")
 	only := flag.String("languages", "c,cpp,python,java,node,go,rust,typescript,kotlin", "languages to measure")
 	cluster := flag.Bool("cluster", true, "also measure clustering: remote against local jobs, one node against three")
+	submissions := flag.Bool("submissions-only", false, "measure only the 50-test submissions")
 	flag.Parse()
+	if *submissions {
+		*only, *cluster = "", false
+	}
 	if err := run(*cfgPath, *dataDir, *out, *runs, strings.Split(*only, ","), *cluster); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -72,6 +76,9 @@ func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) err
 
 	var results []result
 	for _, id := range ids {
+		if id == "" {
+			continue
+		}
 		l, ok := langs.Lookup(id)
 		if !ok {
 			return fmt.Errorf("unknown language %q", id)
@@ -91,7 +98,7 @@ func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) err
 		fmt.Printf("%-11s api %8.1f ms   bare %8.1f ms   ratio %.3f  (n=%d)\n", l.ID, ms(r.api), ms(r.bare), ratio(r), r.runs)
 		results = append(results, r)
 	}
-	if out != "" {
+	if out != "" && len(results) > 0 {
 		if err := writeSection(out, "bench", languageTable(results)); err != nil {
 			return err
 		}
@@ -188,20 +195,11 @@ func post(url, lang, src string, timeLimit float64) (time.Duration, answer, erro
 
 // bare runs the language's compile and run commands directly on the host.
 func bare(l *languages.Language, src string) (time.Duration, error) {
-	dir, err := os.MkdirTemp("", "pecan-bench-")
+	dir, vars, err := bareSource(l, src)
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	name := l.SourceName([]byte(src))
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
-		return 0, err
-	}
-	files, main, err := l.Sources([]string{name})
-	if err != nil {
-		return 0, err
-	}
-	vars := languages.Vars{MemoryMiB: 256, Files: files, Main: main}
 	start := time.Now()
 	if l.Compiled() {
 		if _, err := execIn(dir, l.Env, l.Expand(l.Compile, vars), ""); err != nil {
@@ -217,6 +215,26 @@ func bare(l *languages.Language, src string) (time.Duration, error) {
 		return 0, fmt.Errorf("bare run printed %q", outp)
 	}
 	return d, nil
+}
+
+// bareSource writes src into a new temporary directory as the language
+// names its source, and returns the directory and the variables of its
+// commands. The caller removes the directory.
+func bareSource(l *languages.Language, src string) (string, languages.Vars, error) {
+	dir, err := os.MkdirTemp("", "pecan-bench-")
+	if err != nil {
+		return "", languages.Vars{}, err
+	}
+	name := l.SourceName([]byte(src))
+	files, main, err := l.Sources([]string{name})
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", languages.Vars{}, err
+	}
+	return dir, languages.Vars{MemoryMiB: 256, Files: files, Main: main}, nil
 }
 
 func execIn(dir string, env, args []string, stdin string) (string, error) {

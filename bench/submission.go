@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -66,15 +65,11 @@ func benchSubmission(url string, l *languages.Language, src string, runs int) (s
 // bareSubmission compiles src once in a temporary directory and runs it
 // on every test, checking each answer.
 func bareSubmission(l *languages.Language, src string, tests []testserver.InlineTest) (time.Duration, error) {
-	dir, err := os.MkdirTemp("", "pecan-bench-")
+	dir, vars, err := bareSource(l, src)
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, l.Source), []byte(src), 0o644); err != nil {
-		return 0, err
-	}
-	vars := languages.Vars{MemoryMiB: 256}
 	start := time.Now()
 	if l.Compiled() {
 		if _, err := execIn(dir, l.Env, l.Expand(l.Compile, vars), ""); err != nil {

@@ -83,6 +83,8 @@ type Backend struct {
 	logger  log.FieldLogger
 	buildMu sync.Mutex
 	seccomp seccomp.Filter // nil when disabled
+	// discards counts spare containers being destroyed in the background.
+	discards sync.WaitGroup
 }
 
 // Init must run first in main (and TestMain): go-sandbox re-executes the
@@ -179,8 +181,12 @@ func New(opts Options) (*Backend, error) {
 // Name implements backends.Backend.
 func (b *Backend) Name() string { return Name }
 
-// Close removes the parent cgroup. Every sandbox must be destroyed first.
-func (b *Backend) Close() error { return b.cgroups.destroy() }
+// Close removes the parent cgroup, once the spares of destroyed sandboxes
+// are gone. Every sandbox must be destroyed first.
+func (b *Backend) Close() error {
+	b.discards.Wait()
+	return b.cgroups.destroy()
+}
 
 // New builds and prewarms one container.
 func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) {
@@ -191,7 +197,11 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 	if err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	return &sandbox{id: id, env: env, backend: b, initPID: pid}, nil
+	s := &sandbox{id: id, env: env, backend: b, initPID: pid}
+	s.mu.Lock()
+	s.startSpare()
+	s.mu.Unlock()
+	return s, nil
 }
 
 // build starts one container and finds its init's pid. Every container

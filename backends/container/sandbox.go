@@ -13,7 +13,8 @@ import (
 )
 
 // sandbox is one pre-forked container, replaced by a new one at every
-// Reset.
+// Reset. The next container is built in the background while the current
+// one serves (the spare), so a Reset rarely waits for a build.
 type sandbox struct {
 	id      string
 	backend *Backend
@@ -21,9 +22,43 @@ type sandbox struct {
 	mu      sync.Mutex
 	env     container.Environment // nil once destroyed
 	initPID int                   // 0 when it could not be found
+	spare   *spare                // the next container; nil once destroyed
 
 	destroyed  bool
 	destroyErr error
+}
+
+// spare is a container being built, or built, for the next Reset.
+type spare struct {
+	ready chan struct{} // closed once built (or failed)
+	env   container.Environment
+	pid   int
+	err   error
+}
+
+// startSpare builds the next container in the background; the caller
+// holds s.mu.
+func (s *sandbox) startSpare() {
+	sp := &spare{ready: make(chan struct{})}
+	s.spare = sp
+	go func() {
+		sp.env, sp.pid, sp.err = s.backend.build()
+		close(sp.ready)
+	}()
+}
+
+// discard destroys sp once it is built, without waiting for it: a
+// sandbox that breaks must not wait for its spare's build to be replaced.
+// The backend's Close waits for every discard.
+func (s *sandbox) discard(sp *spare) {
+	s.backend.discards.Add(1)
+	go func() {
+		defer s.backend.discards.Done()
+		<-sp.ready
+		if sp.env != nil {
+			_ = sp.env.Destroy()
+		}
+	}()
 }
 
 var errDestroyed = errors.New("sandbox destroyed")
@@ -59,17 +94,22 @@ func (s *sandbox) Reset(ctx context.Context) error {
 		return fmt.Errorf("reset sandbox %s: %w", s.id, err)
 	}
 	s.mu.Lock()
-	old := s.env
-	s.env, s.initPID = nil, 0
-	destroyed := s.destroyed
+	old, sp, destroyed := s.env, s.spare, s.destroyed
+	s.env, s.initPID, s.spare = nil, 0, nil
 	s.mu.Unlock()
 	if destroyed || old == nil {
+		if sp != nil {
+			s.discard(sp)
+		}
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
 	if err := old.Destroy(); err != nil && !isKilled(err) {
+		if sp != nil {
+			s.discard(sp)
+		}
 		return fmt.Errorf("reset sandbox %s: %w: destroy: %w", s.id, backends.ErrBroken, err)
 	}
-	env, pid, err := s.backend.build()
+	env, pid, err := s.takeSpare(ctx, sp)
 	if err != nil {
 		return fmt.Errorf("reset sandbox %s: %w: rebuild: %w", s.id, backends.ErrBroken, err)
 	}
@@ -80,9 +120,58 @@ func (s *sandbox) Reset(ctx context.Context) error {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
 	s.env, s.initPID = env, pid
+	s.startSpare()
 	return nil
 }
 
+// takeSpare is the spare container once it is built and alive, else a
+// container built now (a spare can be killed from outside while it
+// waits).
+func (s *sandbox) takeSpare(ctx context.Context, sp *spare) (container.Environment, int, error) {
+	if sp != nil {
+		select {
+		case <-sp.ready:
+			if sp.err == nil && sp.env.Ping() == nil {
+				return sp.env, sp.pid, nil
+			}
+			if sp.env != nil {
+				_ = sp.env.Destroy()
+			}
+		case <-ctx.Done():
+			s.discard(sp)
+			return nil, 0, ctx.Err()
+		}
+	}
+	return s.backend.build()
+}
+
+// checkSpare replaces a spare that was built and has died since (killed
+// from outside), so that the next Reset need not build one.
+func (s *sandbox) checkSpare() {
+	s.mu.Lock()
+	sp := s.spare
+	s.mu.Unlock()
+	if sp == nil {
+		return
+	}
+	select {
+	case <-sp.ready:
+	default:
+		return // still being built
+	}
+	if sp.err == nil && sp.env.Ping() == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spare == sp && !s.destroyed {
+		s.discard(sp)
+		s.startSpare()
+	}
+}
+
+// Ping reports whether the container serving jobs is alive, and
+// replaces the spare when it died.
 func (s *sandbox) Ping() error {
 	env, err := s.current()
 	if err != nil {
@@ -91,6 +180,7 @@ func (s *sandbox) Ping() error {
 	if err := env.Ping(); err != nil {
 		return fmt.Errorf("ping sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
 	}
+	s.checkSpare()
 	return nil
 }
 
@@ -106,6 +196,10 @@ func (s *sandbox) Destroy() error {
 			s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, err)
 		}
 		s.env, s.initPID = nil, 0
+	}
+	if s.spare != nil {
+		s.discard(s.spare)
+		s.spare = nil
 	}
 	return s.destroyErr
 }

@@ -175,14 +175,14 @@ func (s *server) status() (*testserver.Status, error) {
 }
 
 // waitFullStrength polls until pool sandboxes are idle, none is in error
-// or starting, and pool sandbox inits are alive (an idle sandbox killed
+// or starting, and the inits of pool settled sandboxes are alive (an idle sandbox killed
 // from outside counts as idle until its health check finds it dead).
 // Past deadline it reports a failure and keeps polling for a while, so the
 // log says how long healing really took.
 func waitFullStrength(t *testing.T, s *server, pool int, since, deadline time.Time) {
 	t.Helper()
 	full := func(st *testserver.Status) bool {
-		return st.Idle == pool && st.Error == 0 && st.Starting == 0 && len(s.SandboxInits()) == pool
+		return st.Idle == pool && st.Error == 0 && st.Starting == 0 && len(s.SandboxInits()) == pool*testserver.InitsPerSandbox
 	}
 	var st *testserver.Status
 	var err error
@@ -209,19 +209,21 @@ func waitFullStrength(t *testing.T, s *server, pool int, since, deadline time.Ti
 	}
 }
 
-// checkNoLeaks wants exactly pool sandbox inits under the server and no
-// per-run cgroup left; a process or cgroup still being torn down gets 1 s.
+// checkNoLeaks wants exactly the inits of pool settled sandboxes under
+// the server and no per-run cgroup left; a process or cgroup still being
+// torn down (or a spare still being built) gets 1 s.
 func checkNoLeaks(t *testing.T, s *server, pool int) {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)
+	want := pool * testserver.InitsPerSandbox
 	for {
 		inits, cgs := s.SandboxInits(), s.RunCgroups()
-		if len(inits) == pool && len(cgs) == 0 {
+		if len(inits) == want && len(cgs) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			if len(inits) != pool {
-				t.Errorf("%d sandbox init processes under server %d, want %d: pids %v", len(inits), s.PID(), pool, inits)
+			if len(inits) != want {
+				t.Errorf("%d sandbox init processes under server %d, want %d: pids %v", len(inits), s.PID(), want, inits)
 			}
 			if len(cgs) > 0 {
 				t.Errorf("per-run cgroups left behind: %v", cgs)

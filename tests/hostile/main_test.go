@@ -168,12 +168,12 @@ func (h *hostState) diff(after *hostState) string {
 // ---- processes ----
 
 // strays lists processes below the server other than its sandbox inits,
-// and a note when the number of inits is not the pool size.
+// and a note when the number of inits is not that of a settled pool.
 func strays(s *testserver.Server, pool int) []string {
 	inits := s.SandboxInits()
 	var out []string
-	if len(inits) != pool {
-		out = append(out, fmt.Sprintf("%d sandbox inits, want %d", len(inits), pool))
+	if want := pool * testserver.InitsPerSandbox; len(inits) != want {
+		out = append(out, fmt.Sprintf("%d sandbox inits, want %d", len(inits), want))
 	}
 	for _, p := range proctable.Descendants(proctable.List(), s.PID()) {
 		if !slices.Contains(inits, p.PID) {
