@@ -79,11 +79,7 @@ func (s *server) judgeSubmission(c *fiber.Ctx) error {
 	if err := requireJSON(c.Get(fiber.HeaderContentType)); err != nil {
 		return err
 	}
-	raw, err := parseObject(c.Body())
-	if err != nil {
-		return badRequest(err.Error())
-	}
-	req, budget, err := s.submissionRequest(raw, uuid.NewString())
+	_, req, budget, err := s.readSubmission(c)
 	if err != nil {
 		return err
 	}
@@ -96,15 +92,21 @@ func (s *server) judgeSubmissionAsync(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	raw, err := parseObject(c.Body())
-	if err != nil {
-		return badRequest(err.Error())
-	}
-	req, budget, err := s.submissionRequest(raw, uuid.NewString())
+	raw, req, budget, err := s.readSubmission(c)
 	if err != nil {
 		return err
 	}
 	return s.queueAsync(c, raw, key, req, budget)
+}
+
+// readSubmission parses and validates a submission body.
+func (s *server) readSubmission(c *fiber.Ctx) (map[string]json.RawMessage, *messages.ExecuteRequest, time.Duration, error) {
+	raw, err := parseObject(c.Body())
+	if err != nil {
+		return nil, nil, 0, badRequest(err.Error())
+	}
+	req, budget, err := s.submissionRequest(raw, uuid.NewString())
+	return raw, req, budget, err
 }
 
 // submissionRequest validates a submission body and builds its request and
@@ -139,15 +141,13 @@ func (s *server) submissionRequest(raw map[string]json.RawMessage, id string) (*
 // problem is the stored problem a submission names, or the HTTP error
 // that says why there is none.
 func (s *server) problem(id string) (*problems.Problem, error) {
-	if s.opts.Problems == nil {
-		return nil, fiber.NewError(fiber.StatusServiceUnavailable, "this server has no problem store")
-	}
-	p, err := s.opts.Problems.Get(id)
-	switch {
-	case errors.Is(err, problems.ErrNotFound):
-		return nil, fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("no problem %q", truncate(id, 80)))
-	case err != nil:
+	store, err := s.problemStore()
+	if err != nil {
 		return nil, err
+	}
+	p, err := store.Get(id)
+	if err != nil {
+		return nil, problemLookupError(truncate(id, 80), err)
 	}
 	return p, nil
 }

@@ -164,6 +164,7 @@ func New(opts Options) (*Backend, error) {
 		opts.CgroupPrefix = "pecan"
 	}
 	removeStaleCgroups(opts.CgroupPrefix, opts.Logger)
+	removeStaleRoots(opts.Logger)
 	cg, err := newCgroupRoot(opts.CgroupPrefix)
 	if err != nil {
 		return nil, err
@@ -210,7 +211,7 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 // no IPC object of any kind, no socket, not even the pid counter.
 func (b *Backend) build() (container.Environment, int, error) {
 	builder := container.Builder{
-		TmpRoot:       "pecan-root-*",
+		TmpRoot:       rootPattern(),
 		Mounts:        b.mounts,
 		SymbolicLinks: symlinks,
 		MaskPaths:     maskPaths,

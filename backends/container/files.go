@@ -103,38 +103,29 @@ func splitRelative(p string) ([]string, string, error) {
 	return parts[:len(parts)-1], parts[len(parts)-1], nil
 }
 
-// makeDirs opens (creating them, mode 0777) the directories dirs below
-// root, one name at a time, and returns the last one's descriptor (root
-// itself when dirs is empty).
-func makeDirs(root int, dirs []string) (int, error) {
+// makeDirs opens the directories dirs below root, one name at a time,
+// never following a link, creating missing ones (mode 0777: programs may
+// add files there); it returns the last one's descriptor (root itself
+// when dirs is empty).
+func makeDirs(root int, dirs []string) (int, error) { return walkDirs(root, dirs, true) }
+
+// openDirs is makeDirs without creating anything; the caller closes the
+// result.
+func openDirs(root int, dirs []string) (int, error) { return walkDirs(root, dirs, false) }
+
+func walkDirs(root int, dirs []string, create bool) (int, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	fd := root
 	for _, d := range dirs {
-		next, err := unix.Openat(fd, d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if errors.Is(err, unix.ENOENT) {
+		next, err := unix.Openat(fd, d, flags, 0)
+		if create && errors.Is(err, unix.ENOENT) {
 			if err = unix.Mkdirat(fd, d, 0o777); err == nil || errors.Is(err, unix.EEXIST) {
-				next, err = unix.Openat(fd, d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-				if err == nil {
+				if next, err = unix.Openat(fd, d, flags, 0); err == nil {
+					// The server's umask applied at creation.
 					err = unix.Fchmod(next, 0o777)
 				}
 			}
 		}
-		if fd != root {
-			unix.Close(fd)
-		}
-		if err != nil {
-			return -1, fmt.Errorf("directory %s: %w", d, err)
-		}
-		fd = next
-	}
-	return fd, nil
-}
-
-// openDirs opens the directories dirs below root, one name at a time,
-// never following a link; the caller closes the result.
-func openDirs(root int, dirs []string) (int, error) {
-	fd := root
-	for _, d := range dirs {
-		next, err := unix.Openat(fd, d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if fd != root {
 			unix.Close(fd)
 		}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -50,4 +51,35 @@ func removeStaleCgroups(prefix string, logger log.FieldLogger) {
 func processExists(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || err == syscall.EPERM
+}
+
+// rootPrefix starts the names of container root mount points under
+// os.TempDir(): pecan-root-<server pid>-<random>. go-sandbox removes each
+// once its container is built; a server killed during a build leaves one
+// behind, empty, and the next server removes it.
+const rootPrefix = "pecan-root-"
+
+// rootPattern is the os.MkdirTemp pattern of this server's roots.
+func rootPattern() string { return fmt.Sprintf("%s%d-*", rootPrefix, os.Getpid()) }
+
+// removeStaleRoots removes the roots dead servers left. They hold nothing:
+// a container's mounts live in its own mount namespace, which ended with
+// its init.
+func removeStaleRoots(logger log.FieldLogger) {
+	entries, err := os.ReadDir(os.TempDir())
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), rootPrefix)
+		pid, _, _ := strings.Cut(rest, "-")
+		n, err := strconv.Atoi(pid)
+		if !ok || !e.IsDir() || err != nil || n == os.Getpid() || processExists(n) {
+			continue
+		}
+		dir := filepath.Join(os.TempDir(), e.Name())
+		if err := syscall.Rmdir(dir); err == nil {
+			logger.WithField("dir", dir).Info("removed a container root a dead server left")
+		}
+	}
 }
