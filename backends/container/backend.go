@@ -186,6 +186,7 @@ func (b *Backend) Name() string { return Name }
 // are gone. Every sandbox must be destroyed first.
 func (b *Backend) Close() error {
 	b.discards.Wait()
+	removeOwnRoots()
 	return b.cgroups.destroy()
 }
 

@@ -62,6 +62,15 @@ const rootPrefix = "pecan-root-"
 // rootPattern is the os.MkdirTemp pattern of this server's roots.
 func rootPattern() string { return fmt.Sprintf("%s%d-*", rootPrefix, os.Getpid()) }
 
+// removeOwnRoots removes this server's roots that are left, once its
+// containers are gone (a build that failed half-way may leave one).
+func removeOwnRoots() {
+	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), rootPattern()))
+	for _, dir := range matches {
+		_ = syscall.Rmdir(dir)
+	}
+}
+
 // removeStaleRoots removes the roots dead servers left. They hold nothing:
 // a container's mounts live in its own mount namespace, which ended with
 // its init.
