@@ -152,7 +152,7 @@ type ExecuteRequest struct {
 	// queued then is dropped instead of run.
 	DeadlineUnixMs int64 `protobuf:"varint,8,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"`
 	// files, when set, are the submission's source files (code is then
-	// unused); judge-single sends code alone.
+	// unused).
 	Files []*SourceFile `protobuf:"bytes,9,rep,name=files,proto3" json:"files,omitempty"`
 	// submission, when set, makes this a whole submission: compiled once,
 	// then run against every test (stdin and desired_stdout are unused).
