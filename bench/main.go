@@ -193,28 +193,10 @@ func post(url, lang, src string, timeLimit float64) (time.Duration, answer, erro
 	return time.Since(start), a, nil
 }
 
-// bare runs the language's compile and run commands directly on the host.
+// bare runs the language's compile and run commands directly on the host,
+// on A+B's one test.
 func bare(l *languages.Language, src string) (time.Duration, error) {
-	dir, vars, err := bareSource(l, src)
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	start := time.Now()
-	if l.Compiled() {
-		if _, err := execIn(dir, l.Env, l.Expand(l.Compile, vars), ""); err != nil {
-			return 0, fmt.Errorf("bare compile: %w", err)
-		}
-	}
-	outp, err := execIn(dir, l.Env, l.Expand(l.Run, vars), "1 2\n")
-	if err != nil {
-		return 0, fmt.Errorf("bare run: %w", err)
-	}
-	d := time.Since(start)
-	if strings.TrimSpace(outp) != "3" {
-		return 0, fmt.Errorf("bare run printed %q", outp)
-	}
-	return d, nil
+	return bareSubmission(l, src, []testserver.InlineTest{{Stdin: "1 2\n", Answer: "3\n"}})
 }
 
 // bareSource writes src into a new temporary directory as the language
