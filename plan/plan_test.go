@@ -55,3 +55,30 @@ func TestCompileDefaults(t *testing.T) {
 		t.Errorf("compile limits %+v", s)
 	}
 }
+
+func TestTestLimitsFromTheProblem(t *testing.T) {
+	py, _ := registry(t).Lookup("py")
+	lim := config.Default().Limits
+	req := &messages.ExecuteRequest{Code: []byte("print(1)"), Limits: &messages.Limits{CpuSeconds: 1, WallSeconds: 3, MemoryKib: 65536}}
+
+	// The request's limits when the problem has none.
+	s := Test(py, req, lim, Problem{}).Limits
+	if s.CPU != 1500*time.Millisecond || s.MemoryBytes != 64<<20 || s.OutputBytes != lim.OutputKiB*1024 {
+		t.Errorf("no problem limits: %+v", s)
+	}
+	// The problem's time, memory and output win (plus the language's
+	// 0.5 s), within the operator's maxima.
+	s = Test(py, req, lim, Problem{TimeLimit: 2, MemoryMiB: 128, OutputMiB: 1}).Limits
+	wall := config.Seconds(min(2*lim.WallFactor+1, lim.MaxWallTime)) + 500*time.Millisecond
+	if s.CPU != 2500*time.Millisecond || s.Wall != wall || s.MemoryBytes != 128<<20 || s.OutputBytes != 1<<20 {
+		t.Errorf("problem limits: %+v, want cpu 2.5s wall %s memory 128 MiB output 1 MiB", s, wall)
+	}
+	s = Test(py, req, lim, Problem{TimeLimit: 10 * lim.MaxTime, MemoryMiB: 1 << 30}).Limits
+	if s.CPU != config.Seconds(lim.MaxTime)+500*time.Millisecond || s.MemoryBytes != uint64(lim.MaxMemoryKiB)*1024 {
+		t.Errorf("limits over the maxima: %+v", s)
+	}
+	// The run still sees the submission's files.
+	if args := Test(py, req, lim, Problem{TimeLimit: 2}).Args; len(args) == 0 || args[len(args)-1] != "main.py" {
+		t.Errorf("run command %v lost the source file", args)
+	}
+}
