@@ -49,6 +49,12 @@ func resolveProblem(id string, cfg JobConfig) (*submission, error) {
 	if err != nil {
 		return nil, fmt.Errorf("problem %s: %w", id, err)
 	}
+	if p.Type == problems.TypeInteractive {
+		// Its validator converses with the program through pipes, which
+		// this pipeline does not connect yet: no verdict rather than a
+		// wrong one.
+		return nil, fmt.Errorf("problem %s is interactive, which this server does not judge yet", id)
+	}
 	sub := &submission{problem: plan.FromProblem(p)}
 	for _, t := range p.Tests {
 		sub.tests = append(sub.tests, testCase{name: t.Name, group: t.Group, sample: t.Sample,
