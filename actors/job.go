@@ -10,6 +10,7 @@ import (
 
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/exec"
 	"github.com/pecan-judge/pecan/judge"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
@@ -86,10 +87,8 @@ func RunJob(ctx context.Context, sb backends.Sandbox, lang *languages.Language, 
 		}
 		// A clean compile's warnings are still worth showing.
 		resp.CompileOutput = cut(append(append([]byte(nil), res.Stdout...), res.Stderr...), compileOutputMax)
-		// The run may read and execute what the compile made, never
-		// write it: its pages are charged to the compile, not the run.
-		if err := sb.SealWorkDir(ctx); err != nil {
-			return internal(fmt.Errorf("seal compile output: %w", err))
+		if err := freshSandboxWith(ctx, sb); err != nil {
+			return internal(err)
 		}
 	}
 
@@ -124,6 +123,25 @@ func writeSources(ctx context.Context, sb backends.Sandbox, lang *languages.Lang
 		if err := sb.PutFile(ctx, f.GetName(), bytes.NewReader(f.GetContent()), 0o644); err != nil {
 			return fmt.Errorf("write source %s: %w", f.GetName(), err)
 		}
+	}
+	return nil
+}
+
+// freshSandboxWith moves what the compile left in sb's work directory into
+// a new container: nothing else of the compile (its /tmp, its IPC
+// objects) reaches the run, and the files are the sandbox root's, which
+// the run may read and execute, never write or map writable (their pages
+// are charged to the compile, not the run).
+func freshSandboxWith(ctx context.Context, sb backends.Sandbox) error {
+	files, err := exec.Collect(ctx, sb, "", artifactMaxFiles, artifactMaxBytes)
+	if err != nil {
+		return fmt.Errorf("take the compiled program out: %w", err)
+	}
+	if err := sb.Reset(ctx); err != nil {
+		return err
+	}
+	if err := exec.Put(ctx, sb, files); err != nil {
+		return fmt.Errorf("put the compiled program in: %w", err)
 	}
 	return nil
 }

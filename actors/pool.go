@@ -132,7 +132,7 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 		languages: opts.Languages,
 		job: JobConfig{
 			Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult,
-			languages: opts.Languages, validators: newValidatorCache(validatorCacheSize), compiles: compileCounters(opts.Languages),
+			languages: opts.Languages, validators: newValidatorCache(validatorCacheBytes), compiles: compileCounters(opts.Languages),
 		},
 		idPrefix: prefix,
 		storm:    storm,
@@ -145,9 +145,9 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 	return &Pool{system: system, router: router, supervisor: sup, size: opts.PoolSize, node: opts.Node, superDone: done, compiles: shared.job.compiles}, nil
 }
 
-// validatorCacheSize is how many problems' compiled validators a node
-// keeps.
-const validatorCacheSize = 64
+// validatorCacheBytes bounds the compiled validators a node keeps in
+// memory.
+const validatorCacheBytes = 256 << 20
 
 // compileCounters has one counter per configured language.
 func compileCounters(langs *languages.Registry) map[string]*atomic.Int64 {

@@ -163,8 +163,8 @@ func (c *customValidator) prepare(ctx context.Context, env testEnv) error {
 		vreq.Files = append(vreq.Files, &messages.SourceFile{Name: f.Name, Content: b})
 	}
 	c.sources = vreq
-	if art, ok := env.cfg.validators.get(c.problem.ID); ok {
-		c.compiled = art
+	if v, ok := env.cfg.validators.get(c.problem.ID); ok {
+		c.compiled, c.broken = v.art, v.broken
 		return nil
 	}
 	if err := env.sb.Reset(ctx); err != nil {
@@ -182,6 +182,7 @@ func (c *customValidator) prepare(ctx context.Context, env testEnv) error {
 		}
 		if msg, failed := compileFailed(res, spec.Limits); failed {
 			c.broken = "the problem's validator does not compile: " + msg
+			env.cfg.validators.put(c.problem.ID, compiledValidator{broken: c.broken})
 			return nil
 		}
 	}
@@ -190,7 +191,7 @@ func (c *customValidator) prepare(ctx context.Context, env testEnv) error {
 		return fmt.Errorf("take the compiled validator out: %w", err)
 	}
 	c.compiled = files
-	env.cfg.validators.put(c.problem.ID, files)
+	env.cfg.validators.put(c.problem.ID, compiledValidator{art: files})
 	return nil
 }
 
@@ -266,53 +267,63 @@ func fileText(files []exec.File, path string) string {
 	return ""
 }
 
+// compiledValidator is a problem's validator as compiled: its files, or
+// why it does not compile.
+type compiledValidator struct {
+	art    exec.Artifact
+	broken string
+}
+
 // validatorCache keeps the compiled validators of the most recently used
 // problems, by problem id (a digest of the whole package, validator
-// included, so an entry never goes stale).
+// included, so an entry never goes stale), at most maxBytes of them.
 type validatorCache struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // of string ids, most recent first
-	items map[string]*list.Element
-	arts  map[string]exec.Artifact
+	mu       sync.Mutex
+	maxBytes int64
+	bytes    int64
+	order    *list.List // of string ids, most recent first
+	items    map[string]*list.Element
+	entries  map[string]compiledValidator
 }
 
-func newValidatorCache(max int) *validatorCache {
-	return &validatorCache{max: max, order: list.New(), items: map[string]*list.Element{}, arts: map[string]exec.Artifact{}}
+func newValidatorCache(maxBytes int64) *validatorCache {
+	return &validatorCache{maxBytes: maxBytes, order: list.New(), items: map[string]*list.Element{}, entries: map[string]compiledValidator{}}
 }
 
-func (c *validatorCache) get(id string) (exec.Artifact, bool) {
+func (c *validatorCache) get(id string) (compiledValidator, bool) {
 	if c == nil {
-		return nil, false
+		return compiledValidator{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.items[id]
 	if !ok {
-		return nil, false
+		return compiledValidator{}, false
 	}
 	c.order.MoveToFront(e)
-	return c.arts[id], true
+	return c.entries[id], true
 }
 
-func (c *validatorCache) put(id string, art exec.Artifact) {
-	if c == nil {
+func (c *validatorCache) put(id string, v compiledValidator) {
+	if c == nil || v.art.Size() > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[id]; ok {
 		c.order.MoveToFront(e)
-		c.arts[id] = art
-		return
+		c.bytes -= c.entries[id].art.Size()
+	} else {
+		c.items[id] = c.order.PushFront(id)
 	}
-	c.items[id] = c.order.PushFront(id)
-	c.arts[id] = art
-	for c.order.Len() > c.max {
+	c.entries[id] = v
+	c.bytes += v.art.Size()
+	for c.bytes > c.maxBytes {
 		last := c.order.Back()
 		old := last.Value.(string)
 		c.order.Remove(last)
+		c.bytes -= c.entries[old].art.Size()
 		delete(c.items, old)
-		delete(c.arts, old)
+		delete(c.entries, old)
 	}
 }

@@ -48,11 +48,6 @@ type Sandbox interface {
 	// error means the backend failed, not the program; it wraps ErrBroken
 	// when the sandbox cannot be used again.
 	Run(ctx context.Context, spec RunSpec) (RunResult, error)
-	// SealWorkDir makes every file now in the work directory read-only
-	// to the programs run after it: they may read and execute those
-	// files, never write them, change their mode or map them writable.
-	// A job's compile output is sealed before the job runs it.
-	SealWorkDir(ctx context.Context) error
 	// Reset removes everything a job left behind: files, processes, IPC
 	// objects, queued data; the next job cannot observe the last one.
 	Reset(ctx context.Context) error

@@ -103,7 +103,7 @@ func Run(lang *languages.Language, req *messages.ExecuteRequest, lim config.Limi
 }
 
 // jobGrace is the slack on top of a job's own wall limits for writing
-// files, sealing and resetting.
+// files, moving the compiled program and resetting.
 const jobGrace = 5 * time.Second
 
 // JobTime is the longest a job may take in a healthy sandbox: its compile
@@ -183,12 +183,13 @@ func testLimits(req *messages.Limits, lim config.Limits, p Problem) *messages.Li
 // language's run command (the protocol's file names and the problem's
 // flags).
 func Validate(vlang *languages.Language, vreq *messages.ExecuteRequest, lim config.Limits, p Problem, args []string) backends.RunSpec {
-	cpu := config.Seconds(p.ValidationTime)
-	if cpu <= 0 {
+	// A package's own limits, never above the operator's.
+	cpu := config.Seconds(min(p.ValidationTime, lim.MaxTime))
+	if p.ValidationTime <= 0 {
 		cpu = DefaultValidationTime
 	}
-	mem := p.ValidationMemoryMiB
-	if mem <= 0 {
+	mem := min(p.ValidationMemoryMiB, lim.MaxMemoryKiB/1024)
+	if p.ValidationMemoryMiB <= 0 {
 		mem = DefaultValidationMemoryMiB
 	}
 	procs := vlang.RunProcesses
@@ -202,7 +203,7 @@ func Validate(vlang *languages.Language, vreq *messages.ExecuteRequest, lim conf
 		Env:  vlang.Env,
 		Limits: backends.Limits{
 			CPU:         cpu + config.Seconds(vlang.ExtraTime),
-			Wall:        2*cpu + time.Second,
+			Wall:        min(2*cpu+time.Second, config.Seconds(lim.MaxWallTime)),
 			MemoryBytes: uint64(mem)<<20 + uint64(vlang.ExtraMemoryMiB)<<20,
 			Processes:   procs,
 			OutputBytes: lim.OutputKiB * 1024,

@@ -68,7 +68,13 @@ func (s *sandbox) PutFile(ctx context.Context, p string, r io.Reader, mode fs.Fi
 	if dirfd != int(wd.Fd()) {
 		defer unix.Close(dirfd)
 	}
-	perm := uint32(mode.Perm() &^ 0o222)
+	// Everyone may read it, and execute it when its owner could: it
+	// belongs to the sandbox's root and programs run as another uid, and a
+	// compiler under a strict umask may have made it 0700.
+	perm := uint32(0o444)
+	if mode&0o100 != 0 {
+		perm = 0o555
+	}
 	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 	if err != nil {
 		return fmt.Errorf("put %s in sandbox %s: %w", p, s.id, err)
@@ -122,7 +128,9 @@ func walkDirs(root int, dirs []string, create bool) (int, error) {
 			if err = unix.Mkdirat(fd, d, 0o777); err == nil || errors.Is(err, unix.EEXIST) {
 				if next, err = unix.Openat(fd, d, flags, 0); err == nil {
 					// The server's umask applied at creation.
-					err = unix.Fchmod(next, 0o777)
+					if err = unix.Fchmod(next, 0o777); err != nil {
+						unix.Close(next)
+					}
 				}
 			}
 		}
@@ -194,18 +202,21 @@ func (s *sandbox) Collect(ctx context.Context, dir string, maxFiles int, maxByte
 // and its path relative to the walk's root.
 func walk(dirfd int, prefix string, visit func(dirfd int, name, rel string) error) error {
 	budget := walkMaxEntries
-	return walkDir(dirfd, prefix, &budget, visit)
+	return walkDir(dirfd, prefix, 0, &budget, visit)
 }
 
-func walkDir(dirfd int, prefix string, budget *int, visit func(dirfd int, name, rel string) error) error {
+func walkDir(dirfd int, prefix string, depth int, budget *int, visit func(dirfd int, name, rel string) error) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%s: directories nested too deep", prefix)
+	}
 	// ReadDir needs an *os.File of its own: it consumes the offset.
 	dup, err := unix.FcntlInt(uintptr(dirfd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("dup directory: %w", err)
 	}
 	d := os.NewFile(uintptr(dup), prefix)
-	defer d.Close()
 	entries, err := d.ReadDir(-1)
+	d.Close()
 	if err != nil {
 		return fmt.Errorf("list %s: %w", orDot(prefix), err)
 	}
@@ -224,7 +235,7 @@ func walkDir(dirfd int, prefix string, budget *int, visit func(dirfd int, name, 
 			if err != nil {
 				return fmt.Errorf("open %s: %w", rel, err)
 			}
-			err = walkDir(fd, rel, budget, visit)
+			err = walkDir(fd, rel, depth+1, budget, visit)
 			unix.Close(fd)
 			if err != nil {
 				return err

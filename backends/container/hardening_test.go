@@ -1,7 +1,10 @@
 package container
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -13,7 +16,8 @@ import (
 )
 
 // compileC compiles src to /w/main in sb, as a job's compile step does,
-// and seals the work directory as the job pipeline does after it.
+// and moves what it made into a new container, as the job pipeline does
+// after it: taken out, the sandbox reset, put in again.
 func compileC(t *testing.T, sb backends.Sandbox, src string) {
 	t.Helper()
 	if err := sb.PutFile(context.Background(), "main.c", strings.NewReader(src), 0o644); err != nil {
@@ -23,8 +27,27 @@ func compileC(t *testing.T, sb backends.Sandbox, src string) {
 	if c.ExitCode != 0 || c.Signal != 0 {
 		t.Fatalf("compile failed: %+v %s", c, c.Stderr)
 	}
-	if err := sb.SealWorkDir(context.Background()); err != nil {
+	type file struct {
+		path string
+		mode fs.FileMode
+		data []byte
+	}
+	var files []file
+	err := sb.Collect(context.Background(), "", 100, 64<<20, func(p string, mode fs.FileMode, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		files = append(files, file{p, mode, b})
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := sb.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := sb.PutFile(context.Background(), f.path, bytes.NewReader(f.data), f.mode); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

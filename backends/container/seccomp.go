@@ -27,6 +27,9 @@ var deniedSyscalls = []string{
 	"process_vm_readv", "process_vm_writev", "ptrace", "query_module", "quotactl", "reboot",
 	"request_key", "setns", "settimeofday", "swapoff", "swapon", "syslog", "umount2",
 	"unshare", "uselib", "userfaultfd", "ustat", "vhangup",
+	// Watches are per inode: a job watching a file every sandbox shares
+	// would see other jobs open it, a channel between them.
+	"inotify_init", "inotify_init1",
 }
 
 // namespaceFlags may not be passed to clone: a program must not make

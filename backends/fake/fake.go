@@ -26,7 +26,7 @@ type RunFunc func(ctx context.Context, sb *Sandbox, spec backends.RunSpec, files
 
 // Counts are how often each operation was called, for assertions.
 type Counts struct {
-	New, NewFailed, Run, Seal, Reset, Destroy int
+	New, NewFailed, Run, Reset, Destroy int
 	// Live is the number of sandboxes built and not yet destroyed.
 	Live int
 }
@@ -241,18 +241,6 @@ func (s *Sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 		spec.Stdin, spec.StdinFrom = b, nil
 	}
 	return run(ctx, s, spec, files)
-}
-
-// SealWorkDir implements backends.Sandbox; the fake keeps files in a map,
-// which nothing can map writable, so it only counts the call.
-func (s *Sandbox) SealWorkDir(ctx context.Context) error {
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
-	s.b.counts.Seal++
-	if err := s.check(); err != nil {
-		return err
-	}
-	return ctx.Err()
 }
 
 // Reset implements backends.Sandbox.
