@@ -83,8 +83,9 @@ type Backend struct {
 	logger  log.FieldLogger
 	buildMu sync.Mutex
 	seccomp seccomp.Filter // nil when disabled
-	// discards counts spare containers being destroyed in the background.
-	discards sync.WaitGroup
+	// work counts what may still build or destroy containers in the
+	// background (discarded spares, resets); Close waits for it.
+	work background
 }
 
 // Init must run first in main (and TestMain): go-sandbox re-executes the
@@ -95,6 +96,49 @@ func Init() error {
 		closeStraySockets()
 	}
 	return container.Init()
+}
+
+// background counts work that outlives the call that started it. Unlike a
+// sync.WaitGroup it may be asked to start work while it is being waited
+// for: after closeAndWait, start refuses.
+type background struct {
+	mu     sync.Mutex
+	done   sync.Cond
+	n      int
+	closed bool
+}
+
+// start reports whether work may begin; the caller calls finish after it.
+func (b *background) start() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.n++
+	return true
+}
+
+func (b *background) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n--
+	if b.n == 0 && b.done.L != nil {
+		b.done.Broadcast()
+	}
+}
+
+// closeAndWait refuses new work and waits for what runs.
+func (b *background) closeAndWait() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	if b.done.L == nil {
+		b.done.L = &b.mu
+	}
+	for b.n > 0 {
+		b.done.Wait()
+	}
 }
 
 // InitBinaryName is the dedicated init program's file name.
@@ -185,7 +229,7 @@ func (b *Backend) Name() string { return Name }
 // Close removes the parent cgroup, once the spares of destroyed sandboxes
 // are gone. Every sandbox must be destroyed first.
 func (b *Backend) Close() error {
-	b.discards.Wait()
+	b.work.closeAndWait()
 	removeOwnRoots()
 	return b.cgroups.destroy()
 }

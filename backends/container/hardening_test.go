@@ -2,6 +2,7 @@ package container
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"io"
 	"io/fs"
@@ -173,5 +174,27 @@ func TestDevicesReadOnly(t *testing.T) {
 	}
 	if after.Mtim != before.Mtim {
 		t.Errorf("a job changed the host's /dev/zero: mtime %v -> %v", before.Mtim, after.Mtim)
+	}
+}
+
+// TestResetAfterClose: a stuck job's Reset may come after its sandbox was
+// destroyed and the backend closed; it builds nothing and says so.
+func TestResetAfterClose(t *testing.T) {
+	b, err := New(Options{EtcFiles: []string{"/etc/alternatives"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.New(context.Background(), "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Reset(context.Background()); !errors.Is(err, backends.ErrBroken) {
+		t.Errorf("Reset after Close: %v, want ErrBroken", err)
 	}
 }

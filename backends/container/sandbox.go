@@ -51,9 +51,16 @@ func (s *sandbox) startSpare() {
 // sandbox that breaks must not wait for its spare's build to be replaced.
 // The backend's Close waits for every discard.
 func (s *sandbox) discard(sp *spare) {
-	s.backend.discards.Add(1)
+	if !s.backend.work.start() {
+		// The backend is closing: no goroutine may outlive it.
+		<-sp.ready
+		if sp.env != nil {
+			_ = sp.env.Destroy()
+		}
+		return
+	}
 	go func() {
-		defer s.backend.discards.Done()
+		defer s.backend.work.finish()
 		<-sp.ready
 		if sp.env != nil {
 			_ = sp.env.Destroy()
@@ -93,6 +100,12 @@ func (s *sandbox) Reset(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("reset sandbox %s: %w", s.id, err)
 	}
+	// A stuck job's Reset may run after its sandbox was destroyed and the
+	// backend closed; it must build nothing then.
+	if !s.backend.work.start() {
+		return fmt.Errorf("reset sandbox %s: %w: backend closed", s.id, backends.ErrBroken)
+	}
+	defer s.backend.work.finish()
 	s.mu.Lock()
 	old, sp, destroyed := s.env, s.spare, s.destroyed
 	s.env, s.initPID, s.spare = nil, 0, nil
