@@ -57,7 +57,7 @@ func resolveProblem(id string, cfg JobConfig) (*submission, error) {
 	}
 	sub := &submission{problem: plan.FromProblem(p)}
 	for _, t := range p.Tests {
-		sub.tests = append(sub.tests, testCase{name: t.Name, group: t.Group, sample: t.Sample,
+		sub.tests = append(sub.tests, testCase{name: t.Name, group: t.Group,
 			input: stored(cfg.Problems, t.Input), answer: stored(cfg.Problems, t.Answer)})
 	}
 	if p.Type == problems.TypeScoring {

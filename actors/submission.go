@@ -25,7 +25,6 @@ const (
 // testCase is one test of a submission, wherever its data lives.
 type testCase struct {
 	name, group   string
-	sample        bool
 	input, answer exec.Opener
 }
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strings"
 
 	"github.com/pecan-judge/pecan/backends"
 )
@@ -102,9 +101,4 @@ func Run(ctx context.Context, sb backends.Sandbox, files []File, spec backends.R
 // Bytes opens b, for inputs held in memory.
 func Bytes(b []byte) Opener {
 	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-}
-
-// Text is an opener of s.
-func Text(s string) Opener {
-	return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(s)), nil }
 }

@@ -66,7 +66,17 @@ func TestAsyncStoreFlagAndDefault(t *testing.T) {
 	if p := asyncStorePath(cfg); p != "/srv/pecan/async.db" {
 		t.Errorf("default store %s", p)
 	}
-	t.Setenv("PECAN_ASYNC_STORE", "/elsewhere/q.db")
+	cfg = serveConfigWithEnv(t, "PECAN_ASYNC_STORE", "/elsewhere/q.db")
+	if p := asyncStorePath(cfg); p != "/elsewhere/q.db" {
+		t.Errorf("PECAN_ASYNC_STORE ignored: store %s", p)
+	}
+}
+
+// serveConfigWithEnv loads the default pecan.toml as `pecan serve` does,
+// with the environment variable key set to value.
+func serveConfigWithEnv(t *testing.T, key, value string) config.Config {
+	t.Helper()
+	t.Setenv(key, value)
 	f := newServerFlags("serve")
 	if err := f.parse([]string{"--config", "../../pecan.toml"}); err != nil {
 		t.Fatal(err)
@@ -75,7 +85,5 @@ func TestAsyncStoreFlagAndDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := asyncStorePath(cfg); p != "/elsewhere/q.db" {
-		t.Errorf("PECAN_ASYNC_STORE ignored: store %s", p)
-	}
+	return cfg
 }

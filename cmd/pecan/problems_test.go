@@ -17,15 +17,7 @@ func TestProblemStoreFlagAndDefault(t *testing.T) {
 	if d := problemStoreDir(cfg); d != "/srv/pecan" {
 		t.Errorf("default store dir %s", d)
 	}
-	t.Setenv("PECAN_PROBLEM_STORE", "/elsewhere/problems")
-	f := newServerFlags("serve")
-	if err := f.parse([]string{"--config", "../../pecan.toml"}); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := f.load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg = serveConfigWithEnv(t, "PECAN_PROBLEM_STORE", "/elsewhere/problems")
 	if d := problemStoreDir(cfg); d != "/elsewhere/problems" {
 		t.Errorf("PECAN_PROBLEM_STORE ignored: store dir %s", d)
 	}

@@ -98,14 +98,19 @@ func post(t *testing.T, path, contentType string, body []byte) (int, []byte) {
 
 // rawPost is post for goroutines other than the test's.
 func rawPost(path, contentType string, body []byte) (int, []byte, error) {
-	resp, err := client.Post(baseURL+path, contentType, bytes.NewReader(body))
+	return postURL(baseURL+path, contentType, body)
+}
+
+// postURL posts body to any server's url and returns the status and body.
+func postURL(url, contentType string, body []byte) (int, []byte, error) {
+	resp, err := client.Post(url, contentType, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, fmt.Errorf("POST %s: %v", path, err)
+		return 0, nil, fmt.Errorf("POST %s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, fmt.Errorf("POST %s: read body: %v", path, err)
+		return 0, nil, fmt.Errorf("POST %s: read body: %v", url, err)
 	}
 	return resp.StatusCode, b, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -245,16 +244,11 @@ func postTo(t *testing.T, url string, j testserver.Job) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	status, b, err := postURL(url, "application/json", body)
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("POST %s: read body: %v", url, err)
-	}
-	return resp.StatusCode, b
+	return status, b
 }
 
 // waitAsync polls the result of async job id until it is done and returns
