@@ -143,23 +143,29 @@ func TestMemberKilledMidBurst(t *testing.T) {
 	t.Logf("%s out of node1's pool %s after the kill, out of the membership after %s",
 		victim.name, lost.Round(time.Millisecond), dropped.Round(time.Millisecond))
 	killed := victim.srv
+	// Its cgroups, and the root of a container it was building when it
+	// was killed, stay until the next server starts.
+	swept := func(l string) bool {
+		return strings.HasPrefix(l, "cgroup ") ||
+			strings.HasPrefix(l, fmt.Sprintf("sandbox root %s/pecan-root-%d-", os.TempDir(), killed.PID()))
+	}
 	for _, l := range killed.Leftovers(victim.rootsBefore) {
-		// Its cgroups stay until a server with the same prefix starts.
-		if !strings.HasPrefix(l, "cgroup ") {
+		if !swept(l) {
 			t.Errorf("killed member left behind: %s", l)
 		}
 	}
 
-	// It comes back on the same address, sweeps the cgroups it left when
-	// it was killed, and rejoins.
+	// It comes back on the same address, sweeps what it left when it was
+	// killed, and rejoins.
 	rootsBefore := victim.rootsBefore
 	if err := victim.start(); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range killed.Leftovers(rootsBefore) {
-		// Processes of the binary are the restarted member's now.
-		if strings.HasPrefix(l, "cgroup ") {
-			t.Errorf("killed member's cgroup not swept by its restart: %s", l)
+		// Processes of the binary, and other roots, are the restarted
+		// member's now.
+		if swept(l) {
+			t.Errorf("killed member's leftover not swept by its restart: %s", l)
 		}
 	}
 	waitMembers(t, base, addrs(nodes), 30*time.Second)

@@ -340,8 +340,11 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 			found = append(found, "cgroup "+cg)
 		}
 	}
+	// Servers running beside this one build containers too: only roots
+	// named for this server's pid are its own.
+	own := filepath.Join(os.TempDir(), fmt.Sprintf("pecan-root-%d-", s.pid))
 	for d := range TmpRoots() {
-		if !rootsBefore[d] {
+		if !rootsBefore[d] && strings.HasPrefix(d, own) {
 			found = append(found, "sandbox root "+d)
 		}
 	}
