@@ -68,6 +68,15 @@ func (m *Manager) releaseHost(host string) {
 	}
 }
 
+// webhookBody is the body of a job's webhook: its kind's, else the native
+// {"request_id", "res"}.
+func webhookBody(k Kind, id string, result []byte) ([]byte, error) {
+	if k.Webhook != nil {
+		return k.Webhook(id, result)
+	}
+	return json.Marshal(payload{RequestID: id, Res: result})
+}
+
 // receiverHost is what deliveries are limited per: the URL's host name
 // (or address), lower-cased; the whole URL when it has none.
 func receiverHost(raw string) string {
@@ -104,14 +113,15 @@ func (m *Manager) deliver(ctx context.Context, id string) (again bool, wait time
 		return true, m.opts.Webhook.BackoffInitial
 	}
 	defer m.releaseHost(host)
-	body, err := json.Marshal(payload{RequestID: id, Res: rec.Result})
+	kind := m.opts.Kinds[rec.Kind]
+	body, err := webhookBody(kind, id, rec.Result)
 	if err != nil {
 		m.log.WithError(err).WithField("request_id", id).Error("async: encode webhook")
 		return false, 0
 	}
 	attempt := rec.Webhook.Attempts + 1
 	log := m.log.WithFields(logrus.Fields{"request_id": id, "attempt": attempt})
-	postErr := m.hooks.post(ctx, rec.WebhookURL, id, attempt, body)
+	postErr := m.hooks.send(ctx, kind.Method, rec.WebhookURL, id, attempt, body)
 	if postErr != nil && ctx.Err() != nil {
 		return false, 0 // stopping: not the receiver's fault; retried after restart
 	}
@@ -129,7 +139,7 @@ func (m *Manager) deliver(ctx context.Context, id string) (again bool, wait time
 		}
 		d.LastError = postErr.Error()
 		next = now.Add(backoff(attempt, m.opts.Webhook.BackoffInitial, m.opts.Webhook.BackoffMax, rand.Int64N))
-		if next.After(r.FinishedAt.Add(m.opts.Webhook.RetryFor)) {
+		if next.After(r.FinishedAt.Add(m.opts.Webhook.RetryFor)) || (kind.MaxAttempts > 0 && attempt >= kind.MaxAttempts) {
 			d.State, d.EndedAt, d.NextAttempt = DeliveryGaveUp, now, time.Time{}
 			return nil
 		}

@@ -28,7 +28,7 @@ func (m *Manager) janitor(ctx context.Context) {
 
 // sweep removes the jobs expired at now; it returns how many.
 func (m *Manager) sweep(now time.Time) int {
-	expired, err := m.store.expired(now, m.opts.ResultTTL)
+	expired, err := m.store.expired(now)
 	if err != nil {
 		m.log.WithError(err).Error("async: list expired jobs")
 		return 0

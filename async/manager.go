@@ -56,7 +56,25 @@ type Options struct {
 	// finished with an error; 0 means 3.
 	MaxRuns int
 	Render  Render
-	Logger  logrus.FieldLogger
+	// Kinds render the jobs of other transports (a compatible API), by
+	// Job.Kind; a job of an unknown kind is rendered by Render.
+	Kinds  map[string]Kind
+	Logger logrus.FieldLogger
+}
+
+// Kind is how the jobs of one transport are rendered and delivered. Its
+// functions are looked up by name when needed, so jobs of the kind keep
+// working after a restart.
+type Kind struct {
+	// Render turns a response into the stored result, from the job's Meta.
+	Render func(resp *messages.ExecuteResponse, meta []byte) ([]byte, error)
+	// Webhook is the body of the webhook request, from the stored result;
+	// nil sends the native {"request_id", "res"} body.
+	Webhook func(id string, result []byte) ([]byte, error)
+	// Method is the webhook's HTTP method; empty is POST.
+	Method string
+	// MaxAttempts bounds the webhook attempts; 0 retries for RetryFor.
+	MaxAttempts int
 }
 
 // Job is a submission.
@@ -70,6 +88,10 @@ type Job struct {
 	// IdempotencyKey, when set, makes a repeated submission with the same
 	// key return the first one's id.
 	IdempotencyKey string
+	// Kind, Meta and Retention are Record's (a compatible API's jobs).
+	Kind      string
+	Meta      []byte
+	Retention time.Duration
 }
 
 // Status is what a client may read of a job.
@@ -81,6 +103,8 @@ type Status struct {
 	Result     []byte    // set when done
 	Error      string    // set when done without a verdict
 	Webhook    *Delivery // nil without a webhook
+	Kind       string
+	Meta       []byte
 }
 
 // Stats are counters for metrics.
@@ -138,7 +162,7 @@ func Open(opts Options) (*Manager, error) {
 		l.SetOutput(io.Discard)
 		opts.Logger = l
 	}
-	st, err := openStore(opts.StorePath)
+	st, err := openStore(opts.StorePath, opts.ResultTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +262,9 @@ func (m *Manager) Submit(ctx context.Context, j Job) (string, error) {
 		WebhookURL:     j.WebhookURL,
 		IdempotencyKey: j.IdempotencyKey,
 		CreatedAt:      time.Now().UTC(),
+		Kind:           j.Kind,
+		Meta:           j.Meta,
+		Retention:      j.Retention,
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -275,7 +302,7 @@ func (m *Manager) Result(_ context.Context, id string) (*Status, error) {
 	}
 	return &Status{
 		ID: r.ID, State: r.State, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt,
-		Result: r.Result, Error: r.Error, Webhook: r.Webhook,
+		Result: r.Result, Error: r.Error, Webhook: r.Webhook, Kind: r.Kind, Meta: r.Meta,
 	}, nil
 }
 

@@ -57,6 +57,14 @@ type Record struct {
 	// Error is set when the job finished without a verdict.
 	Error   string    `json:"error,omitempty"`
 	Webhook *Delivery `json:"webhook,omitempty"`
+	// Kind names the Options.Kinds entry that renders the job and its
+	// webhook; empty is the native API's.
+	Kind string `json:"kind,omitempty"`
+	// Meta is the submitting transport's own data, kept with the job.
+	Meta []byte `json:"meta,omitempty"`
+	// Retention is how long the job is kept once final; 0 is the store's
+	// default (result_ttl).
+	Retention time.Duration `json:"retention,omitempty"`
 }
 
 // Delivery is the state of a job's webhook.
@@ -69,7 +77,21 @@ type Delivery struct {
 	EndedAt time.Time `json:"ended_at,omitzero"`
 }
 
-// finalAt is when a job reached its final state, from which result_ttl
+// expiresAt is when a final job's retention ends: finalAt plus its own
+// retention, or def when it has none.
+func (r *Record) expiresAt(def time.Duration) (time.Time, bool) {
+	at, ok := r.finalAt()
+	if !ok {
+		return time.Time{}, false
+	}
+	ttl := def
+	if r.Retention > 0 {
+		ttl = r.Retention
+	}
+	return at.Add(ttl), true
+}
+
+// finalAt is when a job reached its final state, from which its retention
 // counts: when it finished, or when its webhook was delivered or given up.
 // A job not done, or whose webhook is pending, has none.
 func (r *Record) finalAt() (time.Time, bool) {
@@ -88,9 +110,11 @@ func (r *Record) finalAt() (time.Time, bool) {
 var (
 	bucketJobs = []byte("jobs")
 	bucketIdem = []byte("idempotency")
-	// bucketFinal indexes the jobs in their final state by finalAt, so
-	// that the janitor finds the expired ones without reading any record:
-	// the key is finalAt in Unix nanoseconds (8 bytes, big-endian, so
+	// bucketFinal indexes the jobs in their final state by the end of
+	// their retention, so that the janitor finds the expired ones without
+	// reading any record (jobs may have retentions of their own, so the
+	// index holds the end, not the start): the key is that time in Unix
+	// nanoseconds (8 bytes, big-endian, so
 	// keys sort by time) followed by the job id; the value is the job's
 	// idempotency key, which goes with it.
 	bucketFinal = []byte("final")
@@ -133,8 +157,8 @@ func parseFinal(k, v []byte) (finalEntry, bool) {
 }
 
 // indexFinal puts r in bucketFinal when it is in its final state.
-func indexFinal(final *bolt.Bucket, r *Record) error {
-	at, ok := r.finalAt()
+func (s *store) indexFinal(final *bolt.Bucket, r *Record) error {
+	at, ok := r.expiresAt(s.ttl)
 	if !ok {
 		return nil
 	}
@@ -143,13 +167,13 @@ func indexFinal(final *bolt.Bucket, r *Record) error {
 
 // reindex moves r's entry in bucketFinal from where it was, when r was
 // final at was (wasFinal), to where r is now.
-func reindex(final *bolt.Bucket, r *Record, was time.Time, wasFinal bool) error {
+func (s *store) reindex(final *bolt.Bucket, r *Record, was time.Time, wasFinal bool) error {
 	if wasFinal {
 		if err := final.Delete(finalKey(was, r.ID)); err != nil {
 			return err
 		}
 	}
-	return indexFinal(final, r)
+	return s.indexFinal(final, r)
 }
 
 // ErrNotFound is returned for a job id the store does not hold (never
@@ -168,9 +192,11 @@ const lockTimeout = time.Second
 type store struct {
 	db   *bolt.DB
 	path string
+	// ttl is the retention of a job without one of its own.
+	ttl time.Duration
 }
 
-func openStore(path string) (*store, error) {
+func openStore(path string, ttl time.Duration) (*store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("async store %s: %w", path, err)
 	}
@@ -193,7 +219,7 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("async store %s: create buckets: %w", path, err)
 	}
-	return &store{db: db, path: path}, nil
+	return &store{db: db, path: path, ttl: ttl}, nil
 }
 
 func (s *store) close() error { return s.db.Close() }
@@ -226,7 +252,7 @@ func (s *store) create(r *Record, admit func() error) (existing string, err erro
 		if err := jobs.Put([]byte(r.ID), b); err != nil {
 			return err
 		}
-		if err := indexFinal(tx.Bucket(bucketFinal), r); err != nil {
+		if err := s.indexFinal(tx.Bucket(bucketFinal), r); err != nil {
 			return err
 		}
 		if r.IdempotencyKey != "" {
@@ -261,7 +287,7 @@ func (s *store) update(id string, fn func(*Record) error) (*Record, error) {
 		if r, err = decode(jobs.Get([]byte(id))); err != nil {
 			return err
 		}
-		was, wasFinal := r.finalAt()
+		was, wasFinal := r.expiresAt(s.ttl)
 		if err := fn(r); err != nil {
 			return err
 		}
@@ -272,7 +298,7 @@ func (s *store) update(id string, fn func(*Record) error) (*Record, error) {
 		if err := jobs.Put([]byte(id), b); err != nil {
 			return err
 		}
-		return reindex(tx.Bucket(bucketFinal), r, was, wasFinal)
+		return s.reindex(tx.Bucket(bucketFinal), r, was, wasFinal)
 	})
 	if errors.Is(err, errUnchanged) {
 		return r, nil
@@ -329,7 +355,7 @@ func (s *store) restore() ([]*Record, error) {
 			}
 		}
 		for _, r := range all {
-			if err := indexFinal(final, r); err != nil {
+			if err := s.indexFinal(final, r); err != nil {
 				return err
 			}
 		}
@@ -345,7 +371,7 @@ func (s *store) restore() ([]*Record, error) {
 // expired lists the jobs whose retention ended before now, oldest first.
 // It reads bucketFinal only, which is in time order, up to the first entry
 // still retained: no record is read, however large.
-func (s *store) expired(now time.Time, ttl time.Duration) ([]finalEntry, error) {
+func (s *store) expired(now time.Time) ([]finalEntry, error) {
 	var out []finalEntry
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketFinal).Cursor()
@@ -354,7 +380,7 @@ func (s *store) expired(now time.Time, ttl time.Duration) ([]finalEntry, error) 
 			if !ok {
 				return fmt.Errorf("index entry %x: malformed", k)
 			}
-			if e.at.Add(ttl).After(now) {
+			if e.at.After(now) {
 				break
 			}
 			out = append(out, e)

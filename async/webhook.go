@@ -96,9 +96,17 @@ func newHookClient(opts WebhookOptions, conns int) *hookClient {
 
 // post makes one delivery attempt; nil means the receiver answered 2xx.
 func (h *hookClient) post(ctx context.Context, url, id string, attempt int, body []byte) error {
+	return h.send(ctx, http.MethodPost, url, id, attempt, body)
+}
+
+// send is post with another method; empty is POST.
+func (h *hookClient) send(ctx context.Context, method, url, id string, attempt int, body []byte) error {
+	if method == "" {
+		method = http.MethodPost
+	}
 	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
 	}

@@ -168,7 +168,7 @@ func (m *Manager) requeue(ctx context.Context, id string, countRun bool, wait ti
 
 // finish stores the result and hands the job to delivery.
 func (m *Manager) finish(ctx context.Context, rec *Record, resp *messages.ExecuteResponse) {
-	body, err := m.opts.Render(resp)
+	body, err := m.render(rec, resp)
 	if err != nil {
 		m.log.WithError(err).WithField("request_id", rec.ID).Error("async: render result")
 		body, resp = []byte(`{"error":"internal error: result could not be rendered"}`), &messages.ExecuteResponse{Failure: messages.Failure_FAILURE_INTERNAL, Error: "result could not be rendered"}
@@ -195,6 +195,15 @@ func (m *Manager) finish(ctx context.Context, rec *Record, resp *messages.Execut
 	if rec.Webhook != nil {
 		m.deliveries.push(rec.ID)
 	}
+}
+
+// render is the stored result of a job: by its kind's Render, else the
+// native one.
+func (m *Manager) render(rec *Record, resp *messages.ExecuteResponse) ([]byte, error) {
+	if k, ok := m.opts.Kinds[rec.Kind]; ok && k.Render != nil {
+		return k.Render(resp, rec.Meta)
+	}
+	return m.opts.Render(resp)
 }
 
 // persist applies fn to the job's record, retrying with backoff while the
