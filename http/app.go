@@ -53,6 +53,12 @@ type Options struct {
 	UploadTimeout  time.Duration
 	// Logger receives request logs (debug) and faults; nil discards them.
 	Logger logrus.FieldLogger
+	// Compat are the compatible APIs mounted beside v1 (Judge0, Piston).
+	Compat []Routes
+	// WebhookTimeout and AsyncQueueLength describe the async queue to the
+	// compatible APIs that report them.
+	WebhookTimeout   time.Duration
+	AsyncQueueLength int
 }
 
 // server carries what the handlers share.
@@ -65,9 +71,34 @@ type server struct {
 	auth    *authenticator
 }
 
-// New builds the Fiber app with every v1 route. The caller owns Listen and
-// Shutdown.
+// New builds the Fiber app with every v1 route and the compatible APIs of
+// opts.Compat. The caller owns Listen and Shutdown.
 func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
+	s := newServer(opts, langs, j)
+	app := s.newApp()
+	// Problem uploads are routed before readBody, which would buffer
+	// them: they stream into the store under a limit of their own.
+	app.Post("/v1/problems", s.addProblem)
+	app.Use(s.readBody)
+	s.v1Routes(app)
+	for _, r := range s.opts.Compat {
+		r(app, &Engine{s})
+	}
+	return app
+}
+
+// NewCompat builds an app that serves only routes (a compatible API on a
+// listener of its own), behind the same middleware, tokens and limits as
+// New's.
+func NewCompat(opts Options, langs *languages.Registry, j Judge, routes Routes) *fiber.App {
+	s := newServer(opts, langs, j)
+	app := s.newApp()
+	app.Use(s.readBody)
+	routes(app, &Engine{s})
+	return app
+}
+
+func newServer(opts Options, langs *languages.Registry, j Judge) *server {
 	opts.Limits = withDefaults(opts.Limits)
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = config.Default().BodyLimitKiB * 1024
@@ -83,14 +114,18 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 		l.SetOutput(io.Discard)
 		opts.Logger = l
 	}
-	s := &server{opts: opts, langs: langs, judge: j, log: opts.Logger, metrics: newMetrics(j, opts.Async), auth: newAuthenticator(opts.Auth)}
+	return &server{opts: opts, langs: langs, judge: j, log: opts.Logger, metrics: newMetrics(j, opts.Async), auth: newAuthenticator(opts.Auth)}
+}
 
+// newApp is the Fiber app with the middleware every route sits behind, up
+// to the token check; the body is read by the routes' own chain.
+func (s *server) newApp() *fiber.App {
 	app := fiber.New(fiber.Config{
 		// Bodies are streamed and readBody enforces the limit (body.go
 		// says why); fasthttp's own limit then only bounds what it reads
 		// ahead of the handlers.
 		StreamRequestBody: true,
-		BodyLimit:         opts.BodyLimit,
+		BodyLimit:         s.opts.BodyLimit,
 		ErrorHandler:      s.errorHandler,
 		// main logs its own listen line through logrus.
 		DisableStartupMessage: true,
@@ -110,16 +145,16 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	// preflights (which carry no token) are answered and refusals are
 	// readable by browsers; the token check comes before the body is read,
 	// so a client without one cannot make the server buffer a body.
-	// Problem uploads are routed before readBody, which would buffer
-	// them: they stream into the store under a limit of their own.
 	app.Use(s.requestLogger)
 	app.Use(s.drainUnreadBody)
 	app.Use(s.recoverer)
 	app.Use(cors.New(cors.Config{AllowOrigins: "*"}))
 	app.Use(s.requireToken)
-	app.Post("/v1/problems", s.addProblem)
-	app.Use(s.readBody)
+	return app
+}
 
+// v1Routes adds the native API.
+func (s *server) v1Routes(app *fiber.App) {
 	v1 := app.Group("/v1")
 	v1.Get("/health", s.health)
 	v1.Get("/version", s.version)
@@ -137,7 +172,6 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	manager.Get("/faults", s.getFaults)
 	manager.Post("/faults", s.setFaults)
 	app.Get("/metrics", s.requireAdmin, s.metrics.handler())
-	return app
 }
 
 // withDefaults fills zero limits from config.Default().

@@ -43,6 +43,12 @@ type AsyncJob struct {
 	// Budget is the time the job may take from its start.
 	Budget     time.Duration
 	WebhookURL string
+	// Kind, Meta and Retention serve the compatible APIs: the kind that
+	// renders the job and its webhook, the API's own data kept with it,
+	// and how long it is kept once final (0: result_ttl).
+	Kind      string
+	Meta      []byte
+	Retention time.Duration
 }
 
 // AsyncResult is the GET /v1/judge/result/{request_id} answer.
@@ -58,6 +64,9 @@ type AsyncResult struct {
 	// Error is set, besides res, when the job could not be judged.
 	Error   string         `json:"error,omitempty"`
 	Webhook *WebhookStatus `json:"webhook,omitempty"`
+	// Kind and Meta are AsyncJob's, for the API that submitted it.
+	Kind string `json:"-"`
+	Meta []byte `json:"-"`
 }
 
 // WebhookStatus is the delivery state of a job's webhook.
@@ -164,6 +173,10 @@ func (s *server) asyncResult(c *fiber.Ctx) error {
 	// A copy: fiber's params point into the reused request buffer.
 	id := string([]byte(c.Params("request_id")))
 	res, err := s.opts.Async.Result(c.UserContext(), id)
+	if err == nil && res.Kind != "" {
+		// Another API's job (a Judge0 submission): read it there.
+		err = ErrAsyncNotFound
+	}
 	switch {
 	case errors.Is(err, ErrAsyncNotFound):
 		return fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("no async job %q (never submitted, or its result expired)", truncate(id, 80)))

@@ -78,6 +78,23 @@ func (s *server) judgeSingle(c *fiber.Ctx) error {
 // judgeAndAnswer runs req with budget as its deadline and answers with its
 // result (RenderResult), or with the error that kept it from being judged.
 func (s *server) judgeAndAnswer(c *fiber.Ctx, req *messages.ExecuteRequest, budget time.Duration, language string) error {
+	resp, err := s.judgeWithin(c, req, budget, language)
+	if err != nil {
+		return err
+	}
+	body, err := renderAnswer(resp, req.RequestId)
+	if err != nil {
+		s.log.WithError(err).WithField("request_id", req.RequestId).Error("render the result")
+		return errInternal
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
+}
+
+// judgeWithin runs req with budget as its deadline and returns its judged
+// response, or the *fiber.Error the client gets when it was not judged
+// (503 with Retry-After, 504, 500).
+func (s *server) judgeWithin(c *fiber.Ctx, req *messages.ExecuteRequest, budget time.Duration, language string) (*messages.ExecuteResponse, error) {
 	id := req.RequestId
 	c.Locals(localRequestID, id)
 	deadline := time.Now().Add(budget)
@@ -92,14 +109,14 @@ func (s *server) judgeAndAnswer(c *fiber.Ctx, req *messages.ExecuteRequest, budg
 	case errors.Is(err, context.DeadlineExceeded):
 		s.metrics.failures.WithLabelValues("timeout").Inc()
 		log.WithError(err).Warn("judge did not answer before the deadline")
-		return fiber.NewError(fiber.StatusGatewayTimeout, fmt.Sprintf("no result within %s", budget.Round(time.Second)))
+		return nil, fiber.NewError(fiber.StatusGatewayTimeout, fmt.Sprintf("no result within %s", budget.Round(time.Second)))
 	case err != nil:
 		s.metrics.failures.WithLabelValues("internal").Inc()
 		log.WithError(err).Error("judge failed")
-		return errInternal
+		return nil, errInternal
 	case resp == nil:
 		log.Error("judge returned neither a response nor an error")
-		return errInternal
+		return nil, errInternal
 	}
 
 	switch resp.Failure {
@@ -107,22 +124,16 @@ func (s *server) judgeAndAnswer(c *fiber.Ctx, req *messages.ExecuteRequest, budg
 	case messages.Failure_FAILURE_BUSY:
 		s.metrics.failures.WithLabelValues("busy").Inc()
 		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
-		return fiber.NewError(fiber.StatusServiceUnavailable, orDefault(resp.Error, "all sandboxes are busy and the queue is full; retry later"))
+		return nil, fiber.NewError(fiber.StatusServiceUnavailable, orDefault(resp.Error, "all sandboxes are busy and the queue is full; retry later"))
 	default: // FAILURE_INTERNAL, and anything newer we do not know
 		s.metrics.failures.WithLabelValues("internal").Inc()
 		log.WithField("failure", resp.Failure.String()).WithField("error", resp.Error).Error("job not judged")
-		return fiber.NewError(fiber.StatusInternalServerError, orDefault(resp.Error, "the job could not be judged"))
+		return nil, fiber.NewError(fiber.StatusInternalServerError, orDefault(resp.Error, "the job could not be judged"))
 	}
 
 	s.metrics.jobs.WithLabelValues(language, resp.Status).Inc()
 	s.metrics.latency.WithLabelValues(language).Observe(time.Since(start).Seconds())
-	body, err := renderAnswer(resp, id)
-	if err != nil {
-		log.WithError(err).Error("render the result")
-		return errInternal
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(body)
+	return resp, nil
 }
 
 // executeRequest builds the ExecuteRequest of a validated request, shared

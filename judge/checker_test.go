@@ -174,3 +174,15 @@ func BenchmarkLinesNewlines(b *testing.B) {
 		}
 	}
 }
+
+func TestAnyAcceptsEveryOutput(t *testing.T) {
+	c, err := ParseChecker("any")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"", "3\n", "\x00\xff"} {
+		if !c([]byte(g), []byte("something else")) {
+			t.Errorf("any refused %q", g)
+		}
+	}
+}

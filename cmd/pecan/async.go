@@ -53,7 +53,10 @@ func openAsync(cfg config.Config, logger *log.Logger) (*async.Manager, error) {
 type asyncAPI struct{ m *async.Manager }
 
 func (a asyncAPI) Submit(ctx context.Context, j pecanhttp.AsyncJob, key string) (string, error) {
-	id, err := a.m.Submit(ctx, async.Job{Request: j.Request, Budget: j.Budget, WebhookURL: j.WebhookURL, IdempotencyKey: key})
+	id, err := a.m.Submit(ctx, async.Job{
+		Request: j.Request, Budget: j.Budget, WebhookURL: j.WebhookURL, IdempotencyKey: key,
+		Kind: j.Kind, Meta: j.Meta, Retention: j.Retention,
+	})
 	switch {
 	case errors.Is(err, async.ErrQueueFull):
 		return "", pecanhttp.ErrAsyncFull
@@ -71,7 +74,7 @@ func (a asyncAPI) Result(ctx context.Context, id string) (*pecanhttp.AsyncResult
 	if err != nil {
 		return nil, err
 	}
-	r := &pecanhttp.AsyncResult{RequestID: st.ID, State: string(st.State), CreatedAt: st.CreatedAt, Res: st.Result, Error: st.Error}
+	r := &pecanhttp.AsyncResult{RequestID: st.ID, State: string(st.State), CreatedAt: st.CreatedAt, Res: st.Result, Error: st.Error, Kind: st.Kind, Meta: st.Meta}
 	if !st.FinishedAt.IsZero() {
 		r.FinishedAt = &st.FinishedAt
 	}
