@@ -44,7 +44,56 @@ type Config struct {
 	Async     Async               `toml:"async"`
 	Auth      Auth                `toml:"auth"`
 	Problems  Problems            `toml:"problems"`
+	Judge0    Judge0              `toml:"judge0"`
+	Piston    Piston              `toml:"piston"`
 	Languages map[string]Language `toml:"languages"`
+}
+
+// Judge0 configures the Judge0 CE compatible API.
+type Judge0 struct {
+	Enabled bool `toml:"enabled"`
+	// Prefix is where it is mounted on the main listener ("/judge0").
+	Prefix string `toml:"prefix"`
+	// Listen, when set, also serves it at the root of a listener of its
+	// own (HOST:PORT), as Judge0's clients expect.
+	Listen string `toml:"listen"`
+	// Retention is how long, in seconds, a finished submission is kept.
+	Retention float64 `toml:"retention"`
+}
+
+// Piston configures the Piston v2 compatible API (/api/v2).
+type Piston struct {
+	Enabled bool `toml:"enabled"`
+}
+
+// reservedPrefixes are the native API's paths, which a Judge0 prefix must
+// not shadow.
+var reservedPrefixes = []string{"/v1", "/api", "/metrics"}
+
+func (j *Judge0) validate() []error {
+	var errs []error
+	p := j.Prefix
+	switch {
+	case !strings.HasPrefix(p, "/") || p == "/" || strings.HasSuffix(p, "/"):
+		errs = append(errs, fmt.Errorf(`judge0.prefix must be a path like "/judge0" (a leading "/", no trailing one), got %q`, p))
+	case strings.ContainsAny(p, ":*?#% "):
+		errs = append(errs, fmt.Errorf("judge0.prefix may hold no route pattern characters (: * ? # %% space), got %q", p))
+	default:
+		for _, r := range reservedPrefixes {
+			if strings.EqualFold(p, r) || strings.HasPrefix(strings.ToLower(p), r+"/") {
+				errs = append(errs, fmt.Errorf("judge0.prefix %q is under %s, which the server already serves", p, r))
+			}
+		}
+	}
+	if j.Listen != "" {
+		if _, _, err := net.SplitHostPort(j.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("judge0.listen must be HOST:PORT, got %q: %v", j.Listen, err))
+		}
+	}
+	if !(j.Retention > 0) || math.IsInf(j.Retention, 0) {
+		errs = append(errs, fmt.Errorf("judge0.retention must be a positive number of seconds, got %v", j.Retention))
+	}
+	return errs
 }
 
 // Limits are the defaults and maxima applied to client requests.
@@ -408,6 +457,12 @@ func Default() Config {
 			BackoffInitial: 1,
 			BackoffMax:     300,
 		},
+		Judge0: Judge0{
+			Enabled:   true,
+			Prefix:    "/judge0",
+			Retention: 24 * 3600,
+		},
+		Piston: Piston{Enabled: true},
 		Problems: Problems{
 			MaxUploadMiB:  256,
 			MaxFiles:      10000,
@@ -467,6 +522,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Async.validate()...)
 	errs = append(errs, c.Auth.validate()...)
 	errs = append(errs, c.Problems.validate()...)
+	errs = append(errs, c.Judge0.validate()...)
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}

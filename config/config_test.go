@@ -335,3 +335,39 @@ run = ["java", "Main"]
 		}
 	}
 }
+
+func TestCompatAPIs(t *testing.T) {
+	cfg, err := Load(write(t, "[judge0]\nenabled = false\nprefix = \"/compat/judge0\"\nlisten = \"127.0.0.1:2358\"\nretention = 600\n"+
+		"[piston]\nenabled = false\n[languages.c]\nsource = \"main.c\"\nrun = [\"./main\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Judge0{Enabled: false, Prefix: "/compat/judge0", Listen: "127.0.0.1:2358", Retention: 600}
+	if cfg.Judge0 != want || cfg.Piston.Enabled {
+		t.Errorf("[judge0] = %+v, [piston] = %+v, want %+v and disabled", cfg.Judge0, cfg.Piston, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("valid [judge0] rejected: %v", err)
+	}
+	if d := Default(); !d.Judge0.Enabled || d.Judge0.Prefix != "/judge0" || d.Judge0.Listen != "" || d.Judge0.Retention != 86400 || !d.Piston.Enabled {
+		t.Errorf("defaults: [judge0] %+v, [piston] %+v", d.Judge0, d.Piston)
+	}
+	if _, err := Load(write(t, "[judge0]\nprefx = \"/j\"\n")); err == nil || !strings.Contains(err.Error(), "judge0.prefx") {
+		t.Errorf("unknown [judge0] key: %v", err)
+	}
+	for _, bad := range []Judge0{
+		{Prefix: "judge0", Retention: 1},
+		{Prefix: "/", Retention: 1},
+		{Prefix: "/judge0/", Retention: 1},
+		{Prefix: "/j:id", Retention: 1},
+		{Prefix: "/v1/judge0", Retention: 1},
+		{Prefix: "/API", Retention: 1},
+		{Prefix: "/judge0", Listen: "2358", Retention: 1},
+		{Prefix: "/judge0", Retention: 0},
+	} {
+		cfg.Judge0 = bad
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "judge0.") {
+			t.Errorf("[judge0] %+v: %v, want an error naming judge0", bad, err)
+		}
+	}
+}
