@@ -44,6 +44,7 @@ func openAsync(cfg config.Config, logger *log.Logger) (*async.Manager, error) {
 			AllowPrivate:   a.AllowPrivateWebhooks,
 		},
 		Render: pecanhttp.RenderResult,
+		Kinds:  asyncKinds(),
 		Logger: logger.WithField("component", "async"),
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	log "github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/config"
@@ -65,32 +66,46 @@ func serve(args []string) error {
 	if n.faults != nil { // a nil *faultControl in the interface would not be nil
 		faults = n.faults
 	}
-	app := pecanhttp.New(pecanhttp.Options{
-		Faults:         faults,
-		Async:          asyncAPI{am},
-		Problems:       stores.problems,
-		MaxUploadBytes: cfg.Problems.MaxUploadMiB << 20,
-		UploadTimeout:  config.Seconds(cfg.Problems.UploadTimeout),
-		Version:        version,
-		Limits:         cfg.Limits,
-		BodyLimit:      cfg.BodyLimitKiB * 1024,
-		Auth:           cfg.Auth,
-		QueueTimeout:   config.Seconds(cfg.QueueTimeout),
-		Logger:         logger.WithField("component", "http"),
-	}, n.langs, n.pool)
+	opts := pecanhttp.Options{
+		Faults:           faults,
+		Async:            asyncAPI{am},
+		Problems:         stores.problems,
+		MaxUploadBytes:   cfg.Problems.MaxUploadMiB << 20,
+		UploadTimeout:    config.Seconds(cfg.Problems.UploadTimeout),
+		Version:          version,
+		Limits:           cfg.Limits,
+		BodyLimit:        cfg.BodyLimitKiB * 1024,
+		Auth:             cfg.Auth,
+		QueueTimeout:     config.Seconds(cfg.QueueTimeout),
+		Logger:           logger.WithField("component", "http"),
+		Compat:           compatRoutes(cfg),
+		WebhookTimeout:   config.Seconds(cfg.Async.WebhookTimeout),
+		AsyncQueueLength: cfg.Async.QueueLength,
+	}
+	app := pecanhttp.New(opts, n.langs, n.pool)
+	apps := []*fiber.App{app}
 
-	listenErr := make(chan error, 1)
-	go func() { listenErr <- app.Listen(cfg.Listen) }()
+	listenErr := make(chan error, 2)
+	go func() { listenErr <- listen(app, cfg.Listen) }()
 	logger.WithField("listen", cfg.Listen).Info("serving")
+	if cfg.Judge0.Enabled && cfg.Judge0.Listen != "" {
+		// Judge0's clients expect its API at the root of a server.
+		j0 := pecanhttp.NewCompat(opts, n.langs, n.pool, judge0Routes(cfg, ""))
+		apps = append(apps, j0)
+		go func() { listenErr <- listen(j0, cfg.Judge0.Listen) }()
+		logger.WithField("listen", cfg.Judge0.Listen).Info("serving the Judge0 API at the root")
+	}
 
 	select {
 	case err = <-listenErr:
-		err = fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	case <-ctx.Done():
 		logger.Info("shutting down: finishing in-flight requests")
 	}
 	stopSignals()
-	shutErr := app.ShutdownWithTimeout(shutdownGrace)
+	var shutErr error
+	for _, a := range apps {
+		shutErr = errors.Join(shutErr, a.ShutdownWithTimeout(shutdownGrace))
+	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// The async workers stop before the pool: jobs they were running stay
@@ -111,6 +126,14 @@ func serve(args []string) error {
 		return err
 	}
 	os.Stdout.Sync()
+	return nil
+}
+
+// listen serves app on addr until it is shut down.
+func listen(app *fiber.App, addr string) error {
+	if err := app.Listen(addr); err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
 	return nil
 }
 
