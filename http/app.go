@@ -74,7 +74,21 @@ type server struct {
 // New builds the Fiber app with every v1 route and the compatible APIs of
 // opts.Compat. The caller owns Listen and Shutdown.
 func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
+	return newServer(opts, langs, j).mainApp()
+}
+
+// NewWithRoot is New and a second app that serves only root (a
+// compatible API at the root of a listener of its own) behind the same
+// middleware, tokens, limits and metrics.
+func NewWithRoot(opts Options, langs *languages.Registry, j Judge, root Routes) (main, compat *fiber.App) {
 	s := newServer(opts, langs, j)
+	compat = s.newApp()
+	compat.Use(s.readBody)
+	root(compat, &Engine{s})
+	return s.mainApp(), compat
+}
+
+func (s *server) mainApp() *fiber.App {
 	app := s.newApp()
 	// Problem uploads are routed before readBody, which would buffer
 	// them: they stream into the store under a limit of their own.
@@ -84,17 +98,6 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	for _, r := range s.opts.Compat {
 		r(app, &Engine{s})
 	}
-	return app
-}
-
-// NewCompat builds an app that serves only routes (a compatible API on a
-// listener of its own), behind the same middleware, tokens and limits as
-// New's.
-func NewCompat(opts Options, langs *languages.Registry, j Judge, routes Routes) *fiber.App {
-	s := newServer(opts, langs, j)
-	app := s.newApp()
-	app.Use(s.readBody)
-	routes(app, &Engine{s})
 	return app
 }
 

@@ -108,18 +108,21 @@ func TestLoopbackOnly(t *testing.T) {
 
 func TestLogAuthWarnsWhenExposed(t *testing.T) {
 	for _, c := range []struct {
-		listen string
-		tokens []string
-		warn   bool
+		listen, judge0 string
+		tokens         []string
+		warn           bool
 	}{
-		{"0.0.0.0:8080", nil, true},
-		{":8080", nil, true},
-		{"127.0.0.1:8080", nil, false},
-		{"0.0.0.0:8080", []string{"token-0123456789abcdef"}, false},
+		{"0.0.0.0:8080", "", nil, true},
+		{":8080", "", nil, true},
+		{"127.0.0.1:8080", "", nil, false},
+		{"0.0.0.0:8080", "", []string{"token-0123456789abcdef"}, false},
+		// The Judge0 API's own listener counts too.
+		{"127.0.0.1:8080", "0.0.0.0:2358", nil, true},
+		{"127.0.0.1:8080", "127.0.0.1:2358", nil, false},
 	} {
 		logger, hook := logtest.NewNullLogger()
 		cfg := config.Default()
-		cfg.Listen, cfg.Auth.Tokens = c.listen, c.tokens
+		cfg.Listen, cfg.Judge0.Listen, cfg.Auth.Tokens = c.listen, c.judge0, c.tokens
 		logAuth(logger, cfg)
 		warned := false
 		for _, e := range hook.AllEntries() {
@@ -131,7 +134,7 @@ func TestLogAuthWarnsWhenExposed(t *testing.T) {
 			}
 		}
 		if warned != c.warn {
-			t.Errorf("listen %s, %d tokens: warned %v, want %v", c.listen, len(c.tokens), warned, c.warn)
+			t.Errorf("listen %s, judge0 %q, %d tokens: warned %v, want %v", c.listen, c.judge0, len(c.tokens), warned, c.warn)
 		}
 	}
 }

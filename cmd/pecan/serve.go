@@ -82,15 +82,19 @@ func serve(args []string) error {
 		WebhookTimeout:   config.Seconds(cfg.Async.WebhookTimeout),
 		AsyncQueueLength: cfg.Async.QueueLength,
 	}
-	app := pecanhttp.New(opts, n.langs, n.pool)
+	var app, j0 *fiber.App
+	if cfg.Judge0.Enabled && cfg.Judge0.Listen != "" {
+		// Judge0's clients expect its API at the root of a server.
+		app, j0 = pecanhttp.NewWithRoot(opts, n.langs, n.pool, judge0Routes(cfg, ""))
+	} else {
+		app = pecanhttp.New(opts, n.langs, n.pool)
+	}
 	apps := []*fiber.App{app}
 
 	listenErr := make(chan error, 2)
 	go func() { listenErr <- listen(app, cfg.Listen) }()
 	logger.WithField("listen", cfg.Listen).Info("serving")
-	if cfg.Judge0.Enabled && cfg.Judge0.Listen != "" {
-		// Judge0's clients expect its API at the root of a server.
-		j0 := pecanhttp.NewCompat(opts, n.langs, n.pool, judge0Routes(cfg, ""))
+	if j0 != nil {
 		apps = append(apps, j0)
 		go func() { listenErr <- listen(j0, cfg.Judge0.Listen) }()
 		logger.WithField("listen", cfg.Judge0.Listen).Info("serving the Judge0 API at the root")
@@ -145,8 +149,14 @@ func logAuth(logger log.FieldLogger, cfg config.Config) {
 		logger.WithFields(log.Fields{"tokens": len(cfg.Auth.Tokens), "admin_tokens": len(cfg.Auth.AdminTokens)}).Info("API tokens required on every endpoint but /v1/health")
 		return
 	}
-	if !loopbackOnly(cfg.Listen) {
-		logger.WithField("listen", cfg.Listen).Warn("listening on a non-loopback address without API tokens: anyone who reaches it can submit code; set [auth] tokens or PECAN_AUTH_TOKENS")
+	addrs := []string{cfg.Listen}
+	if cfg.Judge0.Enabled && cfg.Judge0.Listen != "" {
+		addrs = append(addrs, cfg.Judge0.Listen)
+	}
+	for _, addr := range addrs {
+		if !loopbackOnly(addr) {
+			logger.WithField("listen", addr).Warn("listening on a non-loopback address without API tokens: anyone who reaches it can submit code; set [auth] tokens or PECAN_AUTH_TOKENS")
+		}
 	}
 }
 

@@ -267,7 +267,7 @@ func TestAPI(t *testing.T) {
 }
 
 func TestRootListener(t *testing.T) {
-	app := pecanhttp.NewCompat(pecanhttp.Options{}, testRegistry(t), &fakeJudge{}, Routes("", Options{Retention: time.Hour}))
+	_, app := pecanhttp.NewWithRoot(pecanhttp.Options{}, testRegistry(t), &fakeJudge{}, Routes("", Options{Retention: time.Hour}))
 	if code, body := call(t, app, "GET", "/about", "", false); code != 200 || !strings.Contains(body, `"version":"1.13.1"`) {
 		t.Errorf("about at the root: %d %s", code, body)
 	}
