@@ -49,11 +49,8 @@ func resolveProblem(id string, cfg JobConfig) (*submission, error) {
 	if err != nil {
 		return nil, fmt.Errorf("problem %s: %w", id, err)
 	}
-	if p.Type == problems.TypeInteractive {
-		// Its validator converses with the program through pipes, which
-		// this pipeline does not connect yet: no verdict rather than a
-		// wrong one.
-		return nil, fmt.Errorf("problem %s is interactive, which this server does not judge yet", id)
+	if p.Type == problems.TypeInteractive && p.Validator == nil {
+		return nil, fmt.Errorf("problem %s is interactive and has no validator to converse with", id)
 	}
 	sub := &submission{problem: plan.FromProblem(p)}
 	for _, t := range p.Tests {
@@ -81,7 +78,11 @@ func resolveProblem(id string, cfg JobConfig) (*submission, error) {
 	if err != nil {
 		return nil, fmt.Errorf("problem %s: %w", id, err)
 	}
-	sub.judge = &customValidator{problem: p, lang: vlang, protocol: proto, store: cfg.Problems}
+	cv := &customValidator{problem: p, lang: vlang, protocol: proto, store: cfg.Problems}
+	sub.judge = cv
+	if p.Type == problems.TypeInteractive {
+		sub.judge = &interactive{cv}
+	}
 	return sub, nil
 }
 

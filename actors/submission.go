@@ -193,6 +193,10 @@ func compileOnce(ctx context.Context, sb backends.Sandbox, lang *languages.Langu
 
 // runTest runs the program on one test in a fresh sandbox and judges it.
 func runTest(ctx context.Context, env testEnv, lang *languages.Language, req *messages.ExecuteRequest, tj testJudge, art exec.Artifact, t testCase) (*messages.TestResult, testVerdict, error) {
+	if iv, ok := tj.(*interactive); ok {
+		// The program runs beside its validator, not before it.
+		return iv.runTest(ctx, env, lang, req, art, t)
+	}
 	if err := env.sb.Reset(ctx); err != nil {
 		return nil, testVerdict{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"time"
 )
 
@@ -48,6 +49,21 @@ type Sandbox interface {
 	// error means the backend failed, not the program; it wraps ErrBroken
 	// when the sandbox cannot be used again.
 	Run(ctx context.Context, spec RunSpec) (RunResult, error)
+	// Start starts one program with the given stdin and stdout (ends of
+	// pipes to another program) and returns at once; Wait on the Process
+	// gives what Run would have (Stdout empty: it went to stdio.Stdout).
+	// Stdin and StdinFrom of spec are not used. Start owns stdio's files
+	// from the call on and closes them as soon as the program holds them,
+	// so that the other end sees EOF when the program is gone. The error
+	// contract is Run's; one program runs in a sandbox at a time.
+	Start(ctx context.Context, spec RunSpec, stdio Stdio) (Process, error)
+	// Beside is a second sandbox that this one keeps for a program that
+	// runs at the same time as its own (an interactive problem's
+	// validator): as isolated from this one as two sandboxes are, with a
+	// work directory of its own, fresh after every Reset of this sandbox
+	// (which throws it away) and destroyed with it. Calls between two
+	// Resets give the same sandbox. A sandbox given by Beside has none.
+	Beside(ctx context.Context) (Sandbox, error)
 	// Reset removes everything a job left behind: files, processes, IPC
 	// objects, queued data; the next job cannot observe the last one.
 	Reset(ctx context.Context) error
@@ -55,6 +71,20 @@ type Sandbox interface {
 	Ping() error
 	// Destroy tears the sandbox down; it is safe to call twice.
 	Destroy() error
+}
+
+// Stdio is what a started program reads and writes instead of a captured
+// stdin and stdout. Stderr is captured as Run captures it.
+type Stdio struct {
+	Stdin, Stdout *os.File
+}
+
+// Process is a program Start started.
+type Process interface {
+	// Wait waits until the program has exited or a limit (or the context
+	// given to Start) stopped it, and every process of its run is gone.
+	// It may be called once.
+	Wait() (RunResult, error)
 }
 
 // Limits bound one run. Zero means the backend's own default.

@@ -256,3 +256,18 @@ func FromProblem(p *problems.Problem) Problem {
 		CustomValidator:     p.Validator != nil,
 	}
 }
+
+// Interact is the step that runs an interactive problem's validator
+// beside the program, whose run step has the limits program: Validate's
+// step, with a wall limit past the program's, so that a validator never
+// times out waiting for a program still within its limits.
+func Interact(vlang *languages.Language, vreq *messages.ExecuteRequest, lim config.Limits, p Problem, args []string, program backends.Limits) backends.RunSpec {
+	spec := Validate(vlang, vreq, lim, p, args)
+	wall := program.Wall
+	if wall <= 0 {
+		// The backend's default wall limit is a few times the CPU limit.
+		wall = 3*program.CPU + time.Second
+	}
+	spec.Limits.Wall = max(spec.Limits.Wall, wall+time.Second)
+	return spec
+}

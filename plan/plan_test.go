@@ -82,3 +82,25 @@ func TestTestLimitsFromTheProblem(t *testing.T) {
 		t.Errorf("run command %v lost the source file", args)
 	}
 }
+
+func TestInteractValidatorOutlastsTheProgram(t *testing.T) {
+	py, _ := registry(t).Lookup("py")
+	lim := config.Default().Limits
+	p := Problem{ValidationTime: 1}
+	vreq := &messages.ExecuteRequest{}
+	own := Validate(py, vreq, lim, p, []string{"input"}).Limits
+	// A program whose wall limit is past the validator's own: the
+	// validator waits as long as it, and a second more.
+	long := Interact(py, vreq, lim, p, []string{"input"}, Test(py, vreq, lim, Problem{TimeLimit: 5}).Limits)
+	if long.Limits.Wall != Test(py, vreq, lim, Problem{TimeLimit: 5}).Limits.Wall+time.Second || long.Limits.CPU != own.CPU {
+		t.Errorf("validator beside a slow program: %+v (own %+v)", long.Limits, own)
+	}
+	if args := long.Args; args[len(args)-1] != "input" {
+		t.Errorf("validator arguments %v", args)
+	}
+	// A quick program: the validator keeps its own limit.
+	quick := Interact(py, vreq, lim, p, nil, Test(py, vreq, lim, Problem{TimeLimit: 0.1}).Limits)
+	if quick.Limits.Wall != own.Wall {
+		t.Errorf("validator beside a quick program: wall %s, want its own %s", quick.Limits.Wall, own.Wall)
+	}
+}

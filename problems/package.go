@@ -297,9 +297,8 @@ func judging(m fields, prob *Problem, v *Validator) error {
 	case "", ProtocolKattis:
 		v.Protocol = ProtocolKattis
 	case ProtocolTestlib:
-		if interactive {
-			return m.err(ProtocolKey, "testlib is for checkers; an interactive validator speaks the kattis protocol")
-		}
+		// A checker, or for an interactive problem an interactor
+		// (`interactor input output`, exit codes as for checkers).
 		v.Protocol = ProtocolTestlib
 	default:
 		return m.err(ProtocolKey, "unknown protocol %q (kattis or testlib)", protocol)

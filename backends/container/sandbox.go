@@ -26,6 +26,9 @@ type sandbox struct {
 
 	destroyed  bool
 	destroyErr error
+
+	beside   *sandbox // the container Beside gave since the last Reset, or nil
+	isBeside bool     // this is such a container: no spare, no Beside of its own
 }
 
 // spare is a container being built, or built, for the next Reset.
@@ -106,6 +109,7 @@ func (s *sandbox) Reset(ctx context.Context) error {
 		return fmt.Errorf("reset sandbox %s: %w: backend closed", s.id, backends.ErrBroken)
 	}
 	defer s.backend.work.finish()
+	s.dropBeside()
 	s.mu.Lock()
 	old, sp, destroyed := s.env, s.spare, s.destroyed
 	s.env, s.initPID, s.spare = nil, 0, nil
@@ -204,6 +208,10 @@ func (s *sandbox) Destroy() error {
 		return s.destroyErr
 	}
 	s.destroyed = true
+	if s.beside != nil {
+		_ = s.beside.Destroy()
+		s.beside = nil
+	}
 	if s.env != nil {
 		if err := s.env.Destroy(); err != nil && !isKilled(err) {
 			s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, err)

@@ -129,6 +129,8 @@ type Sandbox struct {
 	files     map[string][]byte
 	broken    bool
 	destroyed bool
+	beside    *Sandbox // what Beside gave since the last Reset
+	isBeside  bool
 }
 
 var _ backends.Sandbox = (*Sandbox)(nil)
@@ -261,6 +263,10 @@ func (s *Sandbox) Reset(ctx context.Context) error {
 		}
 	}
 	s.files = map[string][]byte{}
+	if s.beside != nil {
+		s.beside.destroyLocked()
+		s.beside = nil
+	}
 	return nil
 }
 
@@ -275,13 +281,85 @@ func (s *Sandbox) Ping() error {
 func (s *Sandbox) Destroy() error {
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
+	s.destroyLocked()
+	return nil
+}
+
+func (s *Sandbox) destroyLocked() {
 	if s.destroyed {
-		return nil
+		return
 	}
 	s.destroyed = true
 	s.b.counts.Destroy++
 	s.files = nil
-	return nil
+	if s.beside != nil {
+		s.beside.destroyLocked()
+		s.beside = nil
+	}
+}
+
+// Start implements backends.Sandbox with the Run hook, called in a
+// goroutine: the hook finds the given stdin, unread, in spec.StdinFrom
+// (so it may converse with what is at the other end), and what it returns
+// as Stdout is written to the given stdout once it has returned.
+func (s *Sandbox) Start(ctx context.Context, spec backends.RunSpec, stdio backends.Stdio) (backends.Process, error) {
+	s.b.mu.Lock()
+	if err := s.check(); err != nil {
+		s.b.mu.Unlock()
+		stdio.Stdin.Close()
+		stdio.Stdout.Close()
+		return nil, err
+	}
+	s.b.counts.Run++
+	run := s.b.run
+	files := maps.Clone(s.files)
+	s.b.mu.Unlock()
+	p := &process{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer stdio.Stdin.Close()
+		defer stdio.Stdout.Close()
+		if run == nil {
+			return
+		}
+		spec.Stdin, spec.StdinFrom = nil, stdio.Stdin
+		p.res, p.err = run(ctx, s, spec, files)
+		if p.err == nil {
+			_, _ = stdio.Stdout.Write(p.res.Stdout)
+			p.res.Stdout = nil
+		}
+	}()
+	return p, nil
+}
+
+type process struct {
+	done chan struct{}
+	res  backends.RunResult
+	err  error
+}
+
+func (p *process) Wait() (backends.RunResult, error) {
+	<-p.done
+	return p.res, p.err
+}
+
+// Beside implements backends.Sandbox: another fake sandbox of the same
+// backend, thrown away at the next Reset.
+func (s *Sandbox) Beside(ctx context.Context) (backends.Sandbox, error) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if s.isBeside {
+		return nil, fmt.Errorf("fake: sandbox %s is itself beside another", s.id)
+	}
+	if s.beside == nil {
+		s.b.counts.New++
+		s.beside = &Sandbox{b: s.b, id: s.id + "-beside", files: map[string][]byte{}, isBeside: true}
+		s.b.sandboxes = append(s.b.sandboxes, s.beside)
+	}
+	return s.beside, nil
 }
 
 // ErrInjected is a convenient error for hooks to return.

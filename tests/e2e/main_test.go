@@ -39,6 +39,7 @@ var (
 	skipReason = testserver.SkipReason("e2e")
 	suite      testserver.Env // repository, scratch dir and binary of this run
 	baseURL    string
+	server     *testserver.Server // the shared server, for its processes, cgroups and descriptors
 	client     = &http.Client{Timeout: requestTimeout}
 	inFlight   = make(chan struct{}, maxInFlight)
 )
@@ -58,7 +59,7 @@ func TestMain(m *testing.M) {
 			if err != nil {
 				return nil, err
 			}
-			baseURL, problemStore = srv.URL(), srv.ProblemStore()
+			baseURL, problemStore, server = srv.URL(), srv.ProblemStore(), srv
 			return srv, nil
 		},
 	}))

@@ -405,19 +405,3 @@ func TestJudgeProblemCLI(t *testing.T) {
 		})
 	}
 }
-
-// TestProblemInteractiveRefused: interactive problems are stored, but a
-// submission against one gets an InternalError saying why, not a verdict.
-func TestProblemInteractiveRefused(t *testing.T) {
-	startSerial(t)
-	id := store(t, testserver.Package{
-		"problem.yaml":                      "name: Guess\nvalidation: custom interactive\n",
-		"data/secret/1.in":                  "42\n",
-		"data/secret/1.ans":                 "42\n",
-		"output_validators/guess/guess.cpp": "int main() { return 42; }\n",
-	})
-	r := submit(t, id, "python", "print(42)\n", "")
-	if r.Status != "InternalError" || !strings.Contains(r.Error, "interactive") {
-		t.Errorf("interactive problem: %s, want InternalError naming the reason", r)
-	}
-}

@@ -478,3 +478,21 @@ func ClusterAddrsOn(host string, n int) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Pipes lists the server's open descriptors that are pipes ("fd 7:
+// pipe:[1234]"), to be compared with a count taken when it was idle: a
+// job's pipes must all be closed once it is done.
+func (s *Server) Pipes() ([]string, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", s.pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list descriptors: %w", err)
+	}
+	var pipes []string
+	for _, e := range entries {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(l, "pipe:") {
+			pipes = append(pipes, "fd "+e.Name()+": "+l)
+		}
+	}
+	return pipes, nil
+}
