@@ -137,6 +137,9 @@ func New(opts Options, langs *languages.Registry, j Judge) *fiber.App {
 	manager.Get("/faults", s.getFaults)
 	manager.Post("/faults", s.setFaults)
 	app.Get("/metrics", s.requireAdmin, s.metrics.handler())
+	v1.Get("/openapi.json", s.openAPIDocument)
+	app.Get("/", s.playgroundPage)
+	app.Get(playgroundPrefix+":asset", s.playgroundAsset)
 	return app
 }
 
