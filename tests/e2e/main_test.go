@@ -39,7 +39,8 @@ var (
 	skipReason = testserver.SkipReason("e2e")
 	suite      testserver.Env // repository, scratch dir and binary of this run
 	baseURL    string
-	client     = &http.Client{Timeout: requestTimeout}
+	apiCheck   = testserver.NewAPICheck(nil) // every answer must match the OpenAPI document
+	client     = &http.Client{Timeout: requestTimeout, Transport: apiCheck}
 	inFlight   = make(chan struct{}, maxInFlight)
 )
 
@@ -50,6 +51,7 @@ func TestMain(m *testing.M) {
 	os.Exit(testserver.RunMain(m, testserver.Suite{
 		Name:     "e2e",
 		Prompt:   promptShutdown,
+		APICheck: apiCheck,
 		LogLines: 100,
 		Start: func(e testserver.Env) (*testserver.Server, error) {
 			suite = e
