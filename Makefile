@@ -15,19 +15,15 @@ PUPPETEER_VERSION := 25.16.0
 PLAYGROUND        := http/playground
 PLAYGROUND_NPM    := $(TOOLS)/playground
 
-.PHONY: all deps build run test unit e2e bench proto vet clean playground openapi-lint
+.PHONY: all deps test-deps build run test unit e2e bench proto vet clean playground openapi-lint
 
 all: build
 
 # deps installs what the host lacks: the toolchains the shipped languages
 # need (Kotlin from Debian, TypeScript and Node's type definitions from
-# npm), etcd (Debian's etcd-server), which the cluster tests start to
-# prove the etcd membership provider, Chromium (Debian's), in which
-# tests/playground drives the playground, and the tests' npm tools.
-deps: $(TOOLS)/redocly/.installed-$(REDOCLY_VERSION) $(TOOLS)/puppeteer/.installed-$(PUPPETEER_VERSION)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing chromium (Debian)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# npm) and etcd (Debian's etcd-server), which the cluster tests start to
+# prove the etcd membership provider.
+deps:
 	@command -v kotlinc >/dev/null 2>&1 && command -v etcd >/dev/null 2>&1 || { \
 	  echo "installing kotlin and etcd-server (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin etcd-server >/dev/null; }
@@ -38,8 +34,14 @@ deps: $(TOOLS)/redocly/.installed-$(REDOCLY_VERSION) $(TOOLS)/puppeteer/.install
 	  echo "installing @types/node@$(TYPES_NODE) (npm)"; \
 	  npm install -g --no-audit --no-fund @types/node@$(TYPES_NODE) >/dev/null; }
 
-# The tests' npm tools: Redocly's CLI lints the OpenAPI document,
-# puppeteer-core drives Debian's Chromium (it downloads no browser).
+# test-deps installs what only the tests need: Chromium (Debian's), in
+# which tests/playground drives the playground, and the tests' npm tools:
+# Redocly's CLI lints the OpenAPI document, puppeteer-core drives the
+# browser (it downloads none).
+test-deps: $(TOOLS)/redocly/.installed-$(REDOCLY_VERSION) $(TOOLS)/puppeteer/.installed-$(PUPPETEER_VERSION)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 $(TOOLS)/redocly/.installed-$(REDOCLY_VERSION):
 	@echo "installing @redocly/cli@$(REDOCLY_VERSION) (npm) into $(TOOLS)/redocly"
 	@rm -rf $(TOOLS)/redocly && mkdir -p $(TOOLS)/redocly
@@ -91,7 +93,7 @@ vet:
 # which other suites running beside it on 2 cores would disturb. They
 # always run (-count=1): they test a binary they build, which Go's test
 # cache does not see, so a cached pass could hide a broken server.
-test: deps vet openapi-lint playground
+test: deps test-deps vet openapi-lint playground
 	$(GO) test $(GOTESTFLAGS) -timeout 20m $$($(GO) list ./... | grep -v /tests/)
 	$(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 40m ./tests/...
 

@@ -2,7 +2,7 @@
 // Chromium against a real server with API tokens on: a program typed into
 // the editor, run and judged, a problem package uploaded and judged test
 // by test. The browser is Debian's chromium, driven by puppeteer-core
-// (both installed by make deps).
+// (both installed by make test-deps).
 package playground
 
 import (

@@ -17,7 +17,7 @@ import (
 	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
-// chromium is Debian's browser, which make deps installs.
+// chromium is Debian's browser, which make test-deps installs.
 const chromium = "/usr/bin/chromium"
 
 // driveTimeout bounds the whole browser session.
@@ -83,10 +83,10 @@ func puppeteer(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(env.Repo, ".tools", "puppeteer", "node_modules")
 	if _, err := os.Stat(filepath.Join(dir, "puppeteer-core")); err != nil {
-		t.Fatalf("puppeteer-core is not installed in %s: run make deps", dir)
+		t.Fatalf("puppeteer-core is not installed in %s: run make test-deps", dir)
 	}
 	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("%s: %v: run make deps", chromium, err)
+		t.Fatalf("%s: %v: run make test-deps", chromium, err)
 	}
 	return dir
 }
