@@ -101,6 +101,23 @@ func (a *APICheck) Record(method, path string, status int, contentType string, b
 	}
 }
 
+// RecordWebhook checks the body of a webhook the server posted against
+// the document's callback (components/schemas/WebhookPayload).
+func (a *APICheck) RecordWebhook(body []byte) {
+	if a.err != nil {
+		return
+	}
+	err := a.validator.CheckSchema("WebhookPayload", body)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.checked++
+	if err != nil && len(a.failures) < maxAPIFailures {
+		a.failures = append(a.failures, "webhook: "+err.Error())
+	} else if err != nil {
+		a.dropped++
+	}
+}
+
 // Checked is how many responses were checked so far.
 func (a *APICheck) Checked() int {
 	a.mu.Lock()

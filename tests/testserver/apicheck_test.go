@@ -94,3 +94,15 @@ func TestAPICheckWantsSomethingChecked(t *testing.T) {
 		t.Errorf("Err() of an unused check = %v, want an error", err)
 	}
 }
+
+func TestAPICheckWebhooks(t *testing.T) {
+	a := NewAPICheck(nil)
+	a.RecordWebhook([]byte(`{"request_id":"r","res":{"error":"the job could not be judged"}}`))
+	if err := a.Err(); err != nil {
+		t.Error(err)
+	}
+	a.RecordWebhook([]byte(`{"request_id":"r","result":{}}`))
+	if err := a.Err(); err == nil || !strings.Contains(err.Error(), "webhook") {
+		t.Errorf("a webhook without res: Err() = %v", err)
+	}
+}
