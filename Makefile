@@ -70,8 +70,8 @@ $(PLAYGROUND_NPM)/.installed: $(PLAYGROUND)/package.json $(PLAYGROUND)/package-l
 	@cp $(PLAYGROUND)/package.json $(PLAYGROUND)/package-lock.json $(PLAYGROUND_NPM)/
 	@cd $(PLAYGROUND_NPM) && npm ci --no-audit --no-fund --silent
 	@touch $@
-$(PLAYGROUND)/static/app.js: $(PLAYGROUND)/src/main.js $(PLAYGROUND_NPM)/.installed
-	NODE_PATH=$(PLAYGROUND_NPM)/node_modules $(PLAYGROUND_NPM)/node_modules/.bin/esbuild $< \
+$(PLAYGROUND)/static/app.js: $(wildcard $(PLAYGROUND)/src/*.js) $(PLAYGROUND_NPM)/.installed
+	NODE_PATH=$(PLAYGROUND_NPM)/node_modules $(PLAYGROUND_NPM)/node_modules/.bin/esbuild $(PLAYGROUND)/src/main.js \
 	  --bundle --minify --format=iife --target=es2020 --legal-comments=eof --log-level=warning --outfile=$@
 
 # build makes the server, with the playground bundled into it, and, beside
