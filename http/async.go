@@ -58,6 +58,15 @@ type AsyncResult struct {
 	// Error is set, besides res, when the job could not be judged.
 	Error   string         `json:"error,omitempty"`
 	Webhook *WebhookStatus `json:"webhook,omitempty"`
+	// Progress is what is known of a submission not done yet: the tests
+	// decided so far, in order, rendered as "tests".
+	Progress []*messages.TestResult `json:"-"`
+}
+
+// asyncResultBody is the JSON of an AsyncResult.
+type asyncResultBody struct {
+	*AsyncResult
+	Tests []testResponse `json:"tests,omitempty"`
 }
 
 // WebhookStatus is the delivery state of a job's webhook.
@@ -171,5 +180,9 @@ func (s *server) asyncResult(c *fiber.Ctx) error {
 		s.log.WithError(err).WithField("request_id", id).Error("async result lookup failed")
 		return errInternal
 	}
-	return c.JSON(res)
+	body := asyncResultBody{AsyncResult: res}
+	for _, t := range res.Progress {
+		body.Tests = append(body.Tests, renderTest(t, false))
+	}
+	return c.JSON(body)
 }

@@ -87,6 +87,7 @@ func TestHandlersAnswerAsDocumented(t *testing.T) {
 	res, _ := RenderResult(&messages.ExecuteResponse{RequestId: "job-1", Status: "WrongAnswer", Code: 1, Stdout: []byte{0xff}})
 	fa := &fakeAsync{results: map[string]*AsyncResult{
 		"job-1": {RequestID: "job-1", State: "done", CreatedAt: finished, FinishedAt: &finished, Res: res, Webhook: &WebhookStatus{State: "pending", Attempts: 1, LastError: "HTTP 500"}},
+		"job-2": {RequestID: "job-2", State: "running", CreatedAt: finished, Progress: []*messages.TestResult{{Name: "sample/1", Group: "sample", Status: "Accepted"}}},
 	}}
 	j := &fakeJudge{
 		// A submission's answer, scored, for submissions; the default
@@ -121,7 +122,7 @@ func TestHandlersAnswerAsDocumented(t *testing.T) {
 		post("/v1/judge/submission", `{"language":"py","code":"print(3)"}`),
 		post("/v1/judge/submission-async", `{"language":"py","code":"print(3)","tests":[{"stdin":"","answer":"3"}]}`),
 		post("/v1/manager/faults", `{"clear":true}`),
-		get("/v1/judge/result/job-1"), get("/v1/judge/result/nope"),
+		get("/v1/judge/result/job-1"), get("/v1/judge/result/job-2"), get("/v1/judge/result/nope"),
 		get("/v1/problems"), get("/v1/problems/sha256:" + strings.Repeat("0", 64)),
 	}
 	text := postJSON(`{}`)
@@ -178,4 +179,23 @@ func TestPlaygroundOpenWithTokens(t *testing.T) {
 		{"the document needs a token", "GET", "/v1/openapi.json", [2]string{}, 401},
 		{"the document with a token", "GET", "/v1/openapi.json", bearer(userToken), 200},
 	})
+}
+
+// TestAsyncResultProgress: a running submission's result lists the tests
+// decided so far.
+func TestAsyncResultProgress(t *testing.T) {
+	fa := &fakeAsync{results: map[string]*AsyncResult{
+		"job-2": {RequestID: "job-2", State: "running", Progress: []*messages.TestResult{{Name: "sample/1", Status: "Accepted", Time: 0.5}}},
+	}}
+	resp, body := do(t, newAsyncApp(t, fa), httptest.NewRequest(nethttp.MethodGet, "/v1/judge/result/job-2", nil))
+	var r struct {
+		State string `json:"state"`
+		Tests []struct {
+			Name, Status string
+			Time         float64
+		} `json:"tests"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || resp.StatusCode != 200 || r.State != "running" || len(r.Tests) != 1 || r.Tests[0].Name != "sample/1" || r.Tests[0].Time != 0.5 {
+		t.Errorf("%d %s: %+v %v", resp.StatusCode, body, r, err)
+	}
 }

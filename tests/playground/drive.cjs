@@ -114,7 +114,7 @@ async function main() {
     seen.problemInfo = await text(page, "#problem-info");
     step("upload");
 
-    await page.evaluate((src) => window.pecanPlayground.setSource(src), cfg.program);
+    await page.evaluate((src) => window.pecanPlayground.setSource(src), cfg.slowProgram);
     await page.select("#mode", "all");
     await page.click("#submit");
     // Until the verdict: each state the page shows, and the rows' verdicts

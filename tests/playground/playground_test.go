@@ -136,7 +136,10 @@ func TestPlaygroundInChromium(t *testing.T) {
 		"screenshots": out, "timeoutMs": (2 * time.Minute).Milliseconds(),
 		"program": "print(sum(map(int, input().split())))", "stdin": "20 22\n", "expected": "42\n",
 		"wrongExpected": "41\n", "brokenProgram": "print(1\n",
-		"package": pkg, "problemID": id,
+		// Slow enough per test for the page's polls to see the tests
+		// arrive one by one.
+		"slowProgram": "import time\ntime.sleep(0.5)\nprint(sum(map(int, input().split())))\n",
+		"package":     pkg, "problemID": id,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), driveTimeout)
 	defer cancel()
@@ -221,6 +224,20 @@ func TestPlaygroundInChromium(t *testing.T) {
 	}
 	if len(progress) < 2 || !allAre(progress[0].Rows, "pending") || len(progress[0].Rows) != 4 || progress[0].State == "done" {
 		t.Errorf("progress %+v, want four pending rows before the verdicts", s.Progress)
+	}
+	// Then some had their verdicts while the submission still ran.
+	partial := false
+	for _, p := range progress {
+		decided := 0
+		for _, r := range p.Rows {
+			if r != "pending" {
+				decided++
+			}
+		}
+		partial = partial || (p.State != "done" && decided > 0 && decided < len(p.Rows))
+	}
+	if !partial {
+		t.Errorf("progress %+v: no test had its verdict before the submission was done", s.Progress)
 	}
 	want := map[string]string{"sample/1": "Accepted", "secret/1": "Accepted", "secret/2": "WrongAnswer", "secret/3": "Accepted"}
 	if s.Submission.Verdict != "WrongAnswer" || len(s.Submission.Tests) != len(want) {

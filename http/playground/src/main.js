@@ -267,6 +267,9 @@ async function submit() {
     for (;;) {
       const job = await api("GET", "/v1/judge/result/" + encodeURIComponent(request_id));
       $("submission-state").textContent = job.state;
+      // Tests arrive one by one while it runs (job.tests), all at once in
+      // job.res when done.
+      if (job.tests) fillTests(job.tests);
       if (job.res && job.res.tests) fillTests(job.res.tests);
       if (job.state === "done") { showSubmission(job); break; }
       await sleep(400);
