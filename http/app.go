@@ -175,6 +175,9 @@ func (s *server) v1Routes(app *fiber.App) {
 	manager.Get("/faults", s.getFaults)
 	manager.Post("/faults", s.setFaults)
 	app.Get("/metrics", s.requireAdmin, s.metrics.handler())
+	v1.Get("/openapi.json", s.openAPIDocument)
+	app.Get("/", s.playgroundPage)
+	app.Get(playgroundPrefix+":asset", s.playgroundAsset)
 }
 
 // withDefaults fills zero limits from config.Default().

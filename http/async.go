@@ -67,6 +67,15 @@ type AsyncResult struct {
 	// Kind and Meta are AsyncJob's, for the API that submitted it.
 	Kind string `json:"-"`
 	Meta []byte `json:"-"`
+	// Progress is what is known of a submission not done yet: the tests
+	// decided so far, in order, rendered as "tests".
+	Progress []*messages.TestResult `json:"-"`
+}
+
+// asyncResultBody is the JSON of an AsyncResult.
+type asyncResultBody struct {
+	*AsyncResult
+	Tests []testResponse `json:"tests,omitempty"`
 }
 
 // WebhookStatus is the delivery state of a job's webhook.
@@ -184,5 +193,9 @@ func (s *server) asyncResult(c *fiber.Ctx) error {
 		s.log.WithError(err).WithField("request_id", id).Error("async result lookup failed")
 		return errInternal
 	}
-	return c.JSON(res)
+	body := asyncResultBody{AsyncResult: res}
+	for _, t := range res.Progress {
+		body.Tests = append(body.Tests, renderTest(t, false))
+	}
+	return c.JSON(body)
 }

@@ -74,6 +74,9 @@ func (s *server) requireToken(c *fiber.Ctx) error {
 	if c.Path() == healthPath && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
 		return c.Next()
 	}
+	if isPlaygroundFile(c) {
+		return c.Next()
+	}
 	if err := s.checkToken(c, s.auth.user); err != nil {
 		return err
 	}

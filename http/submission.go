@@ -62,16 +62,22 @@ func renderSubmission(resp *messages.ExecuteResponse, id string) ([]byte, error)
 		out.Score = &resp.Score
 	}
 	for _, t := range resp.Tests {
-		tr := testResponse{
-			Name: t.Name, Group: t.Group, Code: t.Code, Status: t.Status, Time: t.Time, Memory: t.MemoryKib,
-			WallTime: t.WallTime, ExitCode: t.ExitCode, Signal: t.Signal, Feedback: t.Feedback,
-		}
-		if resp.HasScore {
-			tr.Score = &t.Score
-		}
-		out.Tests = append(out.Tests, tr)
+		out.Tests = append(out.Tests, renderTest(t, resp.HasScore))
 	}
 	return json.Marshal(out)
+}
+
+// renderTest is one test of a submission's answer, with its score when
+// the problem is scored.
+func renderTest(t *messages.TestResult, scored bool) testResponse {
+	tr := testResponse{
+		Name: t.Name, Group: t.Group, Code: t.Code, Status: t.Status, Time: t.Time, Memory: t.MemoryKib,
+		WallTime: t.WallTime, ExitCode: t.ExitCode, Signal: t.Signal, Feedback: t.Feedback,
+	}
+	if scored {
+		tr.Score = &t.Score
+	}
+	return tr
 }
 
 // judgeSubmission handles POST /v1/judge/submission.

@@ -50,8 +50,12 @@ func openAsync(cfg config.Config, logger *log.Logger) (*async.Manager, error) {
 }
 
 // asyncAPI adapts the async Manager to the HTTP layer's Async interface,
-// so neither package imports the other.
-type asyncAPI struct{ m *async.Manager }
+// so neither package imports the other. progress, when set, holds the
+// tests decided so far of the submissions it queues.
+type asyncAPI struct {
+	m        *async.Manager
+	progress *testProgress
+}
 
 func (a asyncAPI) Submit(ctx context.Context, j pecanhttp.AsyncJob, key string) (string, error) {
 	id, err := a.m.Submit(ctx, async.Job{
@@ -63,6 +67,8 @@ func (a asyncAPI) Submit(ctx context.Context, j pecanhttp.AsyncJob, key string) 
 		return "", pecanhttp.ErrAsyncFull
 	case errors.Is(err, async.ErrBadWebhook):
 		return "", fmt.Errorf("%w: %v", pecanhttp.ErrAsyncInvalid, err)
+	case err == nil && a.progress != nil && j.Request.GetSubmission() != nil:
+		a.progress.watch(id)
 	}
 	return id, err
 }
@@ -81,6 +87,13 @@ func (a asyncAPI) Result(ctx context.Context, id string) (*pecanhttp.AsyncResult
 	}
 	if d := st.Webhook; d != nil {
 		r.Webhook = &pecanhttp.WebhookStatus{State: string(d.State), Attempts: d.Attempts, LastError: d.LastError}
+	}
+	if a.progress != nil {
+		if st.State == async.StateDone {
+			a.progress.forget(id) // res has every test now
+		} else {
+			r.Progress = a.progress.decided(id)
+		}
 	}
 	return r, nil
 }

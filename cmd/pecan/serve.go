@@ -52,7 +52,8 @@ func serve(args []string) error {
 			logger.WithError(e).Error("closing the problem store")
 		}
 	}()
-	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores})
+	progress := newTestProgress()
+	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores, onTestResult: progress.add})
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -68,7 +69,7 @@ func serve(args []string) error {
 	}
 	opts := pecanhttp.Options{
 		Faults:           faults,
-		Async:            asyncAPI{am},
+		Async:            asyncAPI{am, progress},
 		Problems:         stores.problems,
 		MaxUploadBytes:   cfg.Problems.MaxUploadMiB << 20,
 		UploadTimeout:    config.Seconds(cfg.Problems.UploadTimeout),

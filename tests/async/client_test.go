@@ -157,6 +157,7 @@ func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 		problem("bad signature %q on %s", req.Header.Get("X-Pecan-Signature"), testserver.Clip(string(body), 200))
 		return
 	}
+	apiCheck.RecordWebhook(body)
 	var p struct {
 		RequestID string          `json:"request_id"`
 		Res       json.RawMessage `json:"res"`

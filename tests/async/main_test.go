@@ -34,13 +34,15 @@ var (
 	skipReason = testserver.SkipReason("async")
 	env        testserver.Env
 	shared     *testserver.Server
-	client     = &http.Client{Timeout: 2 * time.Minute}
+	apiCheck   = testserver.NewAPICheck(nil) // every answer must match the OpenAPI document
+	client     = &http.Client{Timeout: 2 * time.Minute, Transport: apiCheck}
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(testserver.RunMain(m, testserver.Suite{
 		Name:     "async",
 		Prompt:   promptShutdown,
+		APICheck: apiCheck,
 		LogLines: 100,
 		Start: func(e testserver.Env) (*testserver.Server, error) {
 			env = e

@@ -63,7 +63,7 @@ func clip(s string) string { return testserver.Clip(s, 300) }
 // client pool would.
 var loadClient = &http.Client{
 	Timeout:   clientTimeout,
-	Transport: &http.Transport{MaxIdleConnsPerHost: concurrency},
+	Transport: apiCheck,
 }
 
 func postJSON(c *http.Client, url string, v any) answer {
@@ -152,7 +152,7 @@ func isJSONError(body []byte) bool {
 	return json.Unmarshal(body, &e) == nil && e.Error != nil && *e.Error != ""
 }
 
-var pollClient = &http.Client{Timeout: 5 * time.Second}
+var pollClient = &http.Client{Timeout: 5 * time.Second, Transport: apiCheck}
 
 func getJSON(url string, v any) error {
 	resp, err := pollClient.Get(url)

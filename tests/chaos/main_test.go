@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,6 +34,10 @@ const (
 )
 
 var (
+	// apiCheck is the transport of the suite's clients: every answer must
+	// match the OpenAPI document. It keeps one connection per concurrent
+	// client, as a real client pool would.
+	apiCheck   = testserver.NewAPICheck(&http.Transport{MaxIdleConnsPerHost: concurrency})
 	skipReason = testserver.SkipReason("chaos")
 	env        testserver.Env // repository, scratch dir and binary of this run
 	shared     *server
@@ -42,6 +47,7 @@ func TestMain(m *testing.M) {
 	os.Exit(testserver.RunMain(m, testserver.Suite{
 		Name:     "chaos",
 		Prompt:   promptShutdown,
+		APICheck: apiCheck,
 		LogLines: 100,
 		Start: func(e testserver.Env) (*testserver.Server, error) {
 			env = e

@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 	os.Exit(testserver.RunMain(m, testserver.Suite{
 		Name:     "cluster",
 		Prompt:   promptShutdown,
+		APICheck: apiCheck,
 		LogLines: 80,
 		Start: func(e testserver.Env) (*testserver.Server, error) {
 			env = e
@@ -148,7 +149,12 @@ func stopNodes() error {
 	return nil
 }
 
-var client = &http.Client{Timeout: 60 * time.Second}
+// apiCheck checks every answer of the suite's client against the
+// OpenAPI document.
+var (
+	apiCheck = testserver.NewAPICheck(nil)
+	client   = &http.Client{Timeout: 60 * time.Second, Transport: apiCheck}
+)
 
 func getStatus(base string) (*testserver.Status, error) { return testserver.GetStatus(client, base) }
 

@@ -39,8 +39,9 @@ var (
 	skipReason = testserver.SkipReason("e2e")
 	suite      testserver.Env // repository, scratch dir and binary of this run
 	baseURL    string
-	server     *testserver.Server // the shared server, for its processes, cgroups and descriptors
-	client     = &http.Client{Timeout: requestTimeout}
+	server     *testserver.Server            // the shared server, for its processes, cgroups and descriptors
+	apiCheck   = testserver.NewAPICheck(nil) // every answer must match the OpenAPI document
+	client     = &http.Client{Timeout: requestTimeout, Transport: apiCheck}
 	inFlight   = make(chan struct{}, maxInFlight)
 )
 
@@ -51,6 +52,7 @@ func TestMain(m *testing.M) {
 	os.Exit(testserver.RunMain(m, testserver.Suite{
 		Name:     "e2e",
 		Prompt:   promptShutdown,
+		APICheck: apiCheck,
 		LogLines: 100,
 		Start: func(e testserver.Env) (*testserver.Server, error) {
 			suite = e

@@ -41,7 +41,8 @@ var (
 	skipReason = testserver.SkipReason("hostile")
 	env        testserver.Env // repository, scratch dir and binary of this run
 	shared     *testserver.Server
-	client     = &http.Client{Timeout: requestTimeout}
+	apiCheck   = testserver.NewAPICheck(nil) // every answer must match the OpenAPI document
+	client     = &http.Client{Timeout: requestTimeout, Transport: apiCheck}
 )
 
 func TestMain(m *testing.M) {
@@ -49,6 +50,7 @@ func TestMain(m *testing.M) {
 	os.Exit(testserver.RunMain(m, testserver.Suite{
 		Name:     "hostile",
 		Prompt:   promptShutdown,
+		APICheck: apiCheck,
 		LogLines: 150,
 		Start: func(e testserver.Env) (*testserver.Server, error) {
 			env = e

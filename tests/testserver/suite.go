@@ -55,6 +55,10 @@ type Suite struct {
 	// After, if set, checks more once the shared server has stopped; an
 	// error fails the suite.
 	After func() error
+	// APICheck, if set, is the transport of the suite's clients: every
+	// native API response they received must match the OpenAPI document,
+	// or the suite fails.
+	APICheck *APICheck
 }
 
 // RunMain is the body of a suite's TestMain; it returns the exit code.
@@ -111,6 +115,16 @@ func RunMain(m interface{ Run() int }, s Suite) int {
 		if err := s.After(); err != nil {
 			fail("%v", err)
 			code = 1
+		}
+	}
+	// A run of no test (-run matching none) checks nothing, and is no
+	// mismatch.
+	if s.APICheck != nil && s.APICheck.Checked() > 0 {
+		if err := s.APICheck.Err(); err != nil {
+			fail("%v", err)
+			code = 1
+		} else {
+			fmt.Printf("%s: %d native API responses match the OpenAPI document\n", s.Name, s.APICheck.Checked())
 		}
 	}
 	if code != 0 {

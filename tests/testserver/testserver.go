@@ -70,11 +70,17 @@ func DataDir() string {
 
 // Build compiles ./cmd/pecan of the repository into dir, with the sandbox
 // init beside it as make build installs it, and returns the server
-// binary's path.
+// binary's path. Like make build, it bundles the playground first
+// (`make playground`, which does nothing when the bundle is up to date).
 func Build(dir string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
+	}
+	bundle := exec.Command("make", "-s", "playground")
+	bundle.Dir = root
+	if msg, err := bundle.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("make playground: %w\n%s", err, msg)
 	}
 	bin := filepath.Join(dir, "pecan")
 	for pkg, out := range map[string]string{"./cmd/pecan": bin, "./cmd/pecan-sandbox-init": sandboxInit(bin)} {
