@@ -48,7 +48,7 @@ func (c *cpioWriter) entry(name string, mode uint32, rdevMajor, rdevMinor uint32
 	_, c.err = c.w.Write(b.Bytes())
 }
 
-func (c *cpioWriter) dir(name string)                { c.entry(name, syscall.S_IFDIR|0o755, 0, 0, nil) }
+func (c *cpioWriter) dir(name string)               { c.entry(name, syscall.S_IFDIR|0o755, 0, 0, nil) }
 func (c *cpioWriter) file(name string, data []byte) { c.entry(name, syscall.S_IFREG|0o755, 0, 0, data) }
 func (c *cpioWriter) close() error {
 	c.entry("TRAILER!!!", 0, 0, 0, nil)

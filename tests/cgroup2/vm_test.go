@@ -34,10 +34,6 @@ const (
 	guestMemoryMiB = 3072
 )
 
-// guestLanguages are the languages the guest server has: the suite's, so
-// that its start under TCG probes and sets up no others.
-var guestLanguages = []string{"c", "cpp", "python", "java"}
-
 // compileScale multiplies the compile limits of the guest's languages:
 // programs run several times slower under TCG, and the CPU time the guest
 // counts is emulated time.
@@ -239,7 +235,7 @@ $bb mount -t devtmpfs devtmpfs /dev || fail devtmpfs
 $bb mount -t 9p -o $o,ro,cache=loose hostroot /host || fail mount host root
 $bb mount -t tmpfs -o mode=0755,size=512m tmpfs /host/run || fail /run
 $bb mount -t 9p -o $o run /host` + run + ` || fail mount run share
-$bb mount -t 9p -o $o data /host` + data + ` || fail mount data share
+$bb mount -t 9p -o $o,cache=loose data /host` + data + ` || fail mount data share
 $bb mount -t sysfs sysfs /host/sys || fail sysfs
 $bb mount -t cgroup2 -o nsdelegate cgroup2 /host/sys/fs/cgroup || fail cgroup2
 $bb mount --move /dev /host/dev || fail move /dev
