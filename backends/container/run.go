@@ -113,15 +113,16 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 		watchCPU(cg, lim.CPU, watchDone, func() { cpuExceeded.Store(true); cancel() })
 	}()
 
+	param := container.ExecveParam{
+		Args:    spec.Args,
+		Env:     spec.Env,
+		Files:   []uintptr{stdin.Fd(), outW.Fd(), errW.Fd()},
+		RLimits: rlimits(lim),
+		Seccomp: s.backend.seccomp,
+	}
+	cg.placement(&param)
 	start := time.Now()
-	res := env.Execve(runCtx, container.ExecveParam{
-		Args:     spec.Args,
-		Env:      spec.Env,
-		Files:    []uintptr{stdin.Fd(), outW.Fd(), errW.Fd()},
-		RLimits:  rlimits(lim),
-		Seccomp:  s.backend.seccomp,
-		SyncFunc: func(pid int) error { return cg.AddProc(pid) },
-	})
+	res := env.Execve(runCtx, param)
 	wall := time.Since(start)
 	close(watchDone)
 	<-watchStopped
