@@ -92,20 +92,22 @@ func kernelAtLeast(major, minor int) bool {
 }
 
 // mountOption reports whether the filesystem mounted at dir has the
-// super-block option opt (/proc/self/mountinfo's last field).
+// super-block option opt (/proc/self/mountinfo's last field). Of mounts
+// stacked at dir the last is the one seen.
 func mountOption(dir, opt string) bool {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return false
 	}
+	found := false
 	for _, line := range strings.Split(string(b), "\n") {
 		fields := strings.Fields(line)
 		if len(fields) < 10 || fields[4] != dir {
 			continue
 		}
-		return slices.Contains(strings.Split(fields[len(fields)-1], ","), opt)
+		found = slices.Contains(strings.Split(fields[len(fields)-1], ","), opt)
 	}
-	return false
+	return found
 }
 
 func (r *cgroupRoot) destroy() error {

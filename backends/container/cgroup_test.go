@@ -1,0 +1,73 @@
+package container
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/criyle/go-sandbox/container"
+)
+
+// TestRunPlacement: where the container's init may create a run's process
+// in its cgroup (cgroup v2 with the server in the root cgroup, as in the
+// guest of tests/cgroup2), it is given the open cgroup directory and
+// nothing runs between fork and exec; elsewhere (cgroup v1, the host of
+// the other suites) the server moves the process in between the two.
+func TestRunPlacement(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("cgroups need root; CI runs as root")
+	}
+	root, err := newCgroupRoot("pecan-test-placement")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := root.destroy(); err != nil {
+			t.Error(err)
+		}
+	}()
+	rc, err := root.newRun(64<<20, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.destroy()
+	var p container.ExecveParam
+	rc.placement(&p)
+
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRoot := strings.TrimSpace(string(own)) == "0::/"
+	switch {
+	case root.v2 && inRoot:
+		if p.CgroupFD == 0 || !p.SyncAfterExec || p.SyncFunc != nil {
+			t.Errorf("cgroup v2, server in the root cgroup: want the run cloned into its cgroup, got CgroupFD %d SyncAfterExec %v SyncFunc set %v",
+				p.CgroupFD, p.SyncAfterExec, p.SyncFunc != nil)
+		}
+	case !root.v2:
+		if p.CgroupFD != 0 || p.SyncFunc == nil {
+			t.Errorf("cgroup v1: want the run moved in by the server, got CgroupFD %d SyncFunc set %v", p.CgroupFD, p.SyncFunc != nil)
+		}
+	}
+	if err := rc.destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if rc.dir != nil {
+		t.Error("the run cgroup's directory is still open after destroy")
+	}
+}
+
+func TestMountOption(t *testing.T) {
+	// /proc is mounted read-write on every host these tests run on;
+	// "nosuchoption" is on none.
+	if !mountOption("/proc", "rw") {
+		t.Error("mountOption does not find /proc's super-block option rw")
+	}
+	if mountOption("/proc", "nosuchoption") {
+		t.Error("mountOption found an option that no mount has")
+	}
+	if !kernelAtLeast(2, 6) || kernelAtLeast(1000, 0) {
+		t.Error("kernelAtLeast compares the running kernel's release wrongly")
+	}
+}
