@@ -186,18 +186,37 @@ func (rc *runCgroup) oomKilled() bool {
 	if rc.v2 {
 		file = "memory.events"
 	}
+	return rc.memoryCounter(file, "oom_kill") > 0
+}
+
+// reachedLimit reports whether the run's memory reached its limit. On v1
+// the peak shows it. On v2 memory.peak stays below memory.max by the
+// charge that was refused, so memory.events counts it instead ("max":
+// times the limit stopped a charge); a program thrashing against the
+// limit, whose pages the kernel keeps reclaiming instead of killing it,
+// has it too.
+func (rc *runCgroup) reachedLimit(peak, limit uint64) bool {
+	if rc.v2 && rc.memoryCounter("memory.events", "max") > 0 {
+		return true
+	}
+	return peak >= limit
+}
+
+// memoryCounter reads the counter key of a "key value" file of the
+// memory controller; 0 when there is none.
+func (rc *runCgroup) memoryCounter(file, key string) uint64 {
 	b, err := os.ReadFile(filepath.Join(rc.memPath, file))
 	if err != nil {
-		return false
+		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, " ")
-		if ok && k == "oom_kill" {
+		if ok && k == key {
 			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			return n > 0
+			return n
 		}
 	}
-	return false
+	return 0
 }
 
 // peak is the run's peak memory in bytes.

@@ -1,11 +1,14 @@
 package container
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/criyle/go-sandbox/container"
+
+	"github.com/pecan-judge/pecan/backends"
 )
 
 // TestRunPlacement: where the container's init may create a run's process
@@ -69,5 +72,39 @@ func TestMountOption(t *testing.T) {
 	}
 	if !kernelAtLeast(2, 6) || kernelAtLeast(1000, 0) {
 		t.Error("kernelAtLeast compares the running kernel's release wrongly")
+	}
+}
+
+// BenchmarkRunPlacement is BenchmarkRunTrue with each way of placing the
+// run into its cgroup: cloned into it by the container's init (cgroup v2
+// only; skipped elsewhere) and moved in by the server between fork and
+// exec. tests/cgroup2 runs it in its cgroup v2 guest (BENCHMARKS.md).
+func BenchmarkRunPlacement(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		clone bool
+	}{{"clone-into-cgroup", true}, {"moved-by-server", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			be, err := New(Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer be.Close()
+			if c.clone && !be.cgroups.cloneInto {
+				b.Skip("this host's cgroups cannot take a run cloned into them")
+			}
+			be.cgroups.cloneInto = c.clone
+			sb, err := be.New(context.Background(), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sb.Destroy()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := sb.Run(context.Background(), backends.RunSpec{Args: []string{"/bin/true"}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

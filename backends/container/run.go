@@ -172,7 +172,7 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	}
 	out.CPUExceeded = cpuExceeded.Load() || out.CPU > lim.CPU || out.Signal == int(syscall.SIGXCPU)
 	out.WallExceeded = !out.CPUExceeded && !out.OutputExceeded && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-	out.OOM = cg.oomKilled() || (out.Signal != 0 && peak >= lim.MemoryBytes)
+	out.OOM = cg.oomKilled() || (out.Signal != 0 && cg.reachedLimit(peak, lim.MemoryBytes))
 	if out.WallExceeded || out.CPUExceeded || out.OutputExceeded {
 		out.Signal = int(syscall.SIGKILL)
 	}
