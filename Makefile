@@ -15,7 +15,7 @@ PUPPETEER_VERSION := 25.16.0
 PLAYGROUND        := http/playground
 PLAYGROUND_NPM    := $(TOOLS)/playground
 
-.PHONY: all deps test-deps build run test unit e2e bench proto vet clean playground openapi-lint
+.PHONY: all deps vm-deps test-deps build run test test-cgroup2 unit e2e bench proto vet clean playground openapi-lint
 
 all: build
 
@@ -33,6 +33,27 @@ deps:
 	@test "$$(node -p 'require("/usr/lib/node_modules/@types/node/package.json").version' 2>/dev/null)" = "$(TYPES_NODE)" || { \
 	  echo "installing @types/node@$(TYPES_NODE) (npm)"; \
 	  npm install -g --no-audit --no-fund @types/node@$(TYPES_NODE) >/dev/null; }
+	@$(MAKE) --no-print-directory vm-deps
+
+# vm-deps installs what the cgroup v2 virtual machine of test-cgroup2
+# needs: qemu and a static busybox (Debian), and Debian's kernel
+# (linux-image-amd64), whose package is unpacked into $(VM_DIR)/kernel
+# rather than installed: installing it would run the host's kernel hooks
+# (an initramfs in /boot, boot loader updates), and the guest needs only
+# the kernel image and its modules.
+VM_DIR := $(CURDIR)/.vm
+vm-deps:
+	@command -v qemu-system-x86_64 >/dev/null 2>&1 && dpkg -s busybox-static >/dev/null 2>&1 || { \
+	  echo "installing qemu-system-x86 and busybox-static (Debian)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 busybox-static >/dev/null; }
+	@ls $(VM_DIR)/kernel/boot/vmlinuz-* >/dev/null 2>&1 || { \
+	  pkg=$$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $$2; exit}'); \
+	  test -n "$$pkg" || { apt-get update -qq && pkg=$$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $$2; exit}'); }; \
+	  echo "unpacking $$pkg (Debian) into $(VM_DIR)/kernel"; \
+	  rm -rf $(VM_DIR)/dl && mkdir -p $(VM_DIR)/dl && \
+	  (cd $(VM_DIR)/dl && apt-get download -qq "$$pkg" 2>/dev/null) && \
+	  dpkg-deb -x $(VM_DIR)/dl/*.deb $(VM_DIR)/kernel.new && rm -rf $(VM_DIR)/dl && \
+	  mv $(VM_DIR)/kernel.new $(VM_DIR)/kernel; }
 
 # test-deps installs what only the tests need: Chromium (Debian's), in
 # which tests/playground drives the playground, and the tests' npm tools:
@@ -93,9 +114,18 @@ vet:
 # which other suites running beside it on 2 cores would disturb. They
 # always run (-count=1): they test a binary they build, which Go's test
 # cache does not see, so a cached pass could hide a broken server.
+#
+# tests/cgroup2 is among them: it boots a cgroup v2 virtual machine
+# (test-cgroup2 runs it alone).
 test: deps test-deps vet openapi-lint playground
 	$(GO) test $(GOTESTFLAGS) -timeout 20m $$($(GO) list ./... | grep -v /tests/)
-	$(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 40m ./tests/...
+	$(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 60m ./tests/...
+
+# test-cgroup2 proves the cgroup v2 code: it boots Debian's kernel under
+# qemu (TCG) with this machine's root read-only, and runs the guest suite
+# of tests/cgroup2 on a server inside it (README, "cgroup v1 and v2").
+test-cgroup2: vm-deps
+	$(GO) test $(GOTESTFLAGS) -count=1 -v -timeout 20m ./tests/cgroup2/
 
 bench: deps
 	$(GO) run ./bench --config pecan.toml --out BENCHMARKS.md

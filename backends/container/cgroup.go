@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/criyle/go-sandbox/container"
 	"github.com/criyle/go-sandbox/pkg/cgroup"
 )
 
@@ -21,7 +23,10 @@ type cgroupRoot struct {
 	cg     cgroup.Cgroup
 	prefix string
 	v2     bool
-	seq    atomic.Uint64
+	// cloneInto is true when a run's process can be created inside its
+	// cgroup by the container's init (see placement).
+	cloneInto bool
+	seq       atomic.Uint64
 }
 
 var controllers = &cgroup.Controllers{CPUAcct: true, Memory: true, Pids: true}
@@ -38,7 +43,71 @@ func newCgroupRoot(prefix string) (*cgroupRoot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup %s (%s): %w", prefix, cgroup.DetectType(), err)
 	}
-	return &cgroupRoot{cg: cg, prefix: prefix, v2: v2}, nil
+	r := &cgroupRoot{cg: cg, prefix: prefix, v2: v2}
+	if v2 {
+		r.cloneInto = canCloneInto(prefix)
+	}
+	return r, nil
+}
+
+// canCloneInto reports whether a container's init may create a run's
+// process directly in the cgroup prefix/run-N: clone3 with
+// CLONE_INTO_CGROUP needs Linux 5.7, and where the hierarchy is mounted
+// with nsdelegate (as systemd mounts it) the target must lie inside the
+// init's cgroup namespace, whose root is the server's own cgroup when the
+// container was built. So the server must be in the root cgroup, above
+// prefix, or the hierarchy must not delegate at namespaces.
+func canCloneInto(prefix string) bool {
+	if !kernelAtLeast(5, 7) {
+		return false
+	}
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return false
+	}
+	if strings.TrimSpace(string(own)) == "0::/" {
+		return true
+	}
+	return !mountOption("/sys/fs/cgroup", "nsdelegate")
+}
+
+// kernelAtLeast compares the running kernel's release with major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return false
+	}
+	var release strings.Builder
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		release.WriteByte(byte(c))
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(release.String(), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// mountOption reports whether the filesystem mounted at dir has the
+// super-block option opt (/proc/self/mountinfo's last field). Of mounts
+// stacked at dir the last is the one seen.
+func mountOption(dir, opt string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	found := false
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 10 || fields[4] != dir {
+			continue
+		}
+		found = slices.Contains(strings.Split(fields[len(fields)-1], ","), opt)
+	}
+	return found
 }
 
 func (r *cgroupRoot) destroy() error {
@@ -52,9 +121,12 @@ func (r *cgroupRoot) destroy() error {
 type runCgroup struct {
 	cgroup.Cgroup
 	// memPath is the directory of the memory controller, where the OOM
-	// counters live.
+	// counters live; on v2 it is the run's only cgroup directory.
 	memPath string
 	v2      bool
+	// dir is the open cgroup directory the run's process is cloned into
+	// (cgroup v2 where the init may do so), nil otherwise.
+	dir *os.File
 }
 
 func (r *cgroupRoot) newRun(memory, procs uint64) (*runCgroup, error) {
@@ -76,12 +148,36 @@ func (r *cgroupRoot) newRun(memory, procs uint64) (*runCgroup, error) {
 	if r.v2 {
 		// Swap would let a program exceed its memory limit unnoticed.
 		_ = os.WriteFile(filepath.Join(rc.memPath, "memory.swap.max"), []byte("0"), 0o644)
+		// An OOM kill ends the whole run, not just its largest process:
+		// a program's helper processes cannot go on without it.
+		_ = os.WriteFile(filepath.Join(rc.memPath, "memory.oom.group"), []byte("1"), 0o644)
 	}
 	if err := cg.SetProcLimit(procs); err != nil {
 		rc.destroy()
 		return nil, fmt.Errorf("set pids limit: %w", err)
 	}
+	if r.cloneInto {
+		if rc.dir, err = os.Open(rc.memPath); err != nil {
+			rc.destroy()
+			return nil, fmt.Errorf("open run cgroup: %w", err)
+		}
+	}
 	return rc, nil
+}
+
+// placement says how the run's process enters its cgroup. With an open
+// cgroup v2 directory the container's init creates it there (clone3 with
+// CLONE_INTO_CGROUP): charged from its first instruction, and nothing
+// waits on the server between fork and exec. Otherwise the server moves
+// it in between fork and exec (cgroup v1, or a v2 hierarchy the init may
+// not place into).
+func (rc *runCgroup) placement(p *container.ExecveParam) {
+	if rc.dir != nil {
+		p.CgroupFD = rc.dir.Fd()
+		p.SyncAfterExec = true
+		return
+	}
+	p.SyncFunc = func(pid int) error { return rc.AddProc(pid) }
 }
 
 // oomKilled reports whether the kernel's OOM killer acted in this cgroup.
@@ -90,18 +186,37 @@ func (rc *runCgroup) oomKilled() bool {
 	if rc.v2 {
 		file = "memory.events"
 	}
+	return rc.memoryCounter(file, "oom_kill") > 0
+}
+
+// reachedLimit reports whether the run's memory reached its limit. On v1
+// the peak shows it. On v2 memory.peak stays below memory.max by the
+// charge that was refused, so memory.events counts it instead ("max":
+// times the limit stopped a charge); a program thrashing against the
+// limit, whose pages the kernel keeps reclaiming instead of killing it,
+// has it too.
+func (rc *runCgroup) reachedLimit(peak, limit uint64) bool {
+	if rc.v2 && rc.memoryCounter("memory.events", "max") > 0 {
+		return true
+	}
+	return peak >= limit
+}
+
+// memoryCounter reads the counter key of a "key value" file of the
+// memory controller; 0 when there is none.
+func (rc *runCgroup) memoryCounter(file, key string) uint64 {
 	b, err := os.ReadFile(filepath.Join(rc.memPath, file))
 	if err != nil {
-		return false
+		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, " ")
-		if ok && k == "oom_kill" {
+		if ok && k == key {
 			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			return n > 0
+			return n
 		}
 	}
-	return false
+	return 0
 }
 
 // peak is the run's peak memory in bytes.
@@ -117,10 +232,20 @@ func (rc *runCgroup) peak() uint64 {
 // process of the run, but the kernel may take a moment to release them, so
 // an EBUSY is retried briefly.
 func (rc *runCgroup) destroy() error {
+	if rc.dir != nil {
+		rc.dir.Close()
+		rc.dir = nil
+	}
 	var err error
 	for i := 0; i < 50; i++ {
 		if err = rc.Destroy(); err == nil || !errors.Is(err, syscall.EBUSY) {
 			return err
+		}
+		// cgroup v2 (Linux 5.14) kills every process of the cgroup at
+		// once, including those forked while a list is being read.
+		if rc.v2 && os.WriteFile(filepath.Join(rc.memPath, "cgroup.kill"), []byte("1"), 0o644) == nil {
+			time.Sleep(2 * time.Millisecond)
+			continue
 		}
 		if procs, _ := rc.Processes(); len(procs) > 0 {
 			for _, p := range procs {

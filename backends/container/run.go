@@ -113,15 +113,16 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 		watchCPU(cg, lim.CPU, watchDone, func() { cpuExceeded.Store(true); cancel() })
 	}()
 
+	param := container.ExecveParam{
+		Args:    spec.Args,
+		Env:     spec.Env,
+		Files:   []uintptr{stdin.Fd(), outW.Fd(), errW.Fd()},
+		RLimits: rlimits(lim),
+		Seccomp: s.backend.seccomp,
+	}
+	cg.placement(&param)
 	start := time.Now()
-	res := env.Execve(runCtx, container.ExecveParam{
-		Args:     spec.Args,
-		Env:      spec.Env,
-		Files:    []uintptr{stdin.Fd(), outW.Fd(), errW.Fd()},
-		RLimits:  rlimits(lim),
-		Seccomp:  s.backend.seccomp,
-		SyncFunc: func(pid int) error { return cg.AddProc(pid) },
-	})
+	res := env.Execve(runCtx, param)
 	wall := time.Since(start)
 	close(watchDone)
 	<-watchStopped
@@ -171,7 +172,7 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	}
 	out.CPUExceeded = cpuExceeded.Load() || out.CPU > lim.CPU || out.Signal == int(syscall.SIGXCPU)
 	out.WallExceeded = !out.CPUExceeded && !out.OutputExceeded && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-	out.OOM = cg.oomKilled() || (out.Signal != 0 && peak >= lim.MemoryBytes)
+	out.OOM = cg.oomKilled() || (out.Signal != 0 && cg.reachedLimit(peak, lim.MemoryBytes))
 	if out.WallExceeded || out.CPUExceeded || out.OutputExceeded {
 		out.Signal = int(syscall.SIGKILL)
 	}

@@ -68,11 +68,24 @@ func DataDir() string {
 	return filepath.Join(cache, "pecan", "test-data")
 }
 
+// PrebuiltEnv names a server binary, with its sandbox init beside it,
+// that Build returns instead of building: for a suite run where nothing
+// can be built, the cgroup v2 guest of tests/cgroup2, whose binaries are
+// built on the host.
+const PrebuiltEnv = "PECAN_TEST_PREBUILT"
+
 // Build compiles ./cmd/pecan of the repository into dir, with the sandbox
 // init beside it as make build installs it, and returns the server
-// binary's path. Like make build, it bundles the playground first
-// (`make playground`, which does nothing when the bundle is up to date).
+// binary's path; with PrebuiltEnv set it returns that binary. Like make
+// build, it bundles the playground first (`make playground`, which does
+// nothing when the bundle is up to date).
 func Build(dir string) (string, error) {
+	if bin := os.Getenv(PrebuiltEnv); bin != "" {
+		if _, err := os.Stat(sandboxInit(bin)); err != nil {
+			return "", fmt.Errorf("%s=%s: no sandbox init beside it: %w", PrebuiltEnv, bin, err)
+		}
+		return bin, nil
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
