@@ -33,7 +33,6 @@ deps:
 	@test "$$(node -p 'require("/usr/lib/node_modules/@types/node/package.json").version' 2>/dev/null)" = "$(TYPES_NODE)" || { \
 	  echo "installing @types/node@$(TYPES_NODE) (npm)"; \
 	  npm install -g --no-audit --no-fund @types/node@$(TYPES_NODE) >/dev/null; }
-	@$(MAKE) --no-print-directory vm-deps
 
 # vm-deps installs what the cgroup v2 virtual machine of test-cgroup2
 # needs: qemu and a static busybox (Debian), and Debian's kernel
@@ -117,7 +116,7 @@ vet:
 #
 # tests/cgroup2 is among them: it boots a cgroup v2 virtual machine
 # (test-cgroup2 runs it alone).
-test: deps test-deps vet openapi-lint playground
+test: deps vm-deps test-deps vet openapi-lint playground
 	$(GO) test $(GOTESTFLAGS) -timeout 20m $$($(GO) list ./... | grep -v /tests/)
 	$(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 60m ./tests/...
 
