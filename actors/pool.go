@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/blob"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
@@ -40,6 +41,9 @@ type Options struct {
 	Cluster *Cluster
 	// Problems, when set, gives submissions their stored problems.
 	Problems Problems
+	// Artifacts, when set, is the compile cache: an identical submission
+	// or a rejudge runs the program compiled before.
+	Artifacts *blob.Cache
 	// OnTestResult, when set, hears of each test of a submission judged
 	// on this node as soon as it is decided (`pecan judge --problem`
 	// prints them as they come).
@@ -132,7 +136,7 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 		languages: opts.Languages,
 		job: JobConfig{
 			Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult,
-			languages: opts.Languages, validators: newValidatorCache(validatorCacheBytes), compiles: compileCounters(opts.Languages),
+			languages: opts.Languages, artifacts: opts.Artifacts, validators: newValidatorCache(validatorCacheBytes), compiles: compileCounters(opts.Languages),
 		},
 		idPrefix: prefix,
 		storm:    storm,

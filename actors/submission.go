@@ -103,11 +103,11 @@ func RunSubmission(ctx context.Context, sb backends.Sandbox, lang *languages.Lan
 		// The request, not the sandbox, is at fault.
 		return internalError(resp, err.Error()), nil
 	}
-	art, compileOut, failed, err := compileOnce(ctx, sb, lang, req, cfg, resp)
+	prog, failed, err := compileOnce(ctx, sb, lang, req, cfg, resp)
 	if err != nil {
 		return internalError(resp, err.Error()), err
 	}
-	resp.CompileOutput = compileOut
+	resp.CompileOutput = prog.output
 	env := testEnv{sb: sb, cfg: cfg, problem: sub.problem}
 	if p, ok := sub.judge.(preparer); ok && !failed {
 		if err := p.prepare(ctx, env); err != nil {
@@ -126,7 +126,7 @@ func RunSubmission(ctx context.Context, sb backends.Sandbox, lang *languages.Lan
 			report(skipped(t))
 			continue
 		}
-		tr, v, err := runTest(ctx, env, lang, req, sub.judge, art, t)
+		tr, v, err := runTest(ctx, env, lang, req, sub.judge, prog.art, t)
 		if err != nil {
 			return internalError(resp, fmt.Sprintf("test %s: %v", t.name, err)), err
 		}
@@ -163,32 +163,52 @@ func resolveSubmission(req *messages.ExecuteRequest, cfg JobConfig) (*submission
 	return sub, nil
 }
 
-// compileOnce puts the sources into sb, compiles them when the language
-// is compiled, and takes out what the runs need. failed reports a
-// CompileError, which resp then carries.
-func compileOnce(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig, resp *messages.ExecuteResponse) (exec.Artifact, string, bool, error) {
+// compileOnce gives the submission's program: from the compile cache
+// when the same sources were compiled the same way before, else compiled
+// in sb (when the language is compiled) and stored in the cache. failed
+// reports a CompileError, which resp then carries; a failed compile is
+// not cached (it may have failed on a limit under load).
+func compileOnce(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig, resp *messages.ExecuteResponse) (compiled, bool, error) {
+	var spec backends.RunSpec
+	if lang.Compiled() {
+		spec = plan.Compile(lang, req, cfg.Limits)
+	}
+	key := compileKey(lang, spec, plan.SourceFiles(lang, req))
+	if cfg.artifacts != nil {
+		if d, ok := cfg.artifacts.Get(key); ok {
+			if c, err := loadArtifact(cfg.artifacts, d); err == nil {
+				return c, false, nil
+			}
+			// Unreadable: compiled again below, and replaced.
+		}
+	}
 	if err := writeSources(ctx, sb, lang, req); err != nil {
-		return nil, "", false, fmt.Errorf("write sources: %w", err)
+		return compiled{}, false, fmt.Errorf("write sources: %w", err)
 	}
 	var out string
 	if lang.Compiled() {
 		cfg.countCompile(lang.ID)
-		spec := plan.Compile(lang, req, cfg.Limits)
 		res, err := sb.Run(ctx, spec)
 		if err != nil {
-			return nil, "", false, fmt.Errorf("compile: %w", err)
+			return compiled{}, false, fmt.Errorf("compile: %w", err)
 		}
 		if msg, ok := compileFailed(res, spec.Limits); ok {
 			setOutcome(resp, judge.CompileError, res)
-			return nil, msg, true, nil
+			return compiled{output: msg}, true, nil
 		}
 		out = cut(append(append([]byte(nil), res.Stdout...), res.Stderr...), compileOutputMax)
 	}
 	files, err := exec.Collect(ctx, sb, "", artifactMaxFiles, artifactMaxBytes)
 	if err != nil {
-		return nil, "", false, fmt.Errorf("take the compiled program out: %w", err)
+		return compiled{}, false, fmt.Errorf("take the compiled program out: %w", err)
 	}
-	return exec.Artifact(files), out, false, nil
+	c := compiled{art: files, output: out}
+	if cfg.artifacts != nil {
+		if c.digest, err = storeArtifact(cfg.artifacts, key, files, out); err != nil {
+			return compiled{}, false, fmt.Errorf("cache the compiled program: %w", err)
+		}
+	}
+	return c, false, nil
 }
 
 // runTest runs the program on one test in a fresh sandbox and judges it.

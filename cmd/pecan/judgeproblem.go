@@ -187,7 +187,7 @@ func judgeProblemHere(f *serverFlags, j problemJob, archive []byte, contentType 
 	}
 	ctx := context.Background()
 	lines := newTestPrinter(os.Stdout)
-	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores, onTestResult: func(_ string, t *messages.TestResult) { lines.print(t) }})
+	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores, artifacts: stores.artifacts, onTestResult: func(_ string, t *messages.TestResult) { lines.print(t) }})
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pecan-judge/pecan/actors"
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/container"
+	"github.com/pecan-judge/pecan/blob"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
@@ -35,6 +36,8 @@ type node struct {
 type nodeExtras struct {
 	// problems gives submissions their stored problems; nil for none.
 	problems actors.Problems
+	// artifacts is the compile cache; nil for none.
+	artifacts *blob.Cache
 	// onTestResult hears of each test as it is decided; nil for none.
 	onTestResult func(requestID string, t *messages.TestResult)
 }
@@ -97,6 +100,7 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger, extra
 		Logger:       logger,
 		Cluster:      cl,
 		Problems:     extras.problems,
+		Artifacts:    extras.artifacts,
 		OnTestResult: extras.onTestResult,
 	})
 	if err != nil {

@@ -51,7 +51,7 @@ func serve(args []string) error {
 			logger.WithError(e).Error("closing the problem store")
 		}
 	}()
-	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores})
+	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores, artifacts: stores.artifacts})
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
