@@ -2,6 +2,8 @@ package actors
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -96,4 +98,17 @@ func storeArtifact(c *blob.Cache, key blob.Digest, art exec.Artifact, output str
 		return "", fmt.Errorf("encode artifact: %w", err)
 	}
 	return c.Put(key, bytes.NewReader(b))
+}
+
+// program is the compiled program d from this node's compile cache.
+// origin, the node that sent the step, is where a member fetches one it
+// lacks.
+func (c JobConfig) program(ctx context.Context, d blob.Digest, origin string) (compiled, error) {
+	if c.artifacts == nil {
+		return compiled{}, errors.New("this node keeps no compiled programs (no compile cache)")
+	}
+	if !d.Valid() {
+		return compiled{}, fmt.Errorf("malformed artifact digest %q", d)
+	}
+	return loadArtifact(c.artifacts, d)
 }

@@ -56,8 +56,9 @@ func (p *peers) isRemote(sender *actor.PID) bool {
 
 // pick returns the member with the most idle sandboxes for j, or nil.
 func (p *peers) pick(j *job, now time.Time) *peer {
-	if j.req.GetSubmission().GetProblemId() != "" {
-		// A member may not have the problem's files: it stays here.
+	if j.req.GetSubmission() != nil {
+		// A member may not have the problem's files or the program: a
+		// submission's steps stay here.
 		return nil
 	}
 	var best *peer

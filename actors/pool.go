@@ -44,6 +44,9 @@ type Options struct {
 	// Artifacts, when set, is the compile cache: an identical submission
 	// or a rejudge runs the program compiled before.
 	Artifacts *blob.Cache
+	// MaxParallelTests bounds the tests of one submission running at
+	// once; 0 means PoolSize.
+	MaxParallelTests int
 	// OnTestResult, when set, hears of each test of a submission judged
 	// on this node as soon as it is decided (`pecan judge --problem`
 	// prints them as they come).
@@ -54,9 +57,13 @@ type Options struct {
 }
 
 // poolShared is what every actor of one pool reads. It is written once in
-// Start, before any actor runs, and never changed.
+// Start and never changed (its counters are atomic).
 type poolShared struct {
-	router    *actor.PID
+	router    *actor.PID // set once the router is spawned, before the sandbox actors
+	// parallel bounds the tests of one submission in flight.
+	parallel int
+	stats    *poolStats
+	cancels  *stepCancels
 	backend   backends.Backend
 	languages *languages.Registry
 	job       JobConfig
@@ -74,6 +81,7 @@ type Pool struct {
 	node       string
 	superDone  <-chan struct{}
 	compiles   map[string]*atomic.Int64
+	shared     *poolShared
 
 	stopOnce sync.Once
 	stopErr  error
@@ -115,9 +123,26 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 		prefix = "sb"
 	}
 
+	shared := &poolShared{
+		backend:   opts.Backend,
+		languages: opts.Languages,
+		job: JobConfig{
+			Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult,
+			languages: opts.Languages, artifacts: opts.Artifacts, validators: newValidatorCache(validatorCacheBytes), compiles: compileCounters(opts.Languages),
+		},
+		idPrefix: prefix,
+		storm:    storm,
+		logger:   logger,
+		parallel: opts.MaxParallelTests,
+		stats:    &poolStats{},
+		cancels:  newStepCancels(),
+	}
+	if shared.parallel <= 0 {
+		shared.parallel = opts.PoolSize
+	}
 	root := system.Root
 	routerProps := actor.PropsFromProducer(func() actor.Actor {
-		return newRouter(opts.Node, opts.QueueLength, opts.Limits, logger.WithField("actor", "router"))
+		return newRouter(shared, opts.QueueLength, logger.WithField("actor", "router"))
 	})
 	var router *actor.PID
 	if opts.Cluster != nil {
@@ -130,23 +155,13 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 	} else {
 		router = root.SpawnPrefix(routerProps, "pecan-router-")
 	}
-	shared := &poolShared{
-		router:    router,
-		backend:   opts.Backend,
-		languages: opts.Languages,
-		job: JobConfig{
-			Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult,
-			languages: opts.Languages, artifacts: opts.Artifacts, validators: newValidatorCache(validatorCacheBytes), compiles: compileCounters(opts.Languages),
-		},
-		idPrefix: prefix,
-		storm:    storm,
-		logger:   logger,
-	}
+	// Only the sandbox actors read it, and they are spawned below.
+	shared.router = router
 	done := make(chan struct{})
 	sup := root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor {
 		return &supervisor{pool: shared, size: opts.PoolSize, stopped: done}
 	}, actor.WithSupervisor(newCountingStrategy(storm, router, logger.WithField("actor", "supervisor")))), "pecan-pool-")
-	return &Pool{system: system, router: router, supervisor: sup, size: opts.PoolSize, node: opts.Node, superDone: done, compiles: shared.job.compiles}, nil
+	return &Pool{system: system, router: router, supervisor: sup, size: opts.PoolSize, node: opts.Node, superDone: done, compiles: shared.job.compiles, shared: shared}, nil
 }
 
 // validatorCacheBytes bounds the compiled validators a node keeps in
@@ -220,6 +235,10 @@ func (p *Pool) Status(ctx context.Context) (*messages.PoolStatus, error) {
 		return nil, fmt.Errorf("actors: unexpected answer %T", res)
 	}
 	s.Compiles = p.Compiles()
+	if c := p.shared.job.artifacts; c != nil {
+		s.ArtifactHits, s.ArtifactMisses, s.ArtifactCacheBytes = c.Hits(), c.Misses(), c.Bytes()
+	}
+	s.FetchedBytes = p.shared.stats.fetched.Load()
 	return s, nil
 }
 

@@ -91,17 +91,18 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger, extra
 		host = cl.Address()
 	}
 	pool, err := actors.Start(system, actors.Options{
-		PoolSize:     cfg.PoolSize,
-		QueueLength:  cfg.QueueLength,
-		Backend:      backend,
-		Languages:    langs,
-		Limits:       cfg.Limits,
-		Node:         host,
-		Logger:       logger,
-		Cluster:      cl,
-		Problems:     extras.problems,
-		Artifacts:    extras.artifacts,
-		OnTestResult: extras.onTestResult,
+		PoolSize:         cfg.PoolSize,
+		QueueLength:      cfg.QueueLength,
+		Backend:          backend,
+		Languages:        langs,
+		Limits:           cfg.Limits,
+		Node:             host,
+		Logger:           logger,
+		Cluster:          cl,
+		Problems:         extras.problems,
+		Artifacts:        extras.artifacts,
+		MaxParallelTests: cfg.Submissions.MaxParallelTests,
+		OnTestResult:     extras.onTestResult,
 	})
 	if err != nil {
 		if cl != nil {
