@@ -59,11 +59,11 @@ type Options struct {
 // poolShared is what every actor of one pool reads. It is written once in
 // Start and never changed (its counters are atomic).
 type poolShared struct {
-	router    *actor.PID // set once the router is spawned, before the sandbox actors
+	router *actor.PID // set once the router is spawned, before the sandbox actors
 	// parallel bounds the tests of one submission in flight.
-	parallel int
-	stats    *poolStats
-	cancels  *stepCancels
+	parallel  int
+	stats     *poolStats
+	cancels   *stepCancels
 	backend   backends.Backend
 	languages *languages.Registry
 	job       JobConfig
