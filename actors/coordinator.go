@@ -32,7 +32,7 @@ type coordinator struct {
 	replyTo  *actor.PID
 	parallel int
 	// progress, when set, hears of each test as its result arrives.
-	progress func(*messages.TestResult)
+	progress Progress
 
 	sub       *submission
 	all       bool
@@ -42,6 +42,7 @@ type coordinator struct {
 	results   []*messages.TestResult
 	final     []*messages.TestResult // decided, in order: final[:decided]
 	decided   int
+	finished  int // tests whose results arrived
 	next      int // the next test to consider handing out
 	firstFail int // lowest index of a failed test (pass-fail), or -1
 	done      bool
@@ -58,7 +59,15 @@ type (
 	cancelJob struct{ requestID string }
 )
 
-func newCoordinator(pool *poolShared, j *job, parallel int, progress func(*messages.TestResult)) *coordinator {
+// Progress hears of a submission's tests as their results arrive, in
+// the order they finish: the test, how many have finished and how many
+// the submission has. It is called once with a nil test and none
+// finished when the tests are known. A test first-failure mode later
+// finds needless is Skipped in the answer all the same. (An alias, so
+// that packages that may not import this one can name the type.)
+type Progress = func(t *messages.TestResult, finished, total int)
+
+func newCoordinator(pool *poolShared, j *job, parallel int, progress Progress) *coordinator {
 	return &coordinator{pool: pool, req: j.req, replyTo: j.replyTo, parallel: max(parallel, 1), progress: progress, firstFail: -1}
 }
 
@@ -108,6 +117,9 @@ func (c *coordinator) start(ctx actor.Context) {
 	c.results = make([]*messages.TestResult, len(sub.tests))
 	c.final = make([]*messages.TestResult, len(sub.tests))
 	c.steps = map[string]int{}
+	if c.progress != nil {
+		c.progress(nil, 0, len(sub.tests))
+	}
 	if d := c.req.GetDeadlineUnixMs(); d > 0 {
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		time.AfterFunc(time.Until(time.UnixMilli(d)), func() { root.Send(self, &submissionDeadline{}) })
@@ -183,8 +195,9 @@ func (c *coordinator) tested(ctx actor.Context, m *messages.ExecuteResponse) {
 	c.pool.stats.testsInFlight.Add(-1)
 	tr := m.GetTests()[0]
 	c.results[i] = tr
+	c.finished++
 	if c.progress != nil {
-		c.progress(tr)
+		c.progress(tr, c.finished, len(c.sub.tests))
 	}
 	if c.sub.grading == nil && !c.all && tr.GetCode() != int32(judge.Accepted) && (c.firstFail < 0 || i < c.firstFail) {
 		c.firstFail = i

@@ -201,6 +201,13 @@ func (p *Pool) Router() *actor.PID { return p.router }
 // A BUSY or INTERNAL outcome is a response with Failure set, not an
 // error; an error means no answer arrived (ctx ended, pool stopped).
 func (p *Pool) Execute(ctx context.Context, req *messages.ExecuteRequest) (*messages.ExecuteResponse, error) {
+	return p.ExecuteWithProgress(ctx, req, nil)
+}
+
+// ExecuteWithProgress is Execute that, for a submission, calls progress
+// as each test's result arrives (from another goroutine, before the
+// answer).
+func (p *Pool) ExecuteWithProgress(ctx context.Context, req *messages.ExecuteRequest, progress Progress) (*messages.ExecuteResponse, error) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return nil, errors.New("actors: Execute needs a context with a deadline")
@@ -208,7 +215,11 @@ func (p *Pool) Execute(ctx context.Context, req *messages.ExecuteRequest) (*mess
 	if ms := dl.UnixMilli(); req.GetDeadlineUnixMs() == 0 || req.GetDeadlineUnixMs() > ms {
 		req.DeadlineUnixMs = ms
 	}
-	res, err := p.request(ctx, req, dl)
+	var msg any = req
+	if progress != nil && req.GetSubmission() != nil {
+		msg = &submitWithProgress{req: req, progress: progress}
+	}
+	res, err := p.request(ctx, msg, dl)
 	if err != nil {
 		return nil, err
 	}

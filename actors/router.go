@@ -105,6 +105,10 @@ func (r *router) receive(ctx actor.Context) {
 		}
 	case *slotFilled:
 		r.vacant--
+	case *submitWithProgress:
+		if ctx.Sender() != nil {
+			r.submit(ctx, &job{req: m.req, replyTo: ctx.Sender()}, m.progress)
+		}
 	case *cancelJob:
 		r.cancelJob(m.requestID)
 	case *statusRequest:
@@ -194,7 +198,7 @@ func (r *router) sandboxState(ctx actor.Context, m *sandboxState) {
 // submit starts the coordinator of a whole submission, which hands its
 // steps back to this router as jobs; progress, when set, hears of each
 // test as it is decided.
-func (r *router) submit(ctx actor.Context, j *job, progress func(*messages.TestResult)) {
+func (r *router) submit(ctx actor.Context, j *job, progress Progress) {
 	if r.draining {
 		r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "pool is stopping")
 		return
@@ -204,10 +208,12 @@ func (r *router) submit(ctx actor.Context, j *job, progress func(*messages.TestR
 	}
 	if on := r.pool.job.OnTestResult; on != nil {
 		id, inner := j.req.GetRequestId(), progress
-		progress = func(t *messages.TestResult) {
-			on(id, t)
+		progress = func(t *messages.TestResult, finished, total int) {
+			if t != nil {
+				on(id, t)
+			}
 			if inner != nil {
-				inner(t)
+				inner(t, finished, total)
 			}
 		}
 	}

@@ -74,8 +74,11 @@ type Job struct {
 
 // Status is what a client may read of a job.
 type Status struct {
-	ID         string
-	State      State
+	ID    string
+	State State
+	// Progress, while a submission runs, is how many of its tests have
+	// finished out of how many; nil otherwise.
+	Progress   *Progress
 	CreatedAt  time.Time
 	FinishedAt time.Time // zero until done
 	Result     []byte    // set when done
@@ -106,6 +109,9 @@ type Manager struct {
 
 	running                             atomic.Int64
 	delivered, gaveUp, failedDeliveries atomic.Int64
+
+	progressMu sync.Mutex
+	progress   map[string]Progress // of running submissions, by id
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -151,6 +157,7 @@ func Open(opts Options) (*Manager, error) {
 		deliveries: newFIFO(),
 		delivering: map[string]bool{},
 		hosts:      map[string]int{},
+		progress:   map[string]Progress{},
 	}
 	all, err := st.restore()
 	if err != nil {
@@ -273,10 +280,45 @@ func (m *Manager) Result(_ context.Context, id string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Status{
+	st := &Status{
 		ID: r.ID, State: r.State, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt,
 		Result: r.Result, Error: r.Error, Webhook: r.Webhook,
-	}, nil
+	}
+	if r.State == StateRunning {
+		st.Progress = m.progressOf(id)
+	}
+	return st, nil
+}
+
+// Progress is how far a running submission is.
+type Progress struct{ Done, Total int }
+
+// ProgressExecutor is an Executor that tells of a submission's tests as
+// their results arrive (finished of total), so a running job's status
+// can say how far it is.
+type ProgressExecutor interface {
+	ExecuteWithProgress(ctx context.Context, req *messages.ExecuteRequest, progress func(t *messages.TestResult, finished, total int)) (*messages.ExecuteResponse, error)
+}
+
+func (m *Manager) setProgress(id string, done, total int) {
+	m.progressMu.Lock()
+	defer m.progressMu.Unlock()
+	m.progress[id] = Progress{Done: done, Total: total}
+}
+
+func (m *Manager) clearProgress(id string) {
+	m.progressMu.Lock()
+	defer m.progressMu.Unlock()
+	delete(m.progress, id)
+}
+
+func (m *Manager) progressOf(id string) *Progress {
+	m.progressMu.Lock()
+	defer m.progressMu.Unlock()
+	if p, ok := m.progress[id]; ok {
+		return &p
+	}
+	return nil
 }
 
 // Stats reads the counters.

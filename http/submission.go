@@ -62,16 +62,23 @@ func renderSubmission(resp *messages.ExecuteResponse, id string) ([]byte, error)
 		out.Score = &resp.Score
 	}
 	for _, t := range resp.Tests {
-		tr := testResponse{
-			Name: t.Name, Group: t.Group, Code: t.Code, Status: t.Status, Time: t.Time, Memory: t.MemoryKib,
-			WallTime: t.WallTime, ExitCode: t.ExitCode, Signal: t.Signal, Feedback: t.Feedback,
-		}
-		if resp.HasScore {
-			tr.Score = &t.Score
-		}
-		out.Tests = append(out.Tests, tr)
+		out.Tests = append(out.Tests, renderTest(t, resp.HasScore))
 	}
 	return json.Marshal(out)
+}
+
+// renderTest is one test of a submission's answer; scored says the
+// problem is scored, so the test has a score.
+func renderTest(t *messages.TestResult, scored bool) testResponse {
+	tr := testResponse{
+		Name: t.Name, Group: t.Group, Code: t.Code, Status: t.Status, Time: t.Time, Memory: t.MemoryKib,
+		WallTime: t.WallTime, ExitCode: t.ExitCode, Signal: t.Signal, Feedback: t.Feedback,
+	}
+	if scored {
+		score := t.Score
+		tr.Score = &score
+	}
+	return tr
 }
 
 // judgeSubmission handles POST /v1/judge/submission.
@@ -82,6 +89,9 @@ func (s *server) judgeSubmission(c *fiber.Ctx) error {
 	_, req, budget, err := s.readSubmission(c)
 	if err != nil {
 		return err
+	}
+	if wantsEventStream(c.Get(fiber.HeaderAccept)) {
+		return s.streamSubmission(c, req, budget, req.Language)
 	}
 	return s.judgeAndAnswer(c, req, budget, req.Language)
 }

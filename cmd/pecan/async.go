@@ -75,6 +75,9 @@ func (a asyncAPI) Result(ctx context.Context, id string) (*pecanhttp.AsyncResult
 	if !st.FinishedAt.IsZero() {
 		r.FinishedAt = &st.FinishedAt
 	}
+	if p := st.Progress; p != nil {
+		r.TestsDone, r.TestsTotal = &p.Done, &p.Total
+	}
 	if d := st.Webhook; d != nil {
 		r.Webhook = &pecanhttp.WebhookStatus{State: string(d.State), Attempts: d.Attempts, LastError: d.LastError}
 	}

@@ -14,8 +14,17 @@ import (
 
 	log "github.com/sirupsen/logrus"
 
+	"github.com/pecan-judge/pecan/actors"
+	"github.com/pecan-judge/pecan/async"
 	"github.com/pecan-judge/pecan/config"
 	pecanhttp "github.com/pecan-judge/pecan/http"
+)
+
+// The pool streams a submission's progress to HTTP clients and to the
+// async queue's status.
+var (
+	_ pecanhttp.ProgressJudge = (*actors.Pool)(nil)
+	_ async.ProgressExecutor  = (*actors.Pool)(nil)
 )
 
 // shutdownGrace bounds how long in-flight requests may finish after

@@ -400,6 +400,10 @@ func TestJudgeProblemCLI(t *testing.T) {
 			if err != nil || !strings.Contains(out, "secret/4") || !strings.Contains(out, "submission  Accepted") {
 				t.Errorf("good submission: %v\n%s", err, out)
 			}
+			// Against a server, a progress bar follows the tests' events.
+			if where.name == "server" && !strings.Contains(out, "] 4/4 tests") {
+				t.Errorf("no progress bar reaching 4/4 tests:\n%s", out)
+			}
 			out, err = run(append(where.args, "--problem", pkg, "--mode", "all", bad)...)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || !strings.Contains(out, "WrongAnswer") || !strings.Contains(out, `expected "8"`) {
