@@ -110,5 +110,10 @@ func (c JobConfig) program(ctx context.Context, d blob.Digest, origin string) (c
 	if !d.Valid() {
 		return compiled{}, fmt.Errorf("malformed artifact digest %q", d)
 	}
+	if !c.artifacts.Has(d) && origin != "" {
+		if err := c.fetchToCache(ctx, origin, d); err != nil {
+			return compiled{}, err
+		}
+	}
 	return loadArtifact(c.artifacts, d)
 }

@@ -38,6 +38,7 @@ type coordinator struct {
 	all       bool
 	resp      *messages.ExecuteResponse
 	artifact  string
+	manifest  string         // digest of the problem's manifest, for members
 	steps     map[string]int // test step request id -> test index
 	results   []*messages.TestResult
 	final     []*messages.TestResult // decided, in order: final[:decided]
@@ -113,6 +114,19 @@ func (c *coordinator) start(ctx actor.Context) {
 		return
 	}
 	c.sub = sub
+	if id := c.req.GetSubmission().GetProblemId(); id != "" {
+		p, err := c.pool.job.Problems.Problem(id)
+		if err != nil {
+			c.fail(ctx, err.Error())
+			return
+		}
+		d, err := c.pool.manifests.add(p)
+		if err != nil {
+			c.fail(ctx, err.Error())
+			return
+		}
+		c.manifest = d.String()
+	}
 	c.all = c.req.GetSubmission().GetMode() == judge.ModeAll
 	c.results = make([]*messages.TestResult, len(sub.tests))
 	c.final = make([]*messages.TestResult, len(sub.tests))
@@ -254,7 +268,7 @@ func (c *coordinator) needlessNow(i int) bool {
 }
 
 func (c *coordinator) testStep(i int) *messages.Step {
-	return &messages.Step{Kind: messages.StepKind_STEP_KIND_TEST, Test: int32(i), Artifact: c.artifact}
+	return &messages.Step{Kind: messages.StepKind_STEP_KIND_TEST, Test: int32(i), Artifact: c.artifact, Manifest: c.manifest}
 }
 
 // inline is test i as the step carries it, for inline tests (named, since

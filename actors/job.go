@@ -35,8 +35,13 @@ type JobConfig struct {
 	languages *languages.Registry
 	// validators caches compiled validators; nil caches nothing.
 	validators *validatorCache
-	// artifacts is the compile cache; nil caches nothing.
+	// artifacts is the compile cache, which holds the blobs fetched from
+	// members too; nil caches nothing.
 	artifacts *blob.Cache
+	// fetch gets blobs from other members; nil outside a cluster.
+	fetch *fetcher
+	// remoteProblems are the problems fetched from members.
+	remoteProblems *problemCache
 	// compiles counts compiles by language id (the languages known at
 	// start); nil in tests that do not count.
 	compiles map[string]*atomic.Int64

@@ -61,9 +61,12 @@ type Options struct {
 type poolShared struct {
 	router *actor.PID // set once the router is spawned, before the sandbox actors
 	// parallel bounds the tests of one submission in flight.
-	parallel  int
-	stats     *poolStats
-	cancels   *stepCancels
+	parallel int
+	stats    *poolStats
+	cancels  *stepCancels
+	// manifests are those of the problems this node's submissions use,
+	// for members to fetch.
+	manifests *manifests
 	backend   backends.Backend
 	languages *languages.Registry
 	job       JobConfig
@@ -130,12 +133,17 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 			Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult,
 			languages: opts.Languages, artifacts: opts.Artifacts, validators: newValidatorCache(validatorCacheBytes), compiles: compileCounters(opts.Languages),
 		},
-		idPrefix: prefix,
-		storm:    storm,
-		logger:   logger,
-		parallel: opts.MaxParallelTests,
-		stats:    &poolStats{},
-		cancels:  newStepCancels(),
+		idPrefix:  prefix,
+		storm:     storm,
+		logger:    logger,
+		parallel:  opts.MaxParallelTests,
+		stats:     &poolStats{},
+		cancels:   newStepCancels(),
+		manifests: newManifests(manifestsKept),
+	}
+	shared.job.remoteProblems = newProblemCache(manifestsKept)
+	if opts.Cluster != nil {
+		shared.job.fetch = &fetcher{root: system.Root, fetched: func(n int) { shared.stats.fetched.Add(int64(n)) }}
 	}
 	if shared.parallel <= 0 {
 		shared.parallel = opts.PoolSize
@@ -157,12 +165,21 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 	}
 	// Only the sandbox actors read it, and they are spawned below.
 	shared.router = router
+	if opts.Cluster != nil {
+		if _, err := root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &blobServer{pool: shared} }), BlobServerName); err != nil {
+			return nil, fmt.Errorf("actors: spawn blob server: %w", err)
+		}
+	}
 	done := make(chan struct{})
 	sup := root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor {
 		return &supervisor{pool: shared, size: opts.PoolSize, stopped: done}
 	}, actor.WithSupervisor(newCountingStrategy(storm, router, logger.WithField("actor", "supervisor")))), "pecan-pool-")
 	return &Pool{system: system, router: router, supervisor: sup, size: opts.PoolSize, node: opts.Node, superDone: done, compiles: shared.job.compiles, shared: shared}, nil
 }
+
+// manifestsKept bounds the problem manifests a node keeps for members,
+// and those a member keeps from others.
+const manifestsKept = 64
 
 // validatorCacheBytes bounds the compiled validators a node keeps in
 // memory.

@@ -110,7 +110,11 @@ func (r *router) receive(ctx actor.Context) {
 			r.submit(ctx, &job{req: m.req, replyTo: ctx.Sender()}, m.progress)
 		}
 	case *cancelJob:
-		r.cancelJob(m.requestID)
+		r.cancelJob(ctx, m.requestID)
+	case *messages.CancelStep:
+		// From the member whose coordinator gave the step up.
+		r.pool.cancels.cancel(m.GetRequestId())
+		r.cancelJob(ctx, m.GetRequestId())
 	case *statusRequest:
 		ctx.Respond(r.status())
 	case *drain:
@@ -222,9 +226,17 @@ func (r *router) submit(ctx actor.Context, j *job, progress Progress) {
 	}), "submission-")
 }
 
-// cancelJob drops a step its coordinator gave up on from the queue; one
-// a sandbox runs is stopped by the coordinator itself.
-func (r *router) cancelJob(id string) {
+// cancelJob drops a step its coordinator gave up on from the queue, or
+// tells the member running it; one a sandbox here runs is stopped by the
+// coordinator itself.
+func (r *router) cancelJob(ctx actor.Context, id string) {
+	if j, ok := r.peers.running[id]; ok {
+		delete(r.peers.running, id)
+		if m := r.peers.members[j.member]; m != nil {
+			ctx.Send(m.router, &messages.CancelStep{RequestId: id})
+		}
+		return
+	}
 	for i, j := range r.queue {
 		if j.req.GetRequestId() == id {
 			r.queue = append(r.queue[:i], r.queue[i+1:]...)

@@ -101,12 +101,16 @@ func (s *submission) record(i int, tr *messages.TestResult) {
 // contract is RunJob's.
 func RunStep(ctx context.Context, sb backends.Sandbox, lang *languages.Language, req *messages.ExecuteRequest, cfg JobConfig) (*messages.ExecuteResponse, error) {
 	resp := &messages.ExecuteResponse{RequestId: req.GetRequestId(), Sandbox: sb.ID(), Node: cfg.Node, Submission: true}
+	step := req.GetSubmission().GetStep()
+	if origin := step.GetOrigin(); origin != "" {
+		// Sent by another member: what this node lacks comes from there.
+		cfg.Problems = memberProblems{ctx: ctx, cfg: cfg, origin: origin, manifest: blob.Digest(step.GetManifest())}
+	}
 	sub, err := resolveSubmission(req, cfg)
 	if err != nil {
 		// The request, not the sandbox, is at fault.
 		return internalError(resp, err.Error()), nil
 	}
-	step := req.GetSubmission().GetStep()
 	env := testEnv{sb: sb, cfg: cfg, problem: sub.problem}
 	switch step.GetKind() {
 	case messages.StepKind_STEP_KIND_COMPILE:
@@ -164,6 +168,7 @@ func testStep(ctx context.Context, env testEnv, lang *languages.Language, req *m
 	if err != nil {
 		return internalError(resp, fmt.Sprintf("test %s: %v", t.name, err)), err
 	}
+	tr.Node = env.cfg.Node
 	resp.Tests = []*messages.TestResult{tr}
 	return resp, nil
 }

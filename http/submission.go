@@ -49,6 +49,8 @@ type testResponse struct {
 	Signal   int32    `json:"signal"`
 	Feedback string   `json:"feedback,omitempty"`
 	Score    *float64 `json:"score,omitempty"`
+	// Node ran the test (a cluster spreads a submission's tests).
+	Node string `json:"node,omitempty"`
 }
 
 func renderSubmission(resp *messages.ExecuteResponse, id string) ([]byte, error) {
@@ -72,7 +74,7 @@ func renderSubmission(resp *messages.ExecuteResponse, id string) ([]byte, error)
 func renderTest(t *messages.TestResult, scored bool) testResponse {
 	tr := testResponse{
 		Name: t.Name, Group: t.Group, Code: t.Code, Status: t.Status, Time: t.Time, Memory: t.MemoryKib,
-		WallTime: t.WallTime, ExitCode: t.ExitCode, Signal: t.Signal, Feedback: t.Feedback,
+		WallTime: t.WallTime, ExitCode: t.ExitCode, Signal: t.Signal, Feedback: t.Feedback, Node: t.Node,
 	}
 	if scored {
 		score := t.Score

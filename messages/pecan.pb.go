@@ -457,7 +457,10 @@ type Step struct {
 	// origin is the remoting address of the node whose coordinator sent
 	// the step: a member lacking a blob (test data, the artifact) fetches
 	// it from there by digest.
-	Origin        string `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	Origin string `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	// manifest is the digest of the stored problem's manifest (JSON), which
+	// a member lacking the problem fetches from origin.
+	Manifest      string `protobuf:"bytes,5,opt,name=manifest,proto3" json:"manifest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -520,6 +523,59 @@ func (x *Step) GetOrigin() string {
 	return ""
 }
 
+func (x *Step) GetManifest() string {
+	if x != nil {
+		return x.Manifest
+	}
+	return ""
+}
+
+// CancelStep tells the member running a submission's step that its
+// coordinator no longer needs it.
+type CancelStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelStep) Reset() {
+	*x = CancelStep{}
+	mi := &file_pecan_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelStep) ProtoMessage() {}
+
+func (x *CancelStep) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelStep.ProtoReflect.Descriptor instead.
+func (*CancelStep) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CancelStep) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // BlobRequest asks a node for bytes of a blob it holds (test data or an
 // artifact), from offset, at most max_bytes of them.
 type BlobRequest struct {
@@ -533,7 +589,7 @@ type BlobRequest struct {
 
 func (x *BlobRequest) Reset() {
 	*x = BlobRequest{}
-	mi := &file_pecan_proto_msgTypes[5]
+	mi := &file_pecan_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +601,7 @@ func (x *BlobRequest) String() string {
 func (*BlobRequest) ProtoMessage() {}
 
 func (x *BlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[5]
+	mi := &file_pecan_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +614,7 @@ func (x *BlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobRequest.ProtoReflect.Descriptor instead.
 func (*BlobRequest) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{5}
+	return file_pecan_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *BlobRequest) GetDigest() string {
@@ -597,7 +653,7 @@ type BlobChunk struct {
 
 func (x *BlobChunk) Reset() {
 	*x = BlobChunk{}
-	mi := &file_pecan_proto_msgTypes[6]
+	mi := &file_pecan_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +665,7 @@ func (x *BlobChunk) String() string {
 func (*BlobChunk) ProtoMessage() {}
 
 func (x *BlobChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[6]
+	mi := &file_pecan_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +678,7 @@ func (x *BlobChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobChunk.ProtoReflect.Descriptor instead.
 func (*BlobChunk) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{6}
+	return file_pecan_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BlobChunk) GetDigest() string {
@@ -672,7 +728,7 @@ type Artifact struct {
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_pecan_proto_msgTypes[7]
+	mi := &file_pecan_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +740,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[7]
+	mi := &file_pecan_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +753,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{7}
+	return file_pecan_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Artifact) GetFiles() []*ArtifactFile {
@@ -725,7 +781,7 @@ type ArtifactFile struct {
 
 func (x *ArtifactFile) Reset() {
 	*x = ArtifactFile{}
-	mi := &file_pecan_proto_msgTypes[8]
+	mi := &file_pecan_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +793,7 @@ func (x *ArtifactFile) String() string {
 func (*ArtifactFile) ProtoMessage() {}
 
 func (x *ArtifactFile) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[8]
+	mi := &file_pecan_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +806,7 @@ func (x *ArtifactFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactFile.ProtoReflect.Descriptor instead.
 func (*ArtifactFile) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{8}
+	return file_pecan_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ArtifactFile) GetPath() string {
@@ -785,7 +841,7 @@ type InlineTest struct {
 
 func (x *InlineTest) Reset() {
 	*x = InlineTest{}
-	mi := &file_pecan_proto_msgTypes[9]
+	mi := &file_pecan_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +853,7 @@ func (x *InlineTest) String() string {
 func (*InlineTest) ProtoMessage() {}
 
 func (x *InlineTest) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[9]
+	mi := &file_pecan_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +866,7 @@ func (x *InlineTest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InlineTest.ProtoReflect.Descriptor instead.
 func (*InlineTest) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{9}
+	return file_pecan_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InlineTest) GetName() string {
@@ -851,15 +907,17 @@ type TestResult struct {
 	Feedback string `protobuf:"bytes,10,opt,name=feedback,proto3" json:"feedback,omitempty"`
 	// score is the test's score on a scoring problem; has_score says the
 	// validator gave one.
-	Score         float64 `protobuf:"fixed64,11,opt,name=score,proto3" json:"score,omitempty"`
-	HasScore      bool    `protobuf:"varint,12,opt,name=has_score,json=hasScore,proto3" json:"has_score,omitempty"`
+	Score    float64 `protobuf:"fixed64,11,opt,name=score,proto3" json:"score,omitempty"`
+	HasScore bool    `protobuf:"varint,12,opt,name=has_score,json=hasScore,proto3" json:"has_score,omitempty"`
+	// node ran the test.
+	Node          string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TestResult) Reset() {
 	*x = TestResult{}
-	mi := &file_pecan_proto_msgTypes[10]
+	mi := &file_pecan_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +929,7 @@ func (x *TestResult) String() string {
 func (*TestResult) ProtoMessage() {}
 
 func (x *TestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[10]
+	mi := &file_pecan_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +942,7 @@ func (x *TestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestResult.ProtoReflect.Descriptor instead.
 func (*TestResult) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{10}
+	return file_pecan_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TestResult) GetName() string {
@@ -971,6 +1029,13 @@ func (x *TestResult) GetHasScore() bool {
 	return false
 }
 
+func (x *TestResult) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 // ExecuteResponse is the judged result of an ExecuteRequest.
 type ExecuteResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1011,7 +1076,7 @@ type ExecuteResponse struct {
 
 func (x *ExecuteResponse) Reset() {
 	*x = ExecuteResponse{}
-	mi := &file_pecan_proto_msgTypes[11]
+	mi := &file_pecan_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1088,7 @@ func (x *ExecuteResponse) String() string {
 func (*ExecuteResponse) ProtoMessage() {}
 
 func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[11]
+	mi := &file_pecan_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1101,7 @@ func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteResponse) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{11}
+	return file_pecan_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExecuteResponse) GetRequestId() string {
@@ -1229,7 +1294,7 @@ type PoolStatus struct {
 
 func (x *PoolStatus) Reset() {
 	*x = PoolStatus{}
-	mi := &file_pecan_proto_msgTypes[12]
+	mi := &file_pecan_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1306,7 @@ func (x *PoolStatus) String() string {
 func (*PoolStatus) ProtoMessage() {}
 
 func (x *PoolStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[12]
+	mi := &file_pecan_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1319,7 @@ func (x *PoolStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolStatus.ProtoReflect.Descriptor instead.
 func (*PoolStatus) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{12}
+	return file_pecan_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PoolStatus) GetAvailable() int32 {
@@ -1412,12 +1477,17 @@ const file_pecan_proto_rawDesc = "" +
 	"problem_id\x18\x01 \x01(\tR\tproblemId\x12*\n" +
 	"\x05tests\x18\x02 \x03(\v2\x14.pecan.v1.InlineTestR\x05tests\x12\x12\n" +
 	"\x04mode\x18\x03 \x01(\tR\x04mode\x12\"\n" +
-	"\x04step\x18\x04 \x01(\v2\x0e.pecan.v1.StepR\x04step\"v\n" +
+	"\x04step\x18\x04 \x01(\v2\x0e.pecan.v1.StepR\x04step\"\x92\x01\n" +
 	"\x04Step\x12&\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x12.pecan.v1.StepKindR\x04kind\x12\x12\n" +
 	"\x04test\x18\x02 \x01(\x05R\x04test\x12\x1a\n" +
 	"\bartifact\x18\x03 \x01(\tR\bartifact\x12\x16\n" +
-	"\x06origin\x18\x04 \x01(\tR\x06origin\"Z\n" +
+	"\x06origin\x18\x04 \x01(\tR\x06origin\x12\x1a\n" +
+	"\bmanifest\x18\x05 \x01(\tR\bmanifest\"+\n" +
+	"\n" +
+	"CancelStep\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\"Z\n" +
 	"\vBlobRequest\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\tR\x06digest\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1b\n" +
@@ -1439,7 +1509,7 @@ const file_pecan_proto_rawDesc = "" +
 	"InlineTest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05stdin\x18\x02 \x01(\fR\x05stdin\x12\x16\n" +
-	"\x06answer\x18\x03 \x01(\fR\x06answer\"\xb6\x02\n" +
+	"\x06answer\x18\x03 \x01(\fR\x06answer\"\xca\x02\n" +
 	"\n" +
 	"TestResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
@@ -1455,7 +1525,8 @@ const file_pecan_proto_rawDesc = "" +
 	"\bfeedback\x18\n" +
 	" \x01(\tR\bfeedback\x12\x14\n" +
 	"\x05score\x18\v \x01(\x01R\x05score\x12\x1b\n" +
-	"\thas_score\x18\f \x01(\bR\bhasScore\"\x9a\x05\n" +
+	"\thas_score\x18\f \x01(\bR\bhasScore\x12\x12\n" +
+	"\x04node\x18\r \x01(\tR\x04node\"\x9a\x05\n" +
 	"\x0fExecuteResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12+\n" +
@@ -1529,7 +1600,7 @@ func file_pecan_proto_rawDescGZIP() []byte {
 }
 
 var file_pecan_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_pecan_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_pecan_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_pecan_proto_goTypes = []any{
 	(StepKind)(0),           // 0: pecan.v1.StepKind
 	(Failure)(0),            // 1: pecan.v1.Failure
@@ -1538,28 +1609,29 @@ var file_pecan_proto_goTypes = []any{
 	(*SourceFile)(nil),      // 4: pecan.v1.SourceFile
 	(*Submission)(nil),      // 5: pecan.v1.Submission
 	(*Step)(nil),            // 6: pecan.v1.Step
-	(*BlobRequest)(nil),     // 7: pecan.v1.BlobRequest
-	(*BlobChunk)(nil),       // 8: pecan.v1.BlobChunk
-	(*Artifact)(nil),        // 9: pecan.v1.Artifact
-	(*ArtifactFile)(nil),    // 10: pecan.v1.ArtifactFile
-	(*InlineTest)(nil),      // 11: pecan.v1.InlineTest
-	(*TestResult)(nil),      // 12: pecan.v1.TestResult
-	(*ExecuteResponse)(nil), // 13: pecan.v1.ExecuteResponse
-	(*PoolStatus)(nil),      // 14: pecan.v1.PoolStatus
-	nil,                     // 15: pecan.v1.PoolStatus.CompilesEntry
+	(*CancelStep)(nil),      // 7: pecan.v1.CancelStep
+	(*BlobRequest)(nil),     // 8: pecan.v1.BlobRequest
+	(*BlobChunk)(nil),       // 9: pecan.v1.BlobChunk
+	(*Artifact)(nil),        // 10: pecan.v1.Artifact
+	(*ArtifactFile)(nil),    // 11: pecan.v1.ArtifactFile
+	(*InlineTest)(nil),      // 12: pecan.v1.InlineTest
+	(*TestResult)(nil),      // 13: pecan.v1.TestResult
+	(*ExecuteResponse)(nil), // 14: pecan.v1.ExecuteResponse
+	(*PoolStatus)(nil),      // 15: pecan.v1.PoolStatus
+	nil,                     // 16: pecan.v1.PoolStatus.CompilesEntry
 }
 var file_pecan_proto_depIdxs = []int32{
 	2,  // 0: pecan.v1.ExecuteRequest.limits:type_name -> pecan.v1.Limits
 	4,  // 1: pecan.v1.ExecuteRequest.files:type_name -> pecan.v1.SourceFile
 	5,  // 2: pecan.v1.ExecuteRequest.submission:type_name -> pecan.v1.Submission
-	11, // 3: pecan.v1.Submission.tests:type_name -> pecan.v1.InlineTest
+	12, // 3: pecan.v1.Submission.tests:type_name -> pecan.v1.InlineTest
 	6,  // 4: pecan.v1.Submission.step:type_name -> pecan.v1.Step
 	0,  // 5: pecan.v1.Step.kind:type_name -> pecan.v1.StepKind
-	10, // 6: pecan.v1.Artifact.files:type_name -> pecan.v1.ArtifactFile
+	11, // 6: pecan.v1.Artifact.files:type_name -> pecan.v1.ArtifactFile
 	1,  // 7: pecan.v1.ExecuteResponse.failure:type_name -> pecan.v1.Failure
-	12, // 8: pecan.v1.ExecuteResponse.tests:type_name -> pecan.v1.TestResult
-	14, // 9: pecan.v1.PoolStatus.members:type_name -> pecan.v1.PoolStatus
-	15, // 10: pecan.v1.PoolStatus.compiles:type_name -> pecan.v1.PoolStatus.CompilesEntry
+	13, // 8: pecan.v1.ExecuteResponse.tests:type_name -> pecan.v1.TestResult
+	15, // 9: pecan.v1.PoolStatus.members:type_name -> pecan.v1.PoolStatus
+	16, // 10: pecan.v1.PoolStatus.compiles:type_name -> pecan.v1.PoolStatus.CompilesEntry
 	11, // [11:11] is the sub-list for method output_type
 	11, // [11:11] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
@@ -1578,7 +1650,7 @@ func file_pecan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pecan_proto_rawDesc), len(file_pecan_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

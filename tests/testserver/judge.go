@@ -235,6 +235,7 @@ type TestResult struct {
 	Signal   int      `json:"signal"`
 	Feedback string   `json:"feedback"`
 	Score    *float64 `json:"score"`
+	Node     string   `json:"node"`
 }
 
 // Verdicts are the tests' status names, in order.
