@@ -47,6 +47,7 @@ type coordinator struct {
 	next      int // the next test to consider handing out
 	firstFail int // lowest index of a failed test (pass-fail), or -1
 	done      bool
+	deadline  *time.Timer
 }
 
 // Internal messages of a coordinator.
@@ -69,6 +70,9 @@ type (
 type Progress = func(t *messages.TestResult, finished, total int)
 
 func newCoordinator(pool *poolShared, j *job, parallel int, progress Progress) *coordinator {
+	if n := int(j.req.GetSubmission().GetMaxParallelTests()); n > 0 {
+		parallel = min(parallel, n)
+	}
 	return &coordinator{pool: pool, req: j.req, replyTo: j.replyTo, parallel: max(parallel, 1), progress: progress, firstFail: -1}
 }
 
@@ -98,6 +102,9 @@ func (c *coordinator) Receive(ctx actor.Context) {
 	case *submissionDeadline:
 		c.fail(ctx, "the submission's deadline passed before its tests were judged")
 	case *actor.Stopped:
+		if c.deadline != nil {
+			c.deadline.Stop()
+		}
 		if c.artifact != "" && c.pool.job.artifacts != nil {
 			c.pool.job.artifacts.Unpin(blob.Digest(c.artifact))
 		}
@@ -136,7 +143,7 @@ func (c *coordinator) start(ctx actor.Context) {
 	}
 	if d := c.req.GetDeadlineUnixMs(); d > 0 {
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		time.AfterFunc(time.Until(time.UnixMilli(d)), func() { root.Send(self, &submissionDeadline{}) })
+		c.deadline = time.AfterFunc(time.Until(time.UnixMilli(d)), func() { root.Send(self, &submissionDeadline{}) })
 	}
 	ctx.Request(ctx.Parent(), c.stepRequest(c.compileID(), &messages.Step{Kind: messages.StepKind_STEP_KIND_COMPILE}, nil))
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/fake"
@@ -162,4 +163,47 @@ func TestSubmissionFirstFailureCancels(t *testing.T) {
 		s, err := p.Status(context.Background())
 		return err == nil && s.Idle == 2 && s.TestsInFlight == 0 && s.SubmissionsRunning == 0
 	})
+}
+
+// TestSubmissionsShareThePool: a submission of 40 slow tests takes both
+// sandboxes; one of two tests sent just after it is not kept waiting
+// for all 40, since each finished test of the first goes to the back of
+// the queue.
+func TestSubmissionsShareThePool(t *testing.T) {
+	run := func(ctx context.Context, sb *fake.Sandbox, spec backends.RunSpec, files map[string][]byte) (backends.RunResult, error) {
+		if spec.Args[0] == "./main" {
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-ctx.Done():
+				return backends.RunResult{}, ctx.Err()
+			}
+		}
+		return program(ctx, sb, spec, files)
+	}
+	p, _ := submissionPool(t, 2, 2, run, nil)
+	big := submissionRequest("c", "stdin", judge.ModeAll, 40)
+	big.RequestId = "big"
+	small := submissionRequest("c", "stdin", judge.ModeAll, 2)
+	small.RequestId = "small"
+	order := make(chan string, 2)
+	for _, req := range []*messages.ExecuteRequest{big, small} {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if resp, err := p.Execute(ctx, req); err != nil || judge.Verdict(resp.Code) != judge.Accepted {
+				t.Errorf("%s: %+v %v", req.RequestId, resp, err)
+			}
+			order <- req.RequestId
+		}()
+		if req == big {
+			eventually(t, "the big submission running", func() bool {
+				s, err := p.Status(context.Background())
+				return err == nil && s.TestsInFlight == 2
+			})
+		}
+	}
+	if first := <-order; first != "small" {
+		t.Errorf("%s answered first: the small submission waited for the big one", first)
+	}
+	<-order
 }

@@ -135,6 +135,12 @@ func (m *Manager) execute(ctx context.Context, exec Executor, req *messages.Exec
 			resp, err = nil, fmt.Errorf("executor panicked: %v", r)
 		}
 	}()
+	if sub := req.GetSubmission(); sub != nil {
+		// A worker holds one sandbox at a time, so that async jobs take
+		// at most their share of the pool: its submissions' tests run
+		// one after another.
+		sub.MaxParallelTests = 1
+	}
 	if pe, ok := exec.(ProgressExecutor); ok && req.GetSubmission() != nil {
 		id := req.GetRequestId()
 		defer m.clearProgress(id)

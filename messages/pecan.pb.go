@@ -381,9 +381,12 @@ type Submission struct {
 	// step, set by a submission's coordinator, makes the request one part
 	// of the submission for one sandbox; unset, the request is the whole
 	// submission.
-	Step          *Step `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Step *Step `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
+	// max_parallel_tests, when positive, lowers the node's bound on the
+	// tests of this submission running at once.
+	MaxParallelTests int32 `protobuf:"varint,5,opt,name=max_parallel_tests,json=maxParallelTests,proto3" json:"max_parallel_tests,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Submission) Reset() {
@@ -442,6 +445,13 @@ func (x *Submission) GetStep() *Step {
 		return x.Step
 	}
 	return nil
+}
+
+func (x *Submission) GetMaxParallelTests() int32 {
+	if x != nil {
+		return x.MaxParallelTests
+	}
+	return 0
 }
 
 // Step is one part of a submission, handed to one sandbox.
@@ -1470,14 +1480,15 @@ const file_pecan_proto_rawDesc = "" +
 	"\n" +
 	"SourceFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\fR\acontent\"\x8f\x01\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"\xbd\x01\n" +
 	"\n" +
 	"Submission\x12\x1d\n" +
 	"\n" +
 	"problem_id\x18\x01 \x01(\tR\tproblemId\x12*\n" +
 	"\x05tests\x18\x02 \x03(\v2\x14.pecan.v1.InlineTestR\x05tests\x12\x12\n" +
 	"\x04mode\x18\x03 \x01(\tR\x04mode\x12\"\n" +
-	"\x04step\x18\x04 \x01(\v2\x0e.pecan.v1.StepR\x04step\"\x92\x01\n" +
+	"\x04step\x18\x04 \x01(\v2\x0e.pecan.v1.StepR\x04step\x12,\n" +
+	"\x12max_parallel_tests\x18\x05 \x01(\x05R\x10maxParallelTests\"\x92\x01\n" +
 	"\x04Step\x12&\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x12.pecan.v1.StepKindR\x04kind\x12\x12\n" +
 	"\x04test\x18\x02 \x01(\x05R\x04test\x12\x1a\n" +
