@@ -336,6 +336,13 @@ func jobTime(lang *languages.Language, req *messages.ExecuteRequest, cfg JobConf
 	if req.GetSubmission() == nil {
 		return plan.JobTime(lang, req, cfg.Limits)
 	}
+	if step := req.GetSubmission().GetStep(); step.GetOrigin() != "" {
+		// A member's step: its problem (and so its validator's time) may
+		// be known only to the member that sent it.
+		ctx, cancel := context.WithTimeout(context.Background(), blobChunkTimeout)
+		defer cancel()
+		cfg.Problems = memberProblems{ctx: ctx, cfg: cfg, origin: step.GetOrigin(), manifest: blob.Digest(step.GetManifest())}
+	}
 	shape, vlang := submissionShape(req, cfg, langs)
 	// A step compiles, or runs one test; either fits the time of a
 	// submission of one test.

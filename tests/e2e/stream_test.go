@@ -61,10 +61,12 @@ func streamSubmission(t *testing.T, sub testserver.Submission) (*http.Response, 
 
 // TestSubmissionEventStream: on a pool of two, the first of two tests
 // sleeps and the second does not; the stream has the second test's event
-// first (completion order), then the first's, then the whole answer.
+// first (completion order), then the first's, then the whole answer. It
+// is not parallel, so that the second test need not wait for a sandbox
+// the suite's other tests hold.
 func TestSubmissionEventStream(t *testing.T) {
-	start(t)
-	py := "import sys, time\nw = sys.stdin.read().strip()\nif w == 'slow': time.sleep(1.5)\nprint(w)\n"
+	startSerial(t)
+	py := "import sys, time\nw = sys.stdin.read().strip()\nif w == 'slow': time.sleep(3)\nprint(w)\n"
 	tests := []testserver.InlineTest{{Name: "slow", Stdin: "slow", Answer: "slow"}, {Name: "quick", Stdin: "quick", Answer: "quick"}}
 	resp, events := streamSubmission(t, testserver.Submission{Language: "python", Code: py, Tests: tests, Mode: "all", TimeLimit: 1, WallLimit: 10})
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
