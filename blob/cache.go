@@ -183,13 +183,25 @@ func (c *Cache) Put(key Digest, r io.Reader) (Digest, error) {
 		}
 		return "", fmt.Errorf("blob cache put: %d bytes, over the cache's %d", size, c.maxBytes)
 	}
-	if err := writeFileAtomic(c.keyPath(key), c.store.tmpDir(), []byte(d.String()+"\n")); err != nil {
-		return "", fmt.Errorf("blob cache put: %w", err)
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[key]; ok {
+		if el.Value.(*cacheEntry).blob == d {
+			// Put twice at once (two identical compiles): one entry.
+			c.order.MoveToFront(el)
+			return d, nil
+		}
 		c.drop(el)
+	}
+	if !c.store.Has(d) {
+		// Evicted, under another key, between the write and now.
+		return "", fmt.Errorf("blob cache put %s: evicted while it was stored; try again", d)
+	}
+	if err := writeFileAtomic(c.keyPath(key), c.store.tmpDir(), []byte(d.String()+"\n")); err != nil {
+		if c.refs[d] == 0 && c.pinned[d] == 0 {
+			c.store.Remove(d)
+		}
+		return "", fmt.Errorf("blob cache put: %w", err)
 	}
 	c.add(cacheEntry{key: key, blob: d, size: size})
 	c.evict()

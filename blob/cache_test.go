@@ -120,3 +120,32 @@ func TestCacheBlobsAreReadOnly(t *testing.T) {
 		t.Errorf("cached blob mode %v is writable", fi.Mode())
 	}
 }
+
+// TestCachePutTwiceAtOnce: two identical compiles storing the same
+// program under the same key leave one entry whose blob is there.
+func TestCachePutTwiceAtOnce(t *testing.T) {
+	c, err := OpenCache(t.TempDir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan Digest, 8)
+	for range 8 {
+		go func() {
+			d, err := c.Put(key("same"), strings.NewReader("program"))
+			if err != nil {
+				t.Error(err)
+			}
+			done <- d
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	if v, ok := get(t, c, "same"); !ok || v != "program" {
+		t.Errorf("after 8 puts at once: %q, %v", v, ok)
+	}
+	if c.Bytes() != int64(len("program")) {
+		t.Errorf("bytes = %d, want %d", c.Bytes(), len("program"))
+	}
+}
