@@ -3,13 +3,19 @@ package actors
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pecan-judge/pecan/blob"
+	"github.com/pecan-judge/pecan/config"
+	"github.com/pecan-judge/pecan/judge"
+	"github.com/pecan-judge/pecan/messages"
+	"github.com/pecan-judge/pecan/problems"
 )
 
 // memProblems is a problem store of blobs only.
@@ -76,5 +82,83 @@ func TestFetchBlobFromMember(t *testing.T) {
 	}
 	if cache.Has(forged) || cache.Has(blob.DigestOf([]byte("not forged"))) {
 		t.Error("a forged blob was cached")
+	}
+}
+
+// storedProblem is a problem store of one problem.
+type storedProblem struct {
+	p     *problems.Problem
+	blobs map[blob.Digest][]byte
+}
+
+func (s storedProblem) Problem(id string) (*problems.Problem, error) {
+	if id != s.p.ID {
+		return nil, problems.ErrNotFound
+	}
+	return s.p, nil
+}
+
+func (s storedProblem) Open(d blob.Digest) (io.ReadCloser, error) {
+	return memProblems{blobs: s.blobs}.Open(d)
+}
+
+// echoProblem is a pass-fail problem of n tests whose answers are their
+// inputs (the fake toolchain's "stdin" program passes it).
+func echoProblem(n int) storedProblem {
+	sp := storedProblem{p: &problems.Problem{ID: blob.DigestOf([]byte("echo problem")).String(), Name: "Echo", Type: problems.TypePassFail}, blobs: map[blob.Digest][]byte{}}
+	for i := range n {
+		in := []byte(fmt.Sprintf("%d\n", i))
+		d := blob.DigestOf(in)
+		sp.blobs[d] = in
+		sp.p.Tests = append(sp.p.Tests, problems.Test{Name: fmt.Sprintf("secret/%d", i), Group: "secret", Input: d, Answer: d})
+	}
+	return sp
+}
+
+// TestSubmissionOnMembers: a problem stored on node A only, judged on A
+// with its tests on A and B: B fetches the problem's manifest, the test
+// data and the program from A, and every test is Accepted.
+func TestSubmissionOnMembers(t *testing.T) {
+	addrs := clusterPorts(t, 2)
+	sp := echoProblem(6)
+	withCache := func(problems Problems) func(*Options) {
+		return func(o *Options) {
+			cache, err := blob.OpenCache(t.TempDir(), 64<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cache.Close() })
+			o.Artifacts, o.MaxParallelTests, o.Problems = cache, 4, problems
+		}
+	}
+	run := slowProgram(50 * time.Millisecond)
+	a := startMemberWith(t, addrs[0], addrs, run, config.TLS{}, withCache(sp))
+	b := startMemberWith(t, addrs[1], addrs, run, config.TLS{}, withCache(nil))
+	waitMembers(t, a, 2)
+	waitMembers(t, b, 2)
+
+	req := request("c", "stdin", "")
+	req.Submission = &messages.Submission{ProblemId: sp.p.ID, Mode: judge.ModeAll}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := a.pool.Execute(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := map[string]int{}
+	for _, tr := range resp.Tests {
+		ran[tr.Node]++
+	}
+	if judge.Verdict(resp.Code) != judge.Accepted || len(resp.Tests) != 6 {
+		t.Fatalf("answer %s %q %v", resp.Status, resp.Error, verdicts(resp))
+	}
+	if ran[addrs[0]] == 0 || ran[addrs[1]] == 0 {
+		t.Errorf("tests ran on %v, want both members", ran)
+	}
+	if st := status(t, b.pool); st.FetchedBytes == 0 {
+		t.Error("member B fetched nothing from A")
+	}
+	if n := b.pool.Compiles()["c"]; n != 0 {
+		t.Errorf("member B compiled %d times; the program is A's", n)
 	}
 }
