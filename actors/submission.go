@@ -108,8 +108,9 @@ func RunStep(ctx context.Context, sb backends.Sandbox, lang *languages.Language,
 	}
 	sub, err := resolveSubmission(req, cfg)
 	if err != nil {
-		// The request, not the sandbox, is at fault.
-		return internalError(resp, err.Error()), nil
+		// The request, not the sandbox, is at fault; or, on a member,
+		// the problem could not be fetched.
+		return notHere(internalError(resp, err.Error()), step), nil
 	}
 	env := testEnv{sb: sb, cfg: cfg, problem: sub.problem}
 	switch step.GetKind() {
@@ -151,7 +152,7 @@ func testStep(ctx context.Context, env testEnv, lang *languages.Language, req *m
 	}
 	prog, err := env.cfg.program(ctx, blob.Digest(step.GetArtifact()), step.GetOrigin())
 	if err != nil {
-		return internalError(resp, fmt.Sprintf("test %s: %v", t.name, err)), nil
+		return notHere(internalError(resp, fmt.Sprintf("test %s: %v", t.name, err)), step), nil
 	}
 	if p, ok := sub.judge.(preparer); ok {
 		used, err := p.prepare(ctx, env)
@@ -171,6 +172,17 @@ func testStep(ctx context.Context, env testEnv, lang *languages.Language, req *m
 	tr.Node = env.cfg.Node
 	resp.Tests = []*messages.TestResult{tr}
 	return resp, nil
+}
+
+// notHere marks the answer to a member's step that this node could not
+// judge for want of what it fetches (the problem, the program): the
+// sending node then retries the step elsewhere, as it does when a
+// member's sandbox fails.
+func notHere(resp *messages.ExecuteResponse, step *messages.Step) *messages.ExecuteResponse {
+	if step.GetOrigin() != "" {
+		resp.Failure = messages.Failure_FAILURE_INTERNAL
+	}
+	return resp
 }
 
 // stepTest is the test a test step names: one of the problem's, or the
