@@ -50,6 +50,12 @@ func startMember(t *testing.T, bind string, seeds []string, run fake.RunFunc) *m
 // startMemberTLS is startMember with remoting secured by tls.
 func startMemberTLS(t *testing.T, bind string, seeds []string, run fake.RunFunc, tls config.TLS) *member {
 	t.Helper()
+	return startMemberWith(t, bind, seeds, run, tls, nil)
+}
+
+// startMemberWith is startMemberTLS with more options set by more.
+func startMemberWith(t *testing.T, bind string, seeds []string, run fake.RunFunc, tls config.TLS, more func(*Options)) *member {
+	t.Helper()
 	system := NewActorSystem(testLogger())
 	cfg := config.Default().Cluster
 	cfg.Bind, cfg.Seeds, cfg.TLS = bind, seeds, tls
@@ -58,10 +64,14 @@ func startMemberTLS(t *testing.T, bind string, seeds []string, run fake.RunFunc,
 		t.Fatal(err)
 	}
 	b := fake.New(run)
-	p, err := Start(system, Options{
+	opts := Options{
 		PoolSize: 1, QueueLength: 16, Backend: b, Languages: testLanguages(t),
 		Limits: config.Default().Limits, Node: bind, Logger: testLogger(), Cluster: cl,
-	})
+	}
+	if more != nil {
+		more(&opts)
+	}
+	p, err := Start(system, opts)
 	if err != nil {
 		cl.Leave()
 		t.Fatal(err)

@@ -32,31 +32,27 @@ func (iv *interactive) judgeTest(context.Context, testEnv, testCase, judge.Run, 
 // runTest runs the program and the validator on one test, connected by
 // pipes, each in a fresh sandbox with its own limits, and judges it by
 // judge.DecideInteractive.
-func (iv *interactive) runTest(ctx context.Context, env testEnv, lang *languages.Language, req *messages.ExecuteRequest, art exec.Artifact, t testCase) (*messages.TestResult, testVerdict, error) {
+func (iv *interactive) runTest(ctx context.Context, env testEnv, lang *languages.Language, req *messages.ExecuteRequest, art exec.Artifact, t testCase) (*messages.TestResult, error) {
 	tr := &messages.TestResult{Name: t.name, Group: t.group}
 	if iv.broken != "" {
 		return judged(tr, testVerdict{verdict: judge.InternalError, feedback: iv.broken})
 	}
-	// The Reset throws the last test's validator sandbox away too.
-	if err := env.sb.Reset(ctx); err != nil {
-		return nil, testVerdict{}, err
-	}
 	vsb, err := env.sb.Beside(ctx)
 	if err != nil {
-		return nil, testVerdict{}, fmt.Errorf("the validator's sandbox: %w", err)
+		return nil, fmt.Errorf("the validator's sandbox: %w", err)
 	}
 	args, err := iv.setUpBeside(ctx, vsb, t)
 	if err != nil {
-		return nil, testVerdict{}, err
+		return nil, err
 	}
 	if err := exec.Put(ctx, env.sb, art); err != nil {
-		return nil, testVerdict{}, fmt.Errorf("put the program: %w", err)
+		return nil, fmt.Errorf("put the program: %w", err)
 	}
 	spec := plan.Test(lang, req, env.cfg.Limits, env.problem)
 	vspec := plan.Interact(iv.lang, iv.sources, env.cfg.Limits, env.problem, args, spec.Limits)
 	got, err := exec.Interact(ctx, [2]exec.Side{{Sandbox: env.sb, Spec: spec}, {Sandbox: vsb, Spec: vspec}})
 	if err != nil {
-		return nil, testVerdict{}, err
+		return nil, err
 	}
 	res, vres := got.Results[0], got.Results[1]
 	tr.Time, tr.WallTime, tr.MemoryKib = res.CPU.Seconds(), res.Wall.Seconds(), int64(res.MemoryPeak/1024)
@@ -115,8 +111,9 @@ func (iv *interactive) setUpBeside(ctx context.Context, sb backends.Sandbox, t t
 }
 
 // judged fills tr with v.
-func judged(tr *messages.TestResult, v testVerdict) (*messages.TestResult, testVerdict, error) {
+func judged(tr *messages.TestResult, v testVerdict) (*messages.TestResult, error) {
 	tr.Code, tr.Status = int32(v.verdict), v.verdict.String()
 	tr.Feedback = cut([]byte(v.feedback), feedbackMax)
-	return tr, v, nil
+	tr.Score, tr.HasScore = v.score, v.hasScore
+	return tr, nil
 }

@@ -129,3 +129,10 @@ type endpointLost struct{ address string }
 // announceTick makes the router announce its status to every member even
 // if it did not change: the announcements double as heartbeats.
 type announceTick struct{}
+
+// submitWithProgress is a whole submission whose requester, in this
+// process, hears of each test as its result arrives.
+type submitWithProgress struct {
+	req      *messages.ExecuteRequest
+	progress Progress
+}

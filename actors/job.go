@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/blob"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/exec"
 	"github.com/pecan-judge/pecan/judge"
@@ -34,6 +35,13 @@ type JobConfig struct {
 	languages *languages.Registry
 	// validators caches compiled validators; nil caches nothing.
 	validators *validatorCache
+	// artifacts is the compile cache, which holds the blobs fetched from
+	// members too; nil caches nothing.
+	artifacts *blob.Cache
+	// fetch gets blobs from other members; nil outside a cluster.
+	fetch *fetcher
+	// remoteProblems are the problems fetched from members.
+	remoteProblems *problemCache
 	// compiles counts compiles by language id (the languages known at
 	// start); nil in tests that do not count.
 	compiles map[string]*atomic.Int64

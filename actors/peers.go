@@ -56,8 +56,10 @@ func (p *peers) isRemote(sender *actor.PID) bool {
 
 // pick returns the member with the most idle sandboxes for j, or nil.
 func (p *peers) pick(j *job, now time.Time) *peer {
-	if j.req.GetSubmission().GetProblemId() != "" {
-		// A member may not have the problem's files: it stays here.
+	if sub := j.req.GetSubmission(); sub != nil && sub.GetStep().GetKind() != messages.StepKind_STEP_KIND_TEST {
+		// A whole submission is coordinated here, and its compile step
+		// runs here, so the program is in this node's cache; its tests
+		// may run anywhere (members fetch what they lack from here).
 		return nil
 	}
 	var best *peer
@@ -108,6 +110,9 @@ func (p *peers) statuses(self *messages.PoolStatus) []*messages.PoolStatus {
 func (r *router) forward(ctx actor.Context, m *peer, j *job) {
 	m.idle--
 	j.member = m.address
+	if st := j.req.GetSubmission().GetStep(); st != nil && st.Origin == "" {
+		st.Origin = r.peers.self
+	}
 	r.peers.running[j.req.GetRequestId()] = j
 	r.logger.WithFields(logrus.Fields{"request_id": j.req.GetRequestId(), "member": m.address}).Debug("job handed to a member")
 	ctx.Request(m.router, j.req)

@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/blob"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
@@ -40,6 +41,12 @@ type Options struct {
 	Cluster *Cluster
 	// Problems, when set, gives submissions their stored problems.
 	Problems Problems
+	// Artifacts, when set, is the compile cache: an identical submission
+	// or a rejudge runs the program compiled before.
+	Artifacts *blob.Cache
+	// MaxParallelTests bounds the tests of one submission running at
+	// once; 0 means PoolSize.
+	MaxParallelTests int
 	// OnTestResult, when set, hears of each test of a submission judged
 	// on this node as soon as it is decided (`pecan judge --problem`
 	// prints them as they come).
@@ -50,9 +57,16 @@ type Options struct {
 }
 
 // poolShared is what every actor of one pool reads. It is written once in
-// Start, before any actor runs, and never changed.
+// Start and never changed (its counters are atomic).
 type poolShared struct {
-	router    *actor.PID
+	router *actor.PID // set once the router is spawned, before the sandbox actors
+	// parallel bounds the tests of one submission in flight.
+	parallel int
+	stats    *poolStats
+	cancels  *stepCancels
+	// manifests are those of the problems this node's submissions use,
+	// for members to fetch.
+	manifests *manifests
 	backend   backends.Backend
 	languages *languages.Registry
 	job       JobConfig
@@ -70,6 +84,7 @@ type Pool struct {
 	node       string
 	superDone  <-chan struct{}
 	compiles   map[string]*atomic.Int64
+	shared     *poolShared
 
 	stopOnce sync.Once
 	stopErr  error
@@ -111,9 +126,31 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 		prefix = "sb"
 	}
 
+	shared := &poolShared{
+		backend:   opts.Backend,
+		languages: opts.Languages,
+		job: JobConfig{
+			Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult,
+			languages: opts.Languages, artifacts: opts.Artifacts, validators: newValidatorCache(validatorCacheBytes), compiles: compileCounters(opts.Languages),
+		},
+		idPrefix:  prefix,
+		storm:     storm,
+		logger:    logger,
+		parallel:  opts.MaxParallelTests,
+		stats:     &poolStats{},
+		cancels:   newStepCancels(),
+		manifests: newManifests(manifestsKept),
+	}
+	shared.job.remoteProblems = newProblemCache(manifestsKept)
+	if opts.Cluster != nil {
+		shared.job.fetch = &fetcher{root: system.Root, fetched: func(n int) { shared.stats.fetched.Add(int64(n)) }}
+	}
+	if shared.parallel <= 0 {
+		shared.parallel = opts.PoolSize
+	}
 	root := system.Root
 	routerProps := actor.PropsFromProducer(func() actor.Actor {
-		return newRouter(opts.Node, opts.QueueLength, opts.Limits, logger.WithField("actor", "router"))
+		return newRouter(shared, opts.QueueLength, logger.WithField("actor", "router"))
 	})
 	var router *actor.PID
 	if opts.Cluster != nil {
@@ -126,24 +163,23 @@ func Start(system *actor.ActorSystem, opts Options) (*Pool, error) {
 	} else {
 		router = root.SpawnPrefix(routerProps, "pecan-router-")
 	}
-	shared := &poolShared{
-		router:    router,
-		backend:   opts.Backend,
-		languages: opts.Languages,
-		job: JobConfig{
-			Limits: opts.Limits, Node: opts.Node, Problems: opts.Problems, OnTestResult: opts.OnTestResult,
-			languages: opts.Languages, validators: newValidatorCache(validatorCacheBytes), compiles: compileCounters(opts.Languages),
-		},
-		idPrefix: prefix,
-		storm:    storm,
-		logger:   logger,
+	// Only the sandbox actors read it, and they are spawned below.
+	shared.router = router
+	if opts.Cluster != nil {
+		if _, err := root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &blobServer{pool: shared} }), BlobServerName); err != nil {
+			return nil, fmt.Errorf("actors: spawn blob server: %w", err)
+		}
 	}
 	done := make(chan struct{})
 	sup := root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor {
 		return &supervisor{pool: shared, size: opts.PoolSize, stopped: done}
 	}, actor.WithSupervisor(newCountingStrategy(storm, router, logger.WithField("actor", "supervisor")))), "pecan-pool-")
-	return &Pool{system: system, router: router, supervisor: sup, size: opts.PoolSize, node: opts.Node, superDone: done, compiles: shared.job.compiles}, nil
+	return &Pool{system: system, router: router, supervisor: sup, size: opts.PoolSize, node: opts.Node, superDone: done, compiles: shared.job.compiles, shared: shared}, nil
 }
+
+// manifestsKept bounds the problem manifests a node keeps for members,
+// and those a member keeps from others.
+const manifestsKept = 64
 
 // validatorCacheBytes bounds the compiled validators a node keeps in
 // memory.
@@ -182,6 +218,13 @@ func (p *Pool) Router() *actor.PID { return p.router }
 // A BUSY or INTERNAL outcome is a response with Failure set, not an
 // error; an error means no answer arrived (ctx ended, pool stopped).
 func (p *Pool) Execute(ctx context.Context, req *messages.ExecuteRequest) (*messages.ExecuteResponse, error) {
+	return p.ExecuteWithProgress(ctx, req, nil)
+}
+
+// ExecuteWithProgress is Execute that, for a submission, calls progress
+// as each test's result arrives (from another goroutine, before the
+// answer).
+func (p *Pool) ExecuteWithProgress(ctx context.Context, req *messages.ExecuteRequest, progress Progress) (*messages.ExecuteResponse, error) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return nil, errors.New("actors: Execute needs a context with a deadline")
@@ -189,7 +232,11 @@ func (p *Pool) Execute(ctx context.Context, req *messages.ExecuteRequest) (*mess
 	if ms := dl.UnixMilli(); req.GetDeadlineUnixMs() == 0 || req.GetDeadlineUnixMs() > ms {
 		req.DeadlineUnixMs = ms
 	}
-	res, err := p.request(ctx, req, dl)
+	var msg any = req
+	if progress != nil && req.GetSubmission() != nil {
+		msg = &submitWithProgress{req: req, progress: progress}
+	}
+	res, err := p.request(ctx, msg, dl)
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +263,10 @@ func (p *Pool) Status(ctx context.Context) (*messages.PoolStatus, error) {
 		return nil, fmt.Errorf("actors: unexpected answer %T", res)
 	}
 	s.Compiles = p.Compiles()
+	if c := p.shared.job.artifacts; c != nil {
+		s.ArtifactHits, s.ArtifactMisses, s.ArtifactCacheBytes = c.Hits(), c.Misses(), c.Bytes()
+	}
+	s.FetchedBytes = p.shared.stats.fetched.Load()
 	return s, nil
 }
 

@@ -30,8 +30,7 @@ func testLogger() logrus.FieldLogger {
 // ready and stops it when the test ends.
 func startPool(t *testing.T, size, queue int, b *fake.Backend) *Pool {
 	t.Helper()
-	system := NewActorSystem(testLogger())
-	p, err := Start(system, Options{
+	return startPoolWith(t, Options{
 		PoolSize:    size,
 		QueueLength: queue,
 		Backend:     b,
@@ -40,6 +39,13 @@ func startPool(t *testing.T, size, queue int, b *fake.Backend) *Pool {
 		Node:        "node-1",
 		Logger:      testLogger(),
 	})
+}
+
+// startPoolWith is startPool with every option given.
+func startPoolWith(t *testing.T, opts Options) *Pool {
+	t.Helper()
+	system := NewActorSystem(testLogger())
+	p, err := Start(system, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,48 +152,48 @@ type customValidator struct {
 
 // prepare compiles the validator, or takes it from the node's cache: a
 // problem's validator is compiled once, whatever the submissions.
-func (c *customValidator) prepare(ctx context.Context, env testEnv) error {
+func (c *customValidator) prepare(ctx context.Context, env testEnv) (bool, error) {
 	// The validator is compiled and run as a submission of its files
 	// would be.
 	vreq := &messages.ExecuteRequest{Language: c.lang.ID}
 	for _, f := range c.problem.Validator.Files {
 		b, err := readAll(stored(c.store, f.Digest))
 		if err != nil {
-			return fmt.Errorf("the validator's %s: %w", f.Name, err)
+			return false, fmt.Errorf("the validator's %s: %w", f.Name, err)
 		}
 		vreq.Files = append(vreq.Files, &messages.SourceFile{Name: f.Name, Content: b})
 	}
 	c.sources = vreq
 	if v, ok := env.cfg.validators.get(c.problem.ID); ok {
 		c.compiled, c.broken = v.art, v.broken
-		return nil
+		return false, nil
 	}
 	if err := env.sb.Reset(ctx); err != nil {
-		return err
+		return true, err
 	}
 	if err := writeSources(ctx, env.sb, c.lang, vreq); err != nil {
-		return fmt.Errorf("put the validator: %w", err)
+		return true, fmt.Errorf("put the validator: %w", err)
 	}
 	if c.lang.Compiled() {
 		env.cfg.countCompile(c.lang.ID)
 		spec := plan.Compile(c.lang, vreq, env.cfg.Limits)
 		res, err := env.sb.Run(ctx, spec)
 		if err != nil {
-			return fmt.Errorf("compile the validator: %w", err)
+			return true, fmt.Errorf("compile the validator: %w", err)
 		}
 		if msg, failed := compileFailed(res, spec.Limits); failed {
 			c.broken = "the problem's validator does not compile: " + msg
 			env.cfg.validators.put(c.problem.ID, compiledValidator{broken: c.broken})
-			return nil
+			return true, nil
 		}
 	}
 	files, err := exec.Collect(ctx, env.sb, "", artifactMaxFiles, artifactMaxBytes)
 	if err != nil {
-		return fmt.Errorf("take the compiled validator out: %w", err)
+		return true, fmt.Errorf("take the compiled validator out: %w", err)
 	}
 	c.compiled = files
 	env.cfg.validators.put(c.problem.ID, compiledValidator{art: files})
-	return nil
+	return true, nil
 }
 
 func (c *customValidator) judgeTest(ctx context.Context, env testEnv, t testCase, run judge.Run, stdout []byte) (testVerdict, error) {

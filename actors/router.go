@@ -34,6 +34,7 @@ type sandboxEntry struct {
 // router leases idle sandbox actors to requests and queues the rest. It
 // is the only owner of the pool's bookkeeping, so Status is exact.
 type router struct {
+	pool     *poolShared
 	node     string
 	queueCap int
 	// limits bounds what members may ask of this node's sandboxes.
@@ -49,11 +50,12 @@ type router struct {
 	peers peers // the other cluster members; empty outside a cluster
 }
 
-func newRouter(node string, queueCap int, limits config.Limits, logger logrus.FieldLogger) *router {
+func newRouter(pool *poolShared, queueCap int, logger logrus.FieldLogger) *router {
 	return &router{
-		node:      node,
+		pool:      pool,
+		node:      pool.job.Node,
 		queueCap:  queueCap,
-		limits:    limits,
+		limits:    pool.job.Limits,
 		logger:    logger,
 		sandboxes: map[string]*sandboxEntry{},
 		peers:     newPeers(),
@@ -103,6 +105,16 @@ func (r *router) receive(ctx actor.Context) {
 		}
 	case *slotFilled:
 		r.vacant--
+	case *submitWithProgress:
+		if ctx.Sender() != nil {
+			r.submit(ctx, &job{req: m.req, replyTo: ctx.Sender()}, m.progress)
+		}
+	case *cancelJob:
+		r.cancelJob(ctx, m.requestID)
+	case *messages.CancelStep:
+		// From the member whose coordinator gave the step up.
+		r.pool.cancels.cancel(m.GetRequestId())
+		r.cancelJob(ctx, m.GetRequestId())
 	case *statusRequest:
 		ctx.Respond(r.status())
 	case *drain:
@@ -131,6 +143,10 @@ func (r *router) execute(ctx actor.Context, req *messages.ExecuteRequest) {
 	log := r.logger.WithField("request_id", req.GetRequestId())
 	if r.peers.isRemote(ctx.Sender()) {
 		r.executeForMember(ctx, j)
+		return
+	}
+	if sub := req.GetSubmission(); sub != nil && sub.GetStep() == nil {
+		r.submit(ctx, j, nil)
 		return
 	}
 	switch {
@@ -181,6 +197,52 @@ func (r *router) sandboxState(ctx actor.Context, m *sandboxState) {
 		}
 	}
 	r.dispatch(ctx)
+}
+
+// submit starts the coordinator of a whole submission, which hands its
+// steps back to this router as jobs; progress, when set, hears of each
+// test as it is decided.
+func (r *router) submit(ctx actor.Context, j *job, progress Progress) {
+	if r.draining {
+		r.fail(ctx, j, messages.Failure_FAILURE_INTERNAL, "pool is stopping")
+		return
+	}
+	if j.expired(time.Now()) {
+		return
+	}
+	if on := r.pool.job.OnTestResult; on != nil {
+		id, inner := j.req.GetRequestId(), progress
+		progress = func(t *messages.TestResult, finished, total int) {
+			if t != nil {
+				on(id, t)
+			}
+			if inner != nil {
+				inner(t, finished, total)
+			}
+		}
+	}
+	ctx.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor {
+		return newCoordinator(r.pool, j, r.pool.parallel, progress)
+	}), "submission-")
+}
+
+// cancelJob drops a step its coordinator gave up on from the queue, or
+// tells the member running it; one a sandbox here runs is stopped by the
+// coordinator itself.
+func (r *router) cancelJob(ctx actor.Context, id string) {
+	if j, ok := r.peers.running[id]; ok {
+		delete(r.peers.running, id)
+		if m := r.peers.members[j.member]; m != nil {
+			ctx.Send(m.router, &messages.CancelStep{RequestId: id})
+		}
+		return
+	}
+	for i, j := range r.queue {
+		if j.req.GetRequestId() == id {
+			r.queue = append(r.queue[:i], r.queue[i+1:]...)
+			return
+		}
+	}
 }
 
 // retry gives a job whose sandbox died another chance, on another
@@ -329,6 +391,8 @@ func (r *router) localStatus() *messages.PoolStatus {
 		}
 	}
 	s.Available = s.Idle + s.Running
+	s.SubmissionsRunning = int32(r.pool.stats.submissions.Load())
+	s.TestsInFlight = int32(r.pool.stats.testsInFlight.Load())
 	if r.draining {
 		// Members must not send work to a pool that is stopping.
 		s.Idle = 0

@@ -133,6 +133,20 @@ func (a *sandboxActor) run(ctx actor.Context, j *job) {
 		jctx, cancel = context.WithDeadline(jctx, d)
 		defer cancel()
 	}
+	if j.req.GetSubmission().GetStep() != nil {
+		// Its coordinator may give up on it (first-failure mode): the
+		// run is then killed, and the sandbox reset as after any job.
+		var cancel context.CancelFunc
+		jctx, cancel = context.WithCancel(jctx)
+		defer cancel()
+		id := j.req.GetRequestId()
+		if !a.pool.cancels.start(id, cancel) {
+			ctx.Send(j.replyTo, a.internal(j, "cancelled by its submission before it started"))
+			ctx.Send(a.pool.router, &sandboxState{pid: ctx.Self(), state: stateIdle})
+			return
+		}
+		defer a.pool.cancels.finish(id)
+	}
 
 	var resp *messages.ExecuteResponse
 	var err error
@@ -191,7 +205,7 @@ func (a *sandboxActor) runGuarded(ctx actor.Context, jctx context.Context, lang 
 		}()
 		run := RunJob
 		if j.req.GetSubmission() != nil {
-			run = RunSubmission
+			run = RunStep
 		}
 		resp, err := run(jctx, a.sb, lang, j.req, a.pool.job)
 		done <- outcome{resp: resp, err: err}

@@ -96,8 +96,11 @@ type Job struct {
 
 // Status is what a client may read of a job.
 type Status struct {
-	ID         string
-	State      State
+	ID    string
+	State State
+	// Progress, while a submission runs, is how many of its tests have
+	// finished out of how many; nil otherwise.
+	Progress   *Progress
 	CreatedAt  time.Time
 	FinishedAt time.Time // zero until done
 	Result     []byte    // set when done
@@ -130,6 +133,9 @@ type Manager struct {
 
 	running                             atomic.Int64
 	delivered, gaveUp, failedDeliveries atomic.Int64
+
+	progressMu sync.Mutex
+	progress   map[string]Progress // of running submissions, by id
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -175,6 +181,7 @@ func Open(opts Options) (*Manager, error) {
 		deliveries: newFIFO(),
 		delivering: map[string]bool{},
 		hosts:      map[string]int{},
+		progress:   map[string]Progress{},
 	}
 	all, err := st.restore()
 	if err != nil {
@@ -300,10 +307,58 @@ func (m *Manager) Result(_ context.Context, id string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Status{
+	st := &Status{
 		ID: r.ID, State: r.State, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt,
 		Result: r.Result, Error: r.Error, Webhook: r.Webhook, Kind: r.Kind, Meta: r.Meta,
-	}, nil
+	}
+	if r.State == StateRunning {
+		st.Progress = m.progressOf(id)
+	}
+	return st, nil
+}
+
+// Progress is how far a running submission is: how many of its tests
+// have finished of how many, and their results in the order they
+// finished.
+type Progress struct {
+	Done, Total int
+	Tests       []*messages.TestResult
+}
+
+// ProgressExecutor is an Executor that tells of a submission's tests as
+// their results arrive (finished of total), so a running job's status
+// can say how far it is.
+type ProgressExecutor interface {
+	ExecuteWithProgress(ctx context.Context, req *messages.ExecuteRequest, progress func(t *messages.TestResult, finished, total int)) (*messages.ExecuteResponse, error)
+}
+
+// addProgress records that done of total tests of job id have finished,
+// the last of them t (nil before the first).
+func (m *Manager) addProgress(id string, t *messages.TestResult, done, total int) {
+	m.progressMu.Lock()
+	defer m.progressMu.Unlock()
+	p := m.progress[id]
+	p.Done, p.Total = done, total
+	if t != nil {
+		p.Tests = append(p.Tests, t)
+	}
+	m.progress[id] = p
+}
+
+func (m *Manager) clearProgress(id string) {
+	m.progressMu.Lock()
+	defer m.progressMu.Unlock()
+	delete(m.progress, id)
+}
+
+func (m *Manager) progressOf(id string) *Progress {
+	m.progressMu.Lock()
+	defer m.progressMu.Unlock()
+	if p, ok := m.progress[id]; ok {
+		p.Tests = append([]*messages.TestResult(nil), p.Tests...)
+		return &p
+	}
+	return nil
 }
 
 // Stats reads the counters.

@@ -112,7 +112,7 @@ func (m *Manager) judge(ctx context.Context, exec Executor, req *messages.Execut
 		jctx, cancel := context.WithTimeout(ctx, budget)
 		req.DeadlineUnixMs = 0 // set from jctx by the pool
 		start := time.Now()
-		resp, err := execute(jctx, exec, req)
+		resp, err := m.execute(jctx, exec, req)
 		cancel()
 		if err != nil || resp == nil || resp.Failure != messages.Failure_FAILURE_BUSY {
 			return resp, time.Since(start), err
@@ -129,12 +129,23 @@ func (m *Manager) judge(ctx context.Context, exec Executor, req *messages.Execut
 
 // execute calls the Executor and turns a panic into an error: a worker
 // must survive whatever the Executor does.
-func execute(ctx context.Context, exec Executor, req *messages.ExecuteRequest) (resp *messages.ExecuteResponse, err error) {
+func (m *Manager) execute(ctx context.Context, exec Executor, req *messages.ExecuteRequest) (resp *messages.ExecuteResponse, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			resp, err = nil, fmt.Errorf("executor panicked: %v", r)
 		}
 	}()
+	if sub := req.GetSubmission(); sub != nil {
+		// A worker holds one sandbox at a time, so that async jobs take
+		// at most their share of the pool: its submissions' tests run
+		// one after another.
+		sub.MaxParallelTests = 1
+	}
+	if pe, ok := exec.(ProgressExecutor); ok && req.GetSubmission() != nil {
+		id := req.GetRequestId()
+		defer m.clearProgress(id)
+		return pe.ExecuteWithProgress(ctx, req, func(t *messages.TestResult, done, total int) { m.addProgress(id, t, done, total) })
+	}
 	return exec.Execute(ctx, req)
 }
 

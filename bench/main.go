@@ -44,18 +44,19 @@ func main() {
 	runs := flag.Int("runs", 9, "timed runs per language (kotlin and rust get a third)")
 	only := flag.String("languages", "c,cpp,python,java,node,go,rust,typescript,kotlin", "languages to measure")
 	cluster := flag.Bool("cluster", true, "also measure clustering: remote against local jobs, one node against three")
-	submissions := flag.Bool("submissions-only", false, "measure only the 50-test submissions")
+	submissions := flag.Bool("submissions-only", false, "measure only the 50-test submissions (and tests in parallel)")
+	parallel := flag.Bool("parallel", true, "also measure a submission's tests in parallel, and a rejudge against cold")
 	flag.Parse()
 	if *submissions {
 		*only, *cluster = "", false
 	}
-	if err := run(*cfgPath, *dataDir, *out, *runs, strings.Split(*only, ","), *cluster); err != nil {
+	if err := run(*cfgPath, *dataDir, *out, *runs, strings.Split(*only, ","), *cluster, *parallel); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) error {
+func run(cfgPath, dataDir, out string, runs int, ids []string, cluster, parallel bool) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
@@ -118,10 +119,23 @@ func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) err
 			return err
 		}
 	}
+	srv.stop() // the benchmarks below start servers of their own
+	if parallel {
+		pr, err := benchParallel(srv.bin, cfgPath, absData, max(3, runs/3))
+		if err != nil {
+			return fmt.Errorf("parallel tests: %w", err)
+		}
+		table := parallelTable(pr)
+		fmt.Print(table)
+		if out != "" {
+			if err := writeSection(out, "bench-parallel", table); err != nil {
+				return err
+			}
+		}
+	}
 	if !cluster {
 		return nil
 	}
-	srv.stop() // the cluster benchmark starts servers of its own
 	cr, err := benchCluster(srv.bin, cfgPath, absData, 3*runs)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)

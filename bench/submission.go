@@ -31,9 +31,14 @@ func benchSubmission(url string, l *languages.Language, src string, runs int) (s
 		tests = append(tests, testserver.InlineTest{Stdin: fmt.Sprintf("%d %d\n", i, i+1), Answer: fmt.Sprintf("%d\n", 2*i+1)})
 	}
 	client := &http.Client{Timeout: 5 * time.Minute}
+	round := 0
 	viaAPI := func() (time.Duration, error) {
+		// A source of its own each time: the compile cache would skip the
+		// compile the bare side does every time.
+		round++
+		code := fmt.Sprintf("%s\n%s %d %d\n", src, lineComment(l.ID), time.Now().UnixNano(), round)
 		start := time.Now()
-		r, err := testserver.JudgeSubmission(client, url, testserver.Submission{Language: l.ID, Code: src, Tests: tests})
+		r, err := testserver.JudgeSubmission(client, url, testserver.Submission{Language: l.ID, Code: code, Tests: tests})
 		if err == nil && r.Status != "Accepted" {
 			err = fmt.Errorf("API judged the submission %s", r)
 		}
@@ -60,6 +65,14 @@ func benchSubmission(url string, l *languages.Language, src string, runs int) (s
 		api, host = append(api, a), append(host, b)
 	}
 	return subResult{lang: l.ID, tests: len(tests), runs: runs, api: median(api), bare: median(host)}, nil
+}
+
+// lineComment starts a comment to the end of the line in language id.
+func lineComment(id string) string {
+	if id == "python" {
+		return "#"
+	}
+	return "//"
 }
 
 // bareSubmission compiles src once in a temporary directory and runs it

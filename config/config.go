@@ -37,16 +37,17 @@ type Config struct {
 	// language's own env is added after it.
 	Env []string `toml:"env"`
 
-	Limits    Limits              `toml:"limits"`
-	Container Container           `toml:"container"`
-	Faults    Faults              `toml:"faults"`
-	Cluster   Cluster             `toml:"cluster"`
-	Async     Async               `toml:"async"`
-	Auth      Auth                `toml:"auth"`
-	Problems  Problems            `toml:"problems"`
-	Judge0    Judge0              `toml:"judge0"`
-	Piston    Piston              `toml:"piston"`
-	Languages map[string]Language `toml:"languages"`
+	Limits      Limits              `toml:"limits"`
+	Container   Container           `toml:"container"`
+	Faults      Faults              `toml:"faults"`
+	Cluster     Cluster             `toml:"cluster"`
+	Async       Async               `toml:"async"`
+	Auth        Auth                `toml:"auth"`
+	Problems    Problems            `toml:"problems"`
+	Submissions Submissions         `toml:"submissions"`
+	Judge0      Judge0              `toml:"judge0"`
+	Piston      Piston              `toml:"piston"`
+	Languages   map[string]Language `toml:"languages"`
 }
 
 // Judge0 configures the Judge0 CE compatible API.
@@ -320,6 +321,40 @@ func (p *Problems) validate() []error {
 	return errs
 }
 
+// Submissions configures how a submission's tests are spread over the
+// sandboxes and how compiled programs are kept.
+type Submissions struct {
+	// MaxParallelTests bounds the tests of one submission running at
+	// once (on this node's sandboxes and members'); 0 means the pool
+	// size, 1 one after another.
+	MaxParallelTests int `toml:"max_parallel_tests"`
+	// ArtifactCacheMiB bounds the compile cache on disk (compiled
+	// programs, least recently used evicted).
+	ArtifactCacheMiB int64 `toml:"artifact_cache_mib"`
+}
+
+// MaxParallelTests bounds submissions.max_parallel_tests.
+const MaxParallelTests = 1024
+
+func (s *Submissions) validate() []error {
+	var errs []error
+	if s.MaxParallelTests < 0 || s.MaxParallelTests > MaxParallelTests {
+		errs = append(errs, fmt.Errorf("submissions.max_parallel_tests must be in [0, %d] (0: the pool size), got %d", MaxParallelTests, s.MaxParallelTests))
+	}
+	if s.ArtifactCacheMiB < 1 || s.ArtifactCacheMiB > 1<<20 {
+		errs = append(errs, fmt.Errorf("submissions.artifact_cache_mib must be in [1, %d], got %d", 1<<20, s.ArtifactCacheMiB))
+	}
+	return errs
+}
+
+// ParallelTests is max_parallel_tests, with 0 resolved to the pool size.
+func (c Config) ParallelTests() int {
+	if c.Submissions.MaxParallelTests > 0 {
+		return c.Submissions.MaxParallelTests
+	}
+	return max(c.PoolSize, 1)
+}
+
 // Auth guards the HTTP API with bearer tokens. With no token at all the
 // API is open, which suits a server on loopback (pecan serve warns when it
 // listens elsewhere without tokens); with any token, every endpoint but
@@ -470,6 +505,7 @@ func Default() Config {
 			MaxRatio:      100,
 			UploadTimeout: 300,
 		},
+		Submissions: Submissions{ArtifactCacheMiB: 1024},
 		Container: Container{
 			WorkDirMiB:   256,
 			TmpMiB:       64,
@@ -523,6 +559,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Auth.validate()...)
 	errs = append(errs, c.Problems.validate()...)
 	errs = append(errs, c.Judge0.validate()...)
+	errs = append(errs, c.Submissions.validate()...)
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}

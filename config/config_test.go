@@ -371,3 +371,39 @@ func TestCompatAPIs(t *testing.T) {
 		}
 	}
 }
+
+func TestSubmissions(t *testing.T) {
+	cfg, err := Load(write(t, "pool_size = 3\n[submissions]\nmax_parallel_tests = 2\nartifact_cache_mib = 64\n[languages.c]\nsource = \"main.c\"\nrun = [\"./main\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Submissions{MaxParallelTests: 2, ArtifactCacheMiB: 64}); cfg.Submissions != want {
+		t.Errorf("[submissions] = %+v, want %+v", cfg.Submissions, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("valid [submissions] rejected: %v", err)
+	}
+	if n := cfg.ParallelTests(); n != 2 {
+		t.Errorf("ParallelTests = %d, want 2", n)
+	}
+	cfg.Submissions.MaxParallelTests = 0
+	if n := cfg.ParallelTests(); n != 3 {
+		t.Errorf("ParallelTests with 0 = %d, want the pool size 3", n)
+	}
+	if d := Default().Submissions; d.MaxParallelTests != 0 || d.ArtifactCacheMiB != 1024 {
+		t.Errorf("default [submissions] = %+v", d)
+	}
+	if _, err := Load(write(t, "[submissions]\nmax_paralel_tests = 3\n")); err == nil || !strings.Contains(err.Error(), "submissions.max_paralel_tests") {
+		t.Errorf("unknown [submissions] key: %v", err)
+	}
+	cfg.Submissions = Submissions{MaxParallelTests: -1, ArtifactCacheMiB: 0}
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid [submissions] accepted")
+	}
+	for _, key := range []string{"max_parallel_tests", "artifact_cache_mib"} {
+		if !strings.Contains(err.Error(), "submissions."+key) {
+			t.Errorf("error %q does not mention submissions.%s", err, key)
+		}
+	}
+}

@@ -61,6 +61,10 @@ type AsyncResult struct {
 	// Res is the judge-single answer once done (RenderResult), or
 	// {"error": ...} for a job that could not be judged.
 	Res json.RawMessage `json:"res,omitempty"`
+	// TestsDone and TestsTotal say, while a submission runs, how many of
+	// its tests have finished out of how many.
+	TestsDone  *int `json:"tests_done,omitempty"`
+	TestsTotal *int `json:"tests_total,omitempty"`
 	// Error is set, besides res, when the job could not be judged.
 	Error   string         `json:"error,omitempty"`
 	Webhook *WebhookStatus `json:"webhook,omitempty"`

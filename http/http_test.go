@@ -209,6 +209,8 @@ func TestSandboxStatus(t *testing.T) {
 	want := map[string]any{
 		"available_sandboxes": 4.0, "idle_sandboxes": 3.0, "running_sandboxes": 1.0, "error_sandboxes": 0.0,
 		"starting_sandboxes": 0.0, "restarts": 2.0, "queue_length": 5.0, "node": "node-a",
+		"submissions_running": 0.0, "tests_in_flight": 0.0, "artifact_cache_hits": 0.0, "artifact_cache_misses": 0.0,
+		"artifact_cache_bytes": 0.0, "fetched_bytes": 0.0,
 	}
 	for k, v := range want {
 		if got[k] != v {

@@ -105,35 +105,46 @@ func (s *server) judgeWithin(c *fiber.Ctx, req *messages.ExecuteRequest, budget 
 	log := s.log.WithFields(logrus.Fields{"request_id": id, "language": language})
 	start := time.Now()
 	resp, err := s.execute(ctx, req)
+	if err := s.judged(c, resp, err, budget, log); err != nil {
+		return nil, err
+	}
+	s.metrics.jobs.WithLabelValues(language, resp.Status).Inc()
+	s.metrics.latency.WithLabelValues(language).Observe(time.Since(start).Seconds())
+	return resp, nil
+}
+
+// judged turns what the Judge returned into the HTTP error a client sees
+// when it is not a verdict (nil when it is), counting it, and sets
+// Retry-After on c for a busy pool.
+func (s *server) judged(c *fiber.Ctx, resp *messages.ExecuteResponse, err error, budget time.Duration, log logrus.FieldLogger) error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		s.metrics.failures.WithLabelValues("timeout").Inc()
 		log.WithError(err).Warn("judge did not answer before the deadline")
-		return nil, fiber.NewError(fiber.StatusGatewayTimeout, fmt.Sprintf("no result within %s", budget.Round(time.Second)))
+		return fiber.NewError(fiber.StatusGatewayTimeout, fmt.Sprintf("no result within %s", budget.Round(time.Second)))
 	case err != nil:
 		s.metrics.failures.WithLabelValues("internal").Inc()
 		log.WithError(err).Error("judge failed")
-		return nil, errInternal
+		return errInternal
 	case resp == nil:
 		log.Error("judge returned neither a response nor an error")
-		return nil, errInternal
+		return errInternal
 	}
 
 	switch resp.Failure {
 	case messages.Failure_FAILURE_NONE:
+		return nil
 	case messages.Failure_FAILURE_BUSY:
 		s.metrics.failures.WithLabelValues("busy").Inc()
-		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
-		return nil, fiber.NewError(fiber.StatusServiceUnavailable, orDefault(resp.Error, "all sandboxes are busy and the queue is full; retry later"))
+		if c != nil {
+			c.Set(fiber.HeaderRetryAfter, retryAfterSeconds)
+		}
+		return fiber.NewError(fiber.StatusServiceUnavailable, orDefault(resp.Error, "all sandboxes are busy and the queue is full; retry later"))
 	default: // FAILURE_INTERNAL, and anything newer we do not know
 		s.metrics.failures.WithLabelValues("internal").Inc()
 		log.WithField("failure", resp.Failure.String()).WithField("error", resp.Error).Error("job not judged")
-		return nil, fiber.NewError(fiber.StatusInternalServerError, orDefault(resp.Error, "the job could not be judged"))
+		return fiber.NewError(fiber.StatusInternalServerError, orDefault(resp.Error, "the job could not be judged"))
 	}
-
-	s.metrics.jobs.WithLabelValues(language, resp.Status).Inc()
-	s.metrics.latency.WithLabelValues(language).Observe(time.Since(start).Seconds())
-	return resp, nil
 }
 
 // executeRequest builds the ExecuteRequest of a validated request, shared
@@ -212,6 +223,11 @@ func renderResult(resp *messages.ExecuteResponse, id string) ([]byte, error) {
 // A panic in the Judge is caught here too, because it runs on its own
 // goroutine where the recover middleware cannot see it.
 func (s *server) execute(ctx context.Context, req *messages.ExecuteRequest) (*messages.ExecuteResponse, error) {
+	return s.executeWith(ctx, req, s.judge.Execute)
+}
+
+// executeWith is execute through call, a Judge's method.
+func (s *server) executeWith(ctx context.Context, req *messages.ExecuteRequest, call func(context.Context, *messages.ExecuteRequest) (*messages.ExecuteResponse, error)) (*messages.ExecuteResponse, error) {
 	type result struct {
 		resp *messages.ExecuteResponse
 		err  error
@@ -227,7 +243,7 @@ func (s *server) execute(ctx context.Context, req *messages.ExecuteRequest) (*me
 				done <- result{err: fmt.Errorf("judge panicked: %v", r)}
 			}
 		}()
-		resp, err := s.judge.Execute(ctx, req)
+		resp, err := call(ctx, req)
 		done <- result{resp, err}
 	}()
 	select {

@@ -54,6 +54,12 @@ var (
 	restartsDesc  = prometheus.NewDesc("pecan_sandbox_restarts_total", "Sandbox restarts since the server started.", nil, nil)
 	queueDesc     = prometheus.NewDesc("pecan_queue_length", "Requests waiting for an idle sandbox.", nil, nil)
 	compilesDesc  = prometheus.NewDesc("pecan_compiles_total", "Compiles this node ran, by language.", []string{"language"}, nil)
+
+	submissionsDesc   = prometheus.NewDesc("pecan_submissions_running", "Submissions this node coordinates.", nil, nil)
+	testsDesc         = prometheus.NewDesc("pecan_tests_in_flight", "Tests of this node's submissions handed to sandboxes, here or on members, not answered yet.", nil, nil)
+	artifactsDesc     = prometheus.NewDesc("pecan_artifact_cache_lookups_total", "Compile cache lookups by result (hit, miss).", []string{"result"}, nil)
+	artifactBytesDesc = prometheus.NewDesc("pecan_artifact_cache_bytes", "Bytes of compiled programs the compile cache holds.", nil, nil)
+	fetchedDesc       = prometheus.NewDesc("pecan_fetched_bytes_total", "Bytes of test data and compiled programs fetched from cluster members.", nil, nil)
 )
 
 // poolCollector reads the pool's status at scrape time, so /metrics and
@@ -65,6 +71,11 @@ func (p poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- restartsDesc
 	ch <- queueDesc
 	ch <- compilesDesc
+	ch <- submissionsDesc
+	ch <- testsDesc
+	ch <- artifactsDesc
+	ch <- artifactBytesDesc
+	ch <- fetchedDesc
 }
 
 func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
@@ -83,6 +94,12 @@ func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
 	for lang, n := range st.Compiles {
 		ch <- prometheus.MustNewConstMetric(compilesDesc, prometheus.CounterValue, float64(n), lang)
 	}
+	ch <- prometheus.MustNewConstMetric(submissionsDesc, prometheus.GaugeValue, float64(st.SubmissionsRunning))
+	ch <- prometheus.MustNewConstMetric(testsDesc, prometheus.GaugeValue, float64(st.TestsInFlight))
+	ch <- prometheus.MustNewConstMetric(artifactsDesc, prometheus.CounterValue, float64(st.ArtifactHits), "hit")
+	ch <- prometheus.MustNewConstMetric(artifactsDesc, prometheus.CounterValue, float64(st.ArtifactMisses), "miss")
+	ch <- prometheus.MustNewConstMetric(artifactBytesDesc, prometheus.GaugeValue, float64(st.ArtifactCacheBytes))
+	ch <- prometheus.MustNewConstMetric(fetchedDesc, prometheus.CounterValue, float64(st.FetchedBytes))
 }
 
 var (

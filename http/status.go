@@ -65,6 +65,14 @@ type sandboxStatus struct {
 	Restarts    int64  `json:"restarts"`
 	QueueLength int32  `json:"queue_length"`
 	Node        string `json:"node"`
+	// Submissions: those this node coordinates, their tests handed to
+	// sandboxes, the compile cache and what came from members.
+	SubmissionsRunning int32 `json:"submissions_running"`
+	TestsInFlight      int32 `json:"tests_in_flight"`
+	ArtifactHits       int64 `json:"artifact_cache_hits"`
+	ArtifactMisses     int64 `json:"artifact_cache_misses"`
+	ArtifactBytes      int64 `json:"artifact_cache_bytes"`
+	FetchedBytes       int64 `json:"fetched_bytes"`
 	// Cluster is present on a cluster member only.
 	Cluster *clusterStatus `json:"cluster,omitempty"`
 }
@@ -86,6 +94,13 @@ func toStatus(st *messages.PoolStatus) sandboxStatus {
 		Restarts:    st.Restarts,
 		QueueLength: st.QueueLength,
 		Node:        st.Node,
+
+		SubmissionsRunning: st.SubmissionsRunning,
+		TestsInFlight:      st.TestsInFlight,
+		ArtifactHits:       st.ArtifactHits,
+		ArtifactMisses:     st.ArtifactMisses,
+		ArtifactBytes:      st.ArtifactCacheBytes,
+		FetchedBytes:       st.FetchedBytes,
 	}
 }
 
@@ -105,6 +120,8 @@ func toClusterStatus(members []*messages.PoolStatus) *clusterStatus {
 		t.Starting += ms.Starting
 		t.Restarts += ms.Restarts
 		t.QueueLength += ms.QueueLength
+		t.SubmissionsRunning += ms.SubmissionsRunning
+		t.TestsInFlight += ms.TestsInFlight
 	}
 	return cs
 }

@@ -49,6 +49,8 @@ type testResponse struct {
 	Signal   int32    `json:"signal"`
 	Feedback string   `json:"feedback,omitempty"`
 	Score    *float64 `json:"score,omitempty"`
+	// Node ran the test (a cluster spreads a submission's tests).
+	Node string `json:"node,omitempty"`
 }
 
 func renderSubmission(resp *messages.ExecuteResponse, id string) ([]byte, error) {
@@ -67,15 +69,16 @@ func renderSubmission(resp *messages.ExecuteResponse, id string) ([]byte, error)
 	return json.Marshal(out)
 }
 
-// renderTest is one test of a submission's answer, with its score when
-// the problem is scored.
+// renderTest is one test of a submission's answer; scored says the
+// problem is scored, so the test has a score.
 func renderTest(t *messages.TestResult, scored bool) testResponse {
 	tr := testResponse{
 		Name: t.Name, Group: t.Group, Code: t.Code, Status: t.Status, Time: t.Time, Memory: t.MemoryKib,
-		WallTime: t.WallTime, ExitCode: t.ExitCode, Signal: t.Signal, Feedback: t.Feedback,
+		WallTime: t.WallTime, ExitCode: t.ExitCode, Signal: t.Signal, Feedback: t.Feedback, Node: t.Node,
 	}
 	if scored {
-		tr.Score = &t.Score
+		score := t.Score
+		tr.Score = &score
 	}
 	return tr
 }
@@ -88,6 +91,9 @@ func (s *server) judgeSubmission(c *fiber.Ctx) error {
 	_, req, budget, err := s.readSubmission(c)
 	if err != nil {
 		return err
+	}
+	if wantsEventStream(c.Get(fiber.HeaderAccept)) {
+		return s.streamSubmission(c, req, budget, req.Language)
 	}
 	return s.judgeAndAnswer(c, req, budget, req.Language)
 }

@@ -23,6 +23,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type StepKind int32
+
+const (
+	StepKind_STEP_KIND_UNSPECIFIED StepKind = 0
+	// Compile the program (or find it in the compile cache) and prepare
+	// the validator; the answer carries the artifact's digest.
+	StepKind_STEP_KIND_COMPILE StepKind = 1
+	// Run the compiled program on one test and judge it; the answer
+	// carries that test's result.
+	StepKind_STEP_KIND_TEST StepKind = 2
+)
+
+// Enum value maps for StepKind.
+var (
+	StepKind_name = map[int32]string{
+		0: "STEP_KIND_UNSPECIFIED",
+		1: "STEP_KIND_COMPILE",
+		2: "STEP_KIND_TEST",
+	}
+	StepKind_value = map[string]int32{
+		"STEP_KIND_UNSPECIFIED": 0,
+		"STEP_KIND_COMPILE":     1,
+		"STEP_KIND_TEST":        2,
+	}
+)
+
+func (x StepKind) Enum() *StepKind {
+	p := new(StepKind)
+	*p = x
+	return p
+}
+
+func (x StepKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StepKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_pecan_proto_enumTypes[0].Descriptor()
+}
+
+func (StepKind) Type() protoreflect.EnumType {
+	return &file_pecan_proto_enumTypes[0]
+}
+
+func (x StepKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StepKind.Descriptor instead.
+func (StepKind) EnumDescriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{0}
+}
+
 // Failure says why a request was not judged at all.
 type Failure int32
 
@@ -59,11 +112,11 @@ func (x Failure) String() string {
 }
 
 func (Failure) Descriptor() protoreflect.EnumDescriptor {
-	return file_pecan_proto_enumTypes[0].Descriptor()
+	return file_pecan_proto_enumTypes[1].Descriptor()
 }
 
 func (Failure) Type() protoreflect.EnumType {
-	return &file_pecan_proto_enumTypes[0]
+	return &file_pecan_proto_enumTypes[1]
 }
 
 func (x Failure) Number() protoreflect.EnumNumber {
@@ -72,7 +125,7 @@ func (x Failure) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Failure.Descriptor instead.
 func (Failure) EnumDescriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{0}
+	return file_pecan_proto_rawDescGZIP(), []int{1}
 }
 
 // Limits of one run, as asked by the client (already validated and
@@ -324,9 +377,16 @@ type Submission struct {
 	ProblemId string        `protobuf:"bytes,1,opt,name=problem_id,json=problemId,proto3" json:"problem_id,omitempty"`
 	Tests     []*InlineTest `protobuf:"bytes,2,rep,name=tests,proto3" json:"tests,omitempty"`
 	// mode is "first-failure" (later tests are Skipped) or "all".
-	Mode          string `protobuf:"bytes,3,opt,name=mode,proto3" json:"mode,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Mode string `protobuf:"bytes,3,opt,name=mode,proto3" json:"mode,omitempty"`
+	// step, set by a submission's coordinator, makes the request one part
+	// of the submission for one sandbox; unset, the request is the whole
+	// submission.
+	Step *Step `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
+	// max_parallel_tests, when positive, lowers the node's bound on the
+	// tests of this submission running at once.
+	MaxParallelTests int32 `protobuf:"varint,5,opt,name=max_parallel_tests,json=maxParallelTests,proto3" json:"max_parallel_tests,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Submission) Reset() {
@@ -380,6 +440,406 @@ func (x *Submission) GetMode() string {
 	return ""
 }
 
+func (x *Submission) GetStep() *Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *Submission) GetMaxParallelTests() int32 {
+	if x != nil {
+		return x.MaxParallelTests
+	}
+	return 0
+}
+
+// Step is one part of a submission, handed to one sandbox.
+type Step struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  StepKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=pecan.v1.StepKind" json:"kind,omitempty"`
+	// test is the test's index among the problem's tests (a stored
+	// problem), or among the original request's inline tests, of which the
+	// step's request carries only this one.
+	Test int32 `protobuf:"varint,2,opt,name=test,proto3" json:"test,omitempty"`
+	// artifact is the digest of the compiled program (test steps).
+	Artifact string `protobuf:"bytes,3,opt,name=artifact,proto3" json:"artifact,omitempty"`
+	// origin is the remoting address of the node whose coordinator sent
+	// the step: a member lacking a blob (test data, the artifact) fetches
+	// it from there by digest.
+	Origin string `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	// manifest is the digest of the stored problem's manifest (JSON), which
+	// a member lacking the problem fetches from origin.
+	Manifest      string `protobuf:"bytes,5,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Step) Reset() {
+	*x = Step{}
+	mi := &file_pecan_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Step) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Step) ProtoMessage() {}
+
+func (x *Step) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Step.ProtoReflect.Descriptor instead.
+func (*Step) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Step) GetKind() StepKind {
+	if x != nil {
+		return x.Kind
+	}
+	return StepKind_STEP_KIND_UNSPECIFIED
+}
+
+func (x *Step) GetTest() int32 {
+	if x != nil {
+		return x.Test
+	}
+	return 0
+}
+
+func (x *Step) GetArtifact() string {
+	if x != nil {
+		return x.Artifact
+	}
+	return ""
+}
+
+func (x *Step) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *Step) GetManifest() string {
+	if x != nil {
+		return x.Manifest
+	}
+	return ""
+}
+
+// CancelStep tells the member running a submission's step that its
+// coordinator no longer needs it.
+type CancelStep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelStep) Reset() {
+	*x = CancelStep{}
+	mi := &file_pecan_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelStep) ProtoMessage() {}
+
+func (x *CancelStep) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelStep.ProtoReflect.Descriptor instead.
+func (*CancelStep) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CancelStep) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// BlobRequest asks a node for bytes of a blob it holds (test data or an
+// artifact), from offset, at most max_bytes of them.
+type BlobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Digest        string                 `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	MaxBytes      int32                  `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobRequest) Reset() {
+	*x = BlobRequest{}
+	mi := &file_pecan_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobRequest) ProtoMessage() {}
+
+func (x *BlobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobRequest.ProtoReflect.Descriptor instead.
+func (*BlobRequest) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *BlobRequest) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *BlobRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *BlobRequest) GetMaxBytes() int32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+// BlobChunk answers a BlobRequest: data from offset; eof when it reaches
+// the end; error when the node has no such blob.
+type BlobChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Digest        string                 `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	Eof           bool                   `protobuf:"varint,4,opt,name=eof,proto3" json:"eof,omitempty"`
+	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobChunk) Reset() {
+	*x = BlobChunk{}
+	mi := &file_pecan_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobChunk) ProtoMessage() {}
+
+func (x *BlobChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobChunk.ProtoReflect.Descriptor instead.
+func (*BlobChunk) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BlobChunk) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *BlobChunk) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *BlobChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *BlobChunk) GetEof() bool {
+	if x != nil {
+		return x.Eof
+	}
+	return false
+}
+
+func (x *BlobChunk) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// Artifact is a compiled program as the compile cache keeps it: the
+// files the compile left in the work directory and its messages.
+type Artifact struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Files         []*ArtifactFile        `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	CompileOutput string                 `protobuf:"bytes,2,opt,name=compile_output,json=compileOutput,proto3" json:"compile_output,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Artifact) Reset() {
+	*x = Artifact{}
+	mi := &file_pecan_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Artifact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Artifact) ProtoMessage() {}
+
+func (x *Artifact) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
+func (*Artifact) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Artifact) GetFiles() []*ArtifactFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *Artifact) GetCompileOutput() string {
+	if x != nil {
+		return x.CompileOutput
+	}
+	return ""
+}
+
+type ArtifactFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Mode          uint32                 `protobuf:"varint,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArtifactFile) Reset() {
+	*x = ArtifactFile{}
+	mi := &file_pecan_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArtifactFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArtifactFile) ProtoMessage() {}
+
+func (x *ArtifactFile) ProtoReflect() protoreflect.Message {
+	mi := &file_pecan_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArtifactFile.ProtoReflect.Descriptor instead.
+func (*ArtifactFile) Descriptor() ([]byte, []int) {
+	return file_pecan_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ArtifactFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ArtifactFile) GetMode() uint32 {
+	if x != nil {
+		return x.Mode
+	}
+	return 0
+}
+
+func (x *ArtifactFile) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type InlineTest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -391,7 +851,7 @@ type InlineTest struct {
 
 func (x *InlineTest) Reset() {
 	*x = InlineTest{}
-	mi := &file_pecan_proto_msgTypes[4]
+	mi := &file_pecan_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +863,7 @@ func (x *InlineTest) String() string {
 func (*InlineTest) ProtoMessage() {}
 
 func (x *InlineTest) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[4]
+	mi := &file_pecan_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +876,7 @@ func (x *InlineTest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InlineTest.ProtoReflect.Descriptor instead.
 func (*InlineTest) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{4}
+	return file_pecan_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InlineTest) GetName() string {
@@ -455,15 +915,19 @@ type TestResult struct {
 	// feedback is the validator's message (capped), or the reason of an
 	// InternalError.
 	Feedback string `protobuf:"bytes,10,opt,name=feedback,proto3" json:"feedback,omitempty"`
-	// score is the test's score on a scoring problem.
-	Score         float64 `protobuf:"fixed64,11,opt,name=score,proto3" json:"score,omitempty"`
+	// score is the test's score on a scoring problem; has_score says the
+	// validator gave one.
+	Score    float64 `protobuf:"fixed64,11,opt,name=score,proto3" json:"score,omitempty"`
+	HasScore bool    `protobuf:"varint,12,opt,name=has_score,json=hasScore,proto3" json:"has_score,omitempty"`
+	// node ran the test.
+	Node          string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TestResult) Reset() {
 	*x = TestResult{}
-	mi := &file_pecan_proto_msgTypes[5]
+	mi := &file_pecan_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +939,7 @@ func (x *TestResult) String() string {
 func (*TestResult) ProtoMessage() {}
 
 func (x *TestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[5]
+	mi := &file_pecan_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +952,7 @@ func (x *TestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestResult.ProtoReflect.Descriptor instead.
 func (*TestResult) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{5}
+	return file_pecan_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TestResult) GetName() string {
@@ -568,6 +1032,20 @@ func (x *TestResult) GetScore() float64 {
 	return 0
 }
 
+func (x *TestResult) GetHasScore() bool {
+	if x != nil {
+		return x.HasScore
+	}
+	return false
+}
+
+func (x *TestResult) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 // ExecuteResponse is the judged result of an ExecuteRequest.
 type ExecuteResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -598,14 +1076,17 @@ type ExecuteResponse struct {
 	HasScore bool    `protobuf:"varint,20,opt,name=has_score,json=hasScore,proto3" json:"has_score,omitempty"`
 	// submission marks the answer to a submission (tests, score), which
 	// renders differently from judge-single's.
-	Submission    bool `protobuf:"varint,21,opt,name=submission,proto3" json:"submission,omitempty"`
+	Submission bool `protobuf:"varint,21,opt,name=submission,proto3" json:"submission,omitempty"`
+	// artifact is the compiled program's digest, in the answer to a
+	// compile step.
+	Artifact      string `protobuf:"bytes,22,opt,name=artifact,proto3" json:"artifact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExecuteResponse) Reset() {
 	*x = ExecuteResponse{}
-	mi := &file_pecan_proto_msgTypes[6]
+	mi := &file_pecan_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +1098,7 @@ func (x *ExecuteResponse) String() string {
 func (*ExecuteResponse) ProtoMessage() {}
 
 func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[6]
+	mi := &file_pecan_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +1111,7 @@ func (x *ExecuteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteResponse) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{6}
+	return file_pecan_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExecuteResponse) GetRequestId() string {
@@ -780,6 +1261,13 @@ func (x *ExecuteResponse) GetSubmission() bool {
 	return false
 }
 
+func (x *ExecuteResponse) GetArtifact() string {
+	if x != nil {
+		return x.Artifact
+	}
+	return ""
+}
+
 // PoolStatus is a snapshot of a node's sandbox pool.
 type PoolStatus struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -798,14 +1286,25 @@ type PoolStatus struct {
 	// query on a clustered node; never in the status members exchange.
 	Members []*PoolStatus `protobuf:"bytes,10,rep,name=members,proto3" json:"members,omitempty"`
 	// compiles counts this node's compiles by language id.
-	Compiles      map[string]int64 `protobuf:"bytes,11,rep,name=compiles,proto3" json:"compiles,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Compiles map[string]int64 `protobuf:"bytes,11,rep,name=compiles,proto3" json:"compiles,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// submissions_running counts the submissions this node coordinates;
+	// tests_in_flight their tests handed to sandboxes and not answered.
+	SubmissionsRunning int32 `protobuf:"varint,12,opt,name=submissions_running,json=submissionsRunning,proto3" json:"submissions_running,omitempty"`
+	TestsInFlight      int32 `protobuf:"varint,13,opt,name=tests_in_flight,json=testsInFlight,proto3" json:"tests_in_flight,omitempty"`
+	// artifact_hits and artifact_misses count the compile cache's answers;
+	// artifact_cache_bytes is what it holds.
+	ArtifactHits       int64 `protobuf:"varint,14,opt,name=artifact_hits,json=artifactHits,proto3" json:"artifact_hits,omitempty"`
+	ArtifactMisses     int64 `protobuf:"varint,15,opt,name=artifact_misses,json=artifactMisses,proto3" json:"artifact_misses,omitempty"`
+	ArtifactCacheBytes int64 `protobuf:"varint,16,opt,name=artifact_cache_bytes,json=artifactCacheBytes,proto3" json:"artifact_cache_bytes,omitempty"`
+	// fetched_bytes counts blob bytes this node fetched from members.
+	FetchedBytes  int64 `protobuf:"varint,17,opt,name=fetched_bytes,json=fetchedBytes,proto3" json:"fetched_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PoolStatus) Reset() {
 	*x = PoolStatus{}
-	mi := &file_pecan_proto_msgTypes[7]
+	mi := &file_pecan_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +1316,7 @@ func (x *PoolStatus) String() string {
 func (*PoolStatus) ProtoMessage() {}
 
 func (x *PoolStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_pecan_proto_msgTypes[7]
+	mi := &file_pecan_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +1329,7 @@ func (x *PoolStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolStatus.ProtoReflect.Descriptor instead.
 func (*PoolStatus) Descriptor() ([]byte, []int) {
-	return file_pecan_proto_rawDescGZIP(), []int{7}
+	return file_pecan_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PoolStatus) GetAvailable() int32 {
@@ -910,6 +1409,48 @@ func (x *PoolStatus) GetCompiles() map[string]int64 {
 	return nil
 }
 
+func (x *PoolStatus) GetSubmissionsRunning() int32 {
+	if x != nil {
+		return x.SubmissionsRunning
+	}
+	return 0
+}
+
+func (x *PoolStatus) GetTestsInFlight() int32 {
+	if x != nil {
+		return x.TestsInFlight
+	}
+	return 0
+}
+
+func (x *PoolStatus) GetArtifactHits() int64 {
+	if x != nil {
+		return x.ArtifactHits
+	}
+	return 0
+}
+
+func (x *PoolStatus) GetArtifactMisses() int64 {
+	if x != nil {
+		return x.ArtifactMisses
+	}
+	return 0
+}
+
+func (x *PoolStatus) GetArtifactCacheBytes() int64 {
+	if x != nil {
+		return x.ArtifactCacheBytes
+	}
+	return 0
+}
+
+func (x *PoolStatus) GetFetchedBytes() int64 {
+	if x != nil {
+		return x.FetchedBytes
+	}
+	return 0
+}
+
 var File_pecan_proto protoreflect.FileDescriptor
 
 const file_pecan_proto_rawDesc = "" +
@@ -939,18 +1480,47 @@ const file_pecan_proto_rawDesc = "" +
 	"\n" +
 	"SourceFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\fR\acontent\"k\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"\xbd\x01\n" +
 	"\n" +
 	"Submission\x12\x1d\n" +
 	"\n" +
 	"problem_id\x18\x01 \x01(\tR\tproblemId\x12*\n" +
 	"\x05tests\x18\x02 \x03(\v2\x14.pecan.v1.InlineTestR\x05tests\x12\x12\n" +
-	"\x04mode\x18\x03 \x01(\tR\x04mode\"N\n" +
+	"\x04mode\x18\x03 \x01(\tR\x04mode\x12\"\n" +
+	"\x04step\x18\x04 \x01(\v2\x0e.pecan.v1.StepR\x04step\x12,\n" +
+	"\x12max_parallel_tests\x18\x05 \x01(\x05R\x10maxParallelTests\"\x92\x01\n" +
+	"\x04Step\x12&\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x12.pecan.v1.StepKindR\x04kind\x12\x12\n" +
+	"\x04test\x18\x02 \x01(\x05R\x04test\x12\x1a\n" +
+	"\bartifact\x18\x03 \x01(\tR\bartifact\x12\x16\n" +
+	"\x06origin\x18\x04 \x01(\tR\x06origin\x12\x1a\n" +
+	"\bmanifest\x18\x05 \x01(\tR\bmanifest\"+\n" +
+	"\n" +
+	"CancelStep\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\"Z\n" +
+	"\vBlobRequest\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\tR\x06digest\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x1b\n" +
+	"\tmax_bytes\x18\x03 \x01(\x05R\bmaxBytes\"w\n" +
+	"\tBlobChunk\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\tR\x06digest\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12\x10\n" +
+	"\x03eof\x18\x04 \x01(\bR\x03eof\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"_\n" +
+	"\bArtifact\x12,\n" +
+	"\x05files\x18\x01 \x03(\v2\x16.pecan.v1.ArtifactFileR\x05files\x12%\n" +
+	"\x0ecompile_output\x18\x02 \x01(\tR\rcompileOutput\"J\n" +
+	"\fArtifactFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04mode\x18\x02 \x01(\rR\x04mode\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"N\n" +
 	"\n" +
 	"InlineTest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05stdin\x18\x02 \x01(\fR\x05stdin\x12\x16\n" +
-	"\x06answer\x18\x03 \x01(\fR\x06answer\"\x99\x02\n" +
+	"\x06answer\x18\x03 \x01(\fR\x06answer\"\xca\x02\n" +
 	"\n" +
 	"TestResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
@@ -965,7 +1535,9 @@ const file_pecan_proto_rawDesc = "" +
 	"\x06signal\x18\t \x01(\x05R\x06signal\x12\x1a\n" +
 	"\bfeedback\x18\n" +
 	" \x01(\tR\bfeedback\x12\x14\n" +
-	"\x05score\x18\v \x01(\x01R\x05score\"\xfe\x04\n" +
+	"\x05score\x18\v \x01(\x01R\x05score\x12\x1b\n" +
+	"\thas_score\x18\f \x01(\bR\bhasScore\x12\x12\n" +
+	"\x04node\x18\r \x01(\tR\x04node\"\x9a\x05\n" +
 	"\x0fExecuteResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12+\n" +
@@ -992,7 +1564,8 @@ const file_pecan_proto_rawDesc = "" +
 	"\thas_score\x18\x14 \x01(\bR\bhasScore\x12\x1e\n" +
 	"\n" +
 	"submission\x18\x15 \x01(\bR\n" +
-	"submission\"\xa4\x03\n" +
+	"submission\x12\x1a\n" +
+	"\bartifact\x18\x16 \x01(\tR\bartifact\"\xa2\x05\n" +
 	"\n" +
 	"PoolStatus\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\x05R\tavailable\x12\x12\n" +
@@ -1006,10 +1579,20 @@ const file_pecan_proto_rawDesc = "" +
 	"\aaddress\x18\t \x01(\tR\aaddress\x12.\n" +
 	"\amembers\x18\n" +
 	" \x03(\v2\x14.pecan.v1.PoolStatusR\amembers\x12>\n" +
-	"\bcompiles\x18\v \x03(\v2\".pecan.v1.PoolStatus.CompilesEntryR\bcompiles\x1a;\n" +
+	"\bcompiles\x18\v \x03(\v2\".pecan.v1.PoolStatus.CompilesEntryR\bcompiles\x12/\n" +
+	"\x13submissions_running\x18\f \x01(\x05R\x12submissionsRunning\x12&\n" +
+	"\x0ftests_in_flight\x18\r \x01(\x05R\rtestsInFlight\x12#\n" +
+	"\rartifact_hits\x18\x0e \x01(\x03R\fartifactHits\x12'\n" +
+	"\x0fartifact_misses\x18\x0f \x01(\x03R\x0eartifactMisses\x120\n" +
+	"\x14artifact_cache_bytes\x18\x10 \x01(\x03R\x12artifactCacheBytes\x12#\n" +
+	"\rfetched_bytes\x18\x11 \x01(\x03R\ffetchedBytes\x1a;\n" +
 	"\rCompilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*C\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*P\n" +
+	"\bStepKind\x12\x19\n" +
+	"\x15STEP_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11STEP_KIND_COMPILE\x10\x01\x12\x12\n" +
+	"\x0eSTEP_KIND_TEST\x10\x02*C\n" +
 	"\aFailure\x12\x10\n" +
 	"\fFAILURE_NONE\x10\x00\x12\x10\n" +
 	"\fFAILURE_BUSY\x10\x01\x12\x14\n" +
@@ -1027,34 +1610,44 @@ func file_pecan_proto_rawDescGZIP() []byte {
 	return file_pecan_proto_rawDescData
 }
 
-var file_pecan_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pecan_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_pecan_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_pecan_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_pecan_proto_goTypes = []any{
-	(Failure)(0),            // 0: pecan.v1.Failure
-	(*Limits)(nil),          // 1: pecan.v1.Limits
-	(*ExecuteRequest)(nil),  // 2: pecan.v1.ExecuteRequest
-	(*SourceFile)(nil),      // 3: pecan.v1.SourceFile
-	(*Submission)(nil),      // 4: pecan.v1.Submission
-	(*InlineTest)(nil),      // 5: pecan.v1.InlineTest
-	(*TestResult)(nil),      // 6: pecan.v1.TestResult
-	(*ExecuteResponse)(nil), // 7: pecan.v1.ExecuteResponse
-	(*PoolStatus)(nil),      // 8: pecan.v1.PoolStatus
-	nil,                     // 9: pecan.v1.PoolStatus.CompilesEntry
+	(StepKind)(0),           // 0: pecan.v1.StepKind
+	(Failure)(0),            // 1: pecan.v1.Failure
+	(*Limits)(nil),          // 2: pecan.v1.Limits
+	(*ExecuteRequest)(nil),  // 3: pecan.v1.ExecuteRequest
+	(*SourceFile)(nil),      // 4: pecan.v1.SourceFile
+	(*Submission)(nil),      // 5: pecan.v1.Submission
+	(*Step)(nil),            // 6: pecan.v1.Step
+	(*CancelStep)(nil),      // 7: pecan.v1.CancelStep
+	(*BlobRequest)(nil),     // 8: pecan.v1.BlobRequest
+	(*BlobChunk)(nil),       // 9: pecan.v1.BlobChunk
+	(*Artifact)(nil),        // 10: pecan.v1.Artifact
+	(*ArtifactFile)(nil),    // 11: pecan.v1.ArtifactFile
+	(*InlineTest)(nil),      // 12: pecan.v1.InlineTest
+	(*TestResult)(nil),      // 13: pecan.v1.TestResult
+	(*ExecuteResponse)(nil), // 14: pecan.v1.ExecuteResponse
+	(*PoolStatus)(nil),      // 15: pecan.v1.PoolStatus
+	nil,                     // 16: pecan.v1.PoolStatus.CompilesEntry
 }
 var file_pecan_proto_depIdxs = []int32{
-	1, // 0: pecan.v1.ExecuteRequest.limits:type_name -> pecan.v1.Limits
-	3, // 1: pecan.v1.ExecuteRequest.files:type_name -> pecan.v1.SourceFile
-	4, // 2: pecan.v1.ExecuteRequest.submission:type_name -> pecan.v1.Submission
-	5, // 3: pecan.v1.Submission.tests:type_name -> pecan.v1.InlineTest
-	0, // 4: pecan.v1.ExecuteResponse.failure:type_name -> pecan.v1.Failure
-	6, // 5: pecan.v1.ExecuteResponse.tests:type_name -> pecan.v1.TestResult
-	8, // 6: pecan.v1.PoolStatus.members:type_name -> pecan.v1.PoolStatus
-	9, // 7: pecan.v1.PoolStatus.compiles:type_name -> pecan.v1.PoolStatus.CompilesEntry
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	2,  // 0: pecan.v1.ExecuteRequest.limits:type_name -> pecan.v1.Limits
+	4,  // 1: pecan.v1.ExecuteRequest.files:type_name -> pecan.v1.SourceFile
+	5,  // 2: pecan.v1.ExecuteRequest.submission:type_name -> pecan.v1.Submission
+	12, // 3: pecan.v1.Submission.tests:type_name -> pecan.v1.InlineTest
+	6,  // 4: pecan.v1.Submission.step:type_name -> pecan.v1.Step
+	0,  // 5: pecan.v1.Step.kind:type_name -> pecan.v1.StepKind
+	11, // 6: pecan.v1.Artifact.files:type_name -> pecan.v1.ArtifactFile
+	1,  // 7: pecan.v1.ExecuteResponse.failure:type_name -> pecan.v1.Failure
+	13, // 8: pecan.v1.ExecuteResponse.tests:type_name -> pecan.v1.TestResult
+	15, // 9: pecan.v1.PoolStatus.members:type_name -> pecan.v1.PoolStatus
+	16, // 10: pecan.v1.PoolStatus.compiles:type_name -> pecan.v1.PoolStatus.CompilesEntry
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_pecan_proto_init() }
@@ -1067,8 +1660,8 @@ func file_pecan_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pecan_proto_rawDesc), len(file_pecan_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   9,
+			NumEnums:      2,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

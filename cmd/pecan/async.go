@@ -50,11 +50,9 @@ func openAsync(cfg config.Config, logger *log.Logger) (*async.Manager, error) {
 }
 
 // asyncAPI adapts the async Manager to the HTTP layer's Async interface,
-// so neither package imports the other. progress, when set, holds the
-// tests decided so far of the submissions it queues.
+// so neither package imports the other.
 type asyncAPI struct {
-	m        *async.Manager
-	progress *testProgress
+	m *async.Manager
 }
 
 func (a asyncAPI) Submit(ctx context.Context, j pecanhttp.AsyncJob, key string) (string, error) {
@@ -67,8 +65,6 @@ func (a asyncAPI) Submit(ctx context.Context, j pecanhttp.AsyncJob, key string) 
 		return "", pecanhttp.ErrAsyncFull
 	case errors.Is(err, async.ErrBadWebhook):
 		return "", fmt.Errorf("%w: %v", pecanhttp.ErrAsyncInvalid, err)
-	case err == nil && a.progress != nil && j.Request.GetSubmission() != nil:
-		a.progress.watch(id)
 	}
 	return id, err
 }
@@ -85,15 +81,11 @@ func (a asyncAPI) Result(ctx context.Context, id string) (*pecanhttp.AsyncResult
 	if !st.FinishedAt.IsZero() {
 		r.FinishedAt = &st.FinishedAt
 	}
+	if p := st.Progress; p != nil {
+		r.TestsDone, r.TestsTotal, r.Progress = &p.Done, &p.Total, p.Tests
+	}
 	if d := st.Webhook; d != nil {
 		r.Webhook = &pecanhttp.WebhookStatus{State: string(d.State), Attempts: d.Attempts, LastError: d.LastError}
-	}
-	if a.progress != nil {
-		if st.State == async.StateDone {
-			a.progress.forget(id) // res has every test now
-		} else {
-			r.Progress = a.progress.decided(id)
-		}
 	}
 	return r, nil
 }

@@ -32,7 +32,7 @@ func TestAsyncAPI(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	a := asyncAPI{m: m, progress: newTestProgress()}
+	a := asyncAPI{m: m}
 	ctx := context.Background()
 	job := func(hook string) pecanhttp.AsyncJob {
 		return pecanhttp.AsyncJob{Request: &messages.ExecuteRequest{RequestId: "id-" + hook, Language: "python"}, Budget: time.Second, WebhookURL: hook}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -187,7 +188,7 @@ func judgeProblemHere(f *serverFlags, j problemJob, archive []byte, contentType 
 	}
 	ctx := context.Background()
 	lines := newTestPrinter(os.Stdout)
-	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores, onTestResult: func(_ string, t *messages.TestResult) { lines.print(t) }})
+	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores, artifacts: stores.artifacts, onTestResult: func(_ string, t *messages.TestResult) { lines.print(t) }})
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +233,8 @@ func problemLimits(cfg config.Config, j problemJob) *messages.Limits {
 }
 
 // judgeProblemRemote uploads the package to the server and judges the
-// submission there; the tests are printed once the answer is in.
+// submission there, showing a progress bar as tests finish; the tests
+// are printed in order once the answer is in.
 func judgeProblemRemote(j problemJob, archive []byte, contentType string, sources []*messages.SourceFile) (*messages.ExecuteResponse, error) {
 	base := strings.TrimRight(j.server, "/")
 	client := tokenClient(30*time.Minute, j.token)
@@ -268,7 +270,7 @@ func judgeProblemRemote(j problemJob, archive []byte, contentType string, source
 		} `json:"tests"`
 		CompileOutput string `json:"compile_output"`
 	}
-	if err := callJSON(client, base+"/v1/judge/submission", "application/json", b, &ans); err != nil {
+	if err := streamSubmission(client, base+"/v1/judge/submission", b, newProgressBar(os.Stderr), &ans); err != nil {
 		return nil, err
 	}
 	res := &messages.ExecuteResponse{Status: ans.Status, Code: ans.Code, Time: ans.Time, MemoryKib: ans.Memory, CompileOutput: ans.CompileOutput}
@@ -300,6 +302,93 @@ func callJSON(c *http.Client, url, contentType string, body []byte, out any) err
 		return fmt.Errorf("server answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
 	return json.Unmarshal(b, out)
+}
+
+// streamSubmission posts a submission asking for its progress as
+// server-sent events: each "test" event moves bar, the "result" event is
+// decoded into out, an "error" event is the error.
+func streamSubmission(c *http.Client, url string, body []byte, bar *progressBar, out any) error {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return fmt.Errorf("server answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	defer bar.finish()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 64<<20) // the result event carries every test
+	var name string
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "event: "); ok {
+			name = v
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		switch name {
+		case "test":
+			var p struct {
+				Done  int `json:"tests_done"`
+				Total int `json:"tests_total"`
+			}
+			if json.Unmarshal([]byte(data), &p) == nil {
+				bar.show(p.Done, p.Total)
+			}
+		case "result":
+			return json.Unmarshal([]byte(data), out)
+		case "error":
+			var e struct {
+				Error  string `json:"error"`
+				Status int    `json:"status"`
+			}
+			if err := json.Unmarshal([]byte(data), &e); err != nil {
+				return fmt.Errorf("server sent an unreadable error: %s", data)
+			}
+			return fmt.Errorf("server answered %d: %s", e.Status, e.Error)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read the server's events: %w", err)
+	}
+	return errors.New("the server ended the event stream without a result")
+}
+
+// progressBar draws how many tests have finished on one line.
+type progressBar struct {
+	w     io.Writer
+	drawn bool
+}
+
+func newProgressBar(w io.Writer) *progressBar { return &progressBar{w: w} }
+
+const progressWidth = 40
+
+func (b *progressBar) show(done, total int) {
+	if total <= 0 {
+		return
+	}
+	n := min(done*progressWidth/total, progressWidth)
+	fmt.Fprintf(b.w, "\r[%s%s] %d/%d tests", strings.Repeat("#", n), strings.Repeat(".", progressWidth-n), done, total)
+	b.drawn = true
+}
+
+// finish ends the bar's line.
+func (b *progressBar) finish() {
+	if b.drawn {
+		fmt.Fprintln(b.w)
+	}
 }
 
 // testPrinter prints one line per test, as tests are decided.

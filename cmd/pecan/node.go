@@ -14,6 +14,7 @@ import (
 	"github.com/pecan-judge/pecan/actors"
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/container"
+	"github.com/pecan-judge/pecan/blob"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
@@ -35,6 +36,8 @@ type node struct {
 type nodeExtras struct {
 	// problems gives submissions their stored problems; nil for none.
 	problems actors.Problems
+	// artifacts is the compile cache; nil for none.
+	artifacts *blob.Cache
 	// onTestResult hears of each test as it is decided; nil for none.
 	onTestResult func(requestID string, t *messages.TestResult)
 }
@@ -88,16 +91,18 @@ func startNode(ctx context.Context, cfg config.Config, logger *log.Logger, extra
 		host = cl.Address()
 	}
 	pool, err := actors.Start(system, actors.Options{
-		PoolSize:     cfg.PoolSize,
-		QueueLength:  cfg.QueueLength,
-		Backend:      backend,
-		Languages:    langs,
-		Limits:       cfg.Limits,
-		Node:         host,
-		Logger:       logger,
-		Cluster:      cl,
-		Problems:     extras.problems,
-		OnTestResult: extras.onTestResult,
+		PoolSize:         cfg.PoolSize,
+		QueueLength:      cfg.QueueLength,
+		Backend:          backend,
+		Languages:        langs,
+		Limits:           cfg.Limits,
+		Node:             host,
+		Logger:           logger,
+		Cluster:          cl,
+		Problems:         extras.problems,
+		Artifacts:        extras.artifacts,
+		MaxParallelTests: cfg.Submissions.MaxParallelTests,
+		OnTestResult:     extras.onTestResult,
 	})
 	if err != nil {
 		if cl != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
@@ -13,10 +14,12 @@ import (
 	"github.com/pecan-judge/pecan/problems"
 )
 
-// problemStores are the blob store and the problem store over it.
+// problemStores are the blob store, the problem store over it and the
+// compile cache.
 type problemStores struct {
-	blobs    *blob.Store
-	problems *problems.Store
+	blobs     *blob.Store
+	problems  *problems.Store
+	artifacts *blob.Cache
 }
 
 // problemStoreDir is where both live: [problems] store_dir, else the data
@@ -28,8 +31,9 @@ func problemStoreDir(cfg config.Config) string {
 	return cfg.DataDir
 }
 
-// openProblems opens <store>/blobs and <store>/problems. The blob store is
-// locked: a second server on the same directory fails here, at once.
+// openProblems opens <store>/blobs, <store>/problems and the compile
+// cache <store>/artifacts. The blob stores are locked: a second server on
+// the same directory fails here, at once.
 func openProblems(cfg config.Config, logger log.FieldLogger) (*problemStores, error) {
 	dir := problemStoreDir(cfg)
 	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
@@ -50,11 +54,15 @@ func openProblems(cfg config.Config, logger log.FieldLogger) (*problemStores, er
 	if err != nil {
 		return nil, errors.Join(err, blobs.Close())
 	}
-	logger.WithFields(log.Fields{"dir": dir, "problems": len(store.List())}).Info("problem store opened")
-	return &problemStores{blobs: blobs, problems: store}, nil
+	artifacts, err := blob.OpenCache(filepath.Join(dir, "artifacts"), cfg.Submissions.ArtifactCacheMiB<<20)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("compile cache: %w", err), blobs.Close())
+	}
+	logger.WithFields(log.Fields{"dir": dir, "problems": len(store.List()), "artifact_bytes": artifacts.Bytes()}).Info("problem store opened")
+	return &problemStores{blobs: blobs, problems: store, artifacts: artifacts}, nil
 }
 
-func (s *problemStores) close() error { return s.blobs.Close() }
+func (s *problemStores) close() error { return errors.Join(s.artifacts.Close(), s.blobs.Close()) }
 
 // Problem and Open make the stores the pool's actors.Problems.
 func (s *problemStores) Problem(id string) (*problems.Problem, error) { return s.problems.Get(id) }

@@ -15,8 +15,17 @@ import (
 	"github.com/gofiber/fiber/v2"
 	log "github.com/sirupsen/logrus"
 
+	"github.com/pecan-judge/pecan/actors"
+	"github.com/pecan-judge/pecan/async"
 	"github.com/pecan-judge/pecan/config"
 	pecanhttp "github.com/pecan-judge/pecan/http"
+)
+
+// The pool streams a submission's progress to HTTP clients and to the
+// async queue's status.
+var (
+	_ pecanhttp.ProgressJudge = (*actors.Pool)(nil)
+	_ async.ProgressExecutor  = (*actors.Pool)(nil)
 )
 
 // shutdownGrace bounds how long in-flight requests may finish after
@@ -52,8 +61,7 @@ func serve(args []string) error {
 			logger.WithError(e).Error("closing the problem store")
 		}
 	}()
-	progress := newTestProgress()
-	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores, onTestResult: progress.add})
+	n, err := startNode(ctx, cfg, logger, nodeExtras{problems: stores, artifacts: stores.artifacts})
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -69,7 +77,7 @@ func serve(args []string) error {
 	}
 	opts := pecanhttp.Options{
 		Faults:           faults,
-		Async:            asyncAPI{am, progress},
+		Async:            asyncAPI{am},
 		Problems:         stores.problems,
 		MaxUploadBytes:   cfg.Problems.MaxUploadMiB << 20,
 		UploadTimeout:    config.Seconds(cfg.Problems.UploadTimeout),

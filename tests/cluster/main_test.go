@@ -13,6 +13,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -50,11 +51,16 @@ func TestMain(m *testing.M) {
 			if err != nil {
 				return nil, err
 			}
+			config, err := clusterConfig(e)
+			if err != nil {
+				return nil, err
+			}
 			for i, bind := range binds {
 				n, err := newNode(fmt.Sprintf("node%d", i+1), bind, binds)
 				if err != nil {
 					return nil, err
 				}
+				n.config = config
 				nodes = append(nodes, n)
 			}
 			// The first start prepares the language state the others
@@ -77,6 +83,22 @@ func TestMain(m *testing.M) {
 		},
 		After: stopNodes,
 	}))
+}
+
+// clusterConfig is the repository's pecan.toml with three tests of a
+// submission at once: a node's pool has one sandbox, and a submission's
+// tests are to run on every member.
+func clusterConfig(e testserver.Env) (string, error) {
+	conf, err := os.ReadFile(filepath.Join(e.Repo, "pecan.toml"))
+	if err != nil {
+		return "", err
+	}
+	c := strings.Replace(string(conf), "max_parallel_tests = 0", "max_parallel_tests = 3", 1)
+	if c == string(conf) {
+		return "", errors.New("pecan.toml has no max_parallel_tests = 0 to change")
+	}
+	path := filepath.Join(e.Tmp, "cluster.toml")
+	return path, os.WriteFile(path, []byte(c), 0o644)
 }
 
 // node is one cluster member: a server with its own copy of the binary

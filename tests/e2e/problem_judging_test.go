@@ -232,8 +232,11 @@ int main(int argc, char **argv) {
 	}))
 	for name, id := range map[string]string{"kattis": kattis, "testlib": testlib} {
 		t.Run(name, func(t *testing.T) {
+			// Sources of this subtest's own: the compile cache would serve
+			// the other subtest's programs.
+			own := "// " + name + "\n"
 			before := compiles(t, "c") + compiles(t, "cpp")
-			r := submit(t, id, "c", sumC, "")
+			r := submit(t, id, "c", own+sumC, "")
 			if r.Status != "Accepted" || len(r.Tests) != 3 {
 				t.Fatalf("sum in C: %s", r)
 			}
@@ -245,7 +248,7 @@ int main(int argc, char **argv) {
 			// The validator was compiled once (with the first submission),
 			// the C program once: a second C submission compiles only itself.
 			mid := compiles(t, "c") + compiles(t, "cpp")
-			submit(t, id, "c", sumC+"\n", "")
+			submit(t, id, "c", own+sumC+"\n", "")
 			if after := compiles(t, "c") + compiles(t, "cpp"); after != mid+1 || mid > before+2 {
 				t.Errorf("compiles %d -> %d -> %d: the validator must compile once per problem", before, mid, after)
 			}
@@ -396,6 +399,10 @@ func TestJudgeProblemCLI(t *testing.T) {
 			out, err := run(append(where.args, "--problem", pkg, good)...)
 			if err != nil || !strings.Contains(out, "secret/4") || !strings.Contains(out, "submission  Accepted") {
 				t.Errorf("good submission: %v\n%s", err, out)
+			}
+			// Against a server, a progress bar follows the tests' events.
+			if where.name == "server" && !strings.Contains(out, "] 4/4 tests") {
+				t.Errorf("no progress bar reaching 4/4 tests:\n%s", out)
 			}
 			out, err = run(append(where.args, "--problem", pkg, "--mode", "all", bad)...)
 			var exit *exec.ExitError

@@ -72,6 +72,29 @@ func TestSubmissionCompilesOnce(t *testing.T) {
 	}
 }
 
+// TestRejudgeCompilesOnce judges one C++ submission, then judges it
+// again 19 times (a rejudge): the compile cache serves the program it
+// compiled the first time. Like TestSubmissionCompilesOnce it is not
+// parallel, so no other compile is counted.
+func TestRejudgeCompilesOnce(t *testing.T) {
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	// A source no earlier run of the suite compiled: the server's stores
+	// are its own, but the test must not depend on that.
+	code := fmt.Sprintf("// rejudge %d\n%s", time.Now().UnixNano(), cppAB)
+	before := compiles(t, "cpp")
+	for i := range 20 {
+		r := judgeSubmission(t, testserver.Submission{Language: "cpp", Code: code, Tests: abTests(3, 2), Mode: "all"})
+		if want := []string{"Accepted", "WrongAnswer", "Accepted"}; r.Code != testserver.WrongAnswer || !slices.Equal(r.Verdicts(), want) {
+			t.Fatalf("judgement %d: %s, want WrongAnswer with %v", i+1, r, want)
+		}
+	}
+	if after := compiles(t, "cpp"); after != before+1 {
+		t.Errorf("pecan_compiles_total{cpp} went %d -> %d for 20 judgements of one submission, want one compile", before, after)
+	}
+}
+
 func TestSubmissionModesAndVerdicts(t *testing.T) {
 	start(t)
 	r := judgeSubmission(t, testserver.Submission{Language: "cpp", Code: cppAB, Tests: abTests(5, 3)})

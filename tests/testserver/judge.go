@@ -152,7 +152,12 @@ type Status struct {
 	Restarts  int64  `json:"restarts"`
 	Queue     int    `json:"queue_length"`
 	Node      string `json:"node"`
-	Cluster   *struct {
+	// Submissions this node coordinates and their tests in sandboxes.
+	SubmissionsRunning int   `json:"submissions_running"`
+	TestsInFlight      int   `json:"tests_in_flight"`
+	ArtifactHits       int64 `json:"artifact_cache_hits"`
+	FetchedBytes       int64 `json:"fetched_bytes"`
+	Cluster            *struct {
 		Members []Status `json:"members"`
 		Total   Status   `json:"total"`
 	} `json:"cluster"`
@@ -186,6 +191,7 @@ type Submission struct {
 	Checker     string       `json:"checker,omitempty"`
 	Mode        string       `json:"mode,omitempty"`
 	TimeLimit   float64      `json:"time_limit,omitempty"`
+	WallLimit   float64      `json:"wall_time_limit,omitempty"`
 	MemoryLimit int64        `json:"memory_limit,omitempty"`
 }
 
@@ -229,6 +235,7 @@ type TestResult struct {
 	Signal   int      `json:"signal"`
 	Feedback string   `json:"feedback"`
 	Score    *float64 `json:"score"`
+	Node     string   `json:"node"`
 }
 
 // Verdicts are the tests' status names, in order.

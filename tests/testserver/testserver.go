@@ -195,25 +195,37 @@ func Start(o Options) (*Server, error) {
 		args = append(args, "--pool-size", strconv.Itoa(o.Pool))
 	}
 	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, problemStore: problemStore, done: make(chan struct{})}
-	s.cmd = exec.Command(o.Bin, append(args, o.Args...)...)
-	s.cmd.Dir = o.Dir
-	if len(o.Env) > 0 {
-		s.cmd.Env = append(os.Environ(), o.Env...)
-	}
-	// A process group of its own: whatever the server signals as a group
-	// must not reach the process that started it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
+	var out *os.File = os.Stderr
 	if o.LogPath != "" {
 		logFile, err := os.Create(o.LogPath)
 		if err != nil {
 			return nil, fmt.Errorf("server log: %w", err)
 		}
 		defer logFile.Close() // the child holds its own copy
-		s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+		out = logFile
 	}
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
+	// A binary just copied (CopyBinary) can be "busy" for a moment: a
+	// process forked elsewhere in this test binary while the copy was
+	// open for writing holds it until it execs. That passes; retry.
+	retryUntil := time.Now().Add(10 * time.Second)
+	for {
+		s.cmd = exec.Command(o.Bin, append(args, o.Args...)...)
+		s.cmd.Dir = o.Dir
+		if len(o.Env) > 0 {
+			s.cmd.Env = append(os.Environ(), o.Env...)
+		}
+		// A process group of its own: whatever the server signals as a
+		// group must not reach the process that started it.
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		s.cmd.Stdout, s.cmd.Stderr = out, out
+		err := s.cmd.Start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || time.Now().After(retryUntil) {
+			return nil, fmt.Errorf("start server: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	s.pid = s.cmd.Process.Pid
 	started = true
