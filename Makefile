@@ -30,10 +30,12 @@ deps:
 	  npm install -g --no-audit --no-fund @types/node@$(TYPES_NODE) >/dev/null; }
 
 # build makes the server and, beside it, the init program of its
-# sandboxes (the server finds it there).
+# sandboxes (the server finds it there). The init is linked statically
+# (no cgo): one starts for every job, and the dynamic loader was a third
+# of its start-up.
 build:
 	$(GO) build -o $(BIN) ./cmd/pecan
-	$(GO) build -o bin/pecan-sandbox-init ./cmd/pecan-sandbox-init
+	CGO_ENABLED=0 $(GO) build -o bin/pecan-sandbox-init ./cmd/pecan-sandbox-init
 
 run: deps build
 	./$(BIN) serve --config pecan.toml
