@@ -31,6 +31,10 @@ import (
 	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
+// httpClient keeps a connection per client of the heaviest load alive, so
+// that no system compared pays for new connections.
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 5 * time.Minute}
+
 type result struct {
 	lang      string
 	runs      int
@@ -45,17 +49,38 @@ func main() {
 	only := flag.String("languages", "c,cpp,python,java,node,go,rust,typescript,kotlin", "languages to measure")
 	cluster := flag.Bool("cluster", true, "also measure clustering: remote against local jobs, one node against three")
 	submissions := flag.Bool("submissions-only", false, "measure only the 50-test submissions")
+	peers := flag.Bool("peers", true, "compare with go-judge and bare runs: latency and throughput of Python and C jobs")
+	peersOnly := flag.Bool("peers-only", false, "measure only the comparison with go-judge and bare runs")
+	peerRuns := flag.Int("peer-runs", 21, "timed rounds per job in the comparison")
+	loadJobs := flag.Int("load-jobs", 300, "jobs per system and number of clients in the throughput comparison")
 	flag.Parse()
 	if *submissions {
-		*only, *cluster = "", false
+		*only, *cluster, *peers = "", false, false
 	}
-	if err := run(*cfgPath, *dataDir, *out, *runs, strings.Split(*only, ","), *cluster); err != nil {
+	o := options{runs: *runs, ids: strings.Split(*only, ","), cluster: *cluster, submissions: !*peersOnly,
+		peers: *peers || *peersOnly, peerRuns: *peerRuns, loadJobs: *loadJobs}
+	if *peersOnly {
+		o.ids, o.cluster = nil, false
+	}
+	if err := run(*cfgPath, *dataDir, *out, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) error {
+// options say what run measures.
+type options struct {
+	runs        int
+	ids         []string
+	cluster     bool
+	submissions bool
+	peers       bool
+	peerRuns    int
+	loadJobs    int
+}
+
+func run(cfgPath, dataDir, out string, o options) error {
+	runs, ids, cluster := o.runs, o.ids, o.cluster
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
@@ -73,6 +98,21 @@ func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) err
 		return err
 	}
 	defer srv.cleanup()
+
+	if o.peers {
+		before := loadAverage()
+		r, err := benchPeers(srv, langs, cfg.PoolSize, o.peerRuns, o.loadJobs)
+		if err != nil {
+			return fmt.Errorf("comparison with go-judge and bare: %w", err)
+		}
+		load := fmt.Sprintf("%s before, %s after", before, loadAverage())
+		fmt.Println(load)
+		if out != "" {
+			if err := writeSection(out, "bench-peers", peerTable(r, load)); err != nil {
+				return err
+			}
+		}
+	}
 
 	var results []result
 	for _, id := range ids {
@@ -102,6 +142,9 @@ func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) err
 		if err := writeSection(out, "bench", languageTable(results)); err != nil {
 			return err
 		}
+	}
+	if !o.submissions {
+		return nil
 	}
 	var subs []subResult
 	for _, id := range []string{"cpp", "python"} {
@@ -176,13 +219,19 @@ type answer struct {
 // post judges src with stdin "1 2" against "3" and returns the
 // client-side latency and the answer.
 func post(url, lang, src string, timeLimit float64) (time.Duration, answer, error) {
+	return postJob(url, lang, src, "1 2\n", "3\n", timeLimit)
+}
+
+// postJob judges src with stdin against want and returns the client-side
+// latency and the answer.
+func postJob(url, lang, src, stdin, want string, timeLimit float64) (time.Duration, answer, error) {
 	body, _ := json.Marshal(map[string]any{
-		"code": src, "language": lang, "stdin": "1 2\n", "desired_stdout": "3\n",
+		"code": src, "language": lang, "stdin": stdin, "desired_stdout": want,
 		"time_limit": timeLimit, "memory_limit": 262144,
 	})
 	var a answer
 	start := time.Now()
-	resp, err := http.Post(url+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
+	resp, err := httpClient.Post(url+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return 0, a, err
 	}
