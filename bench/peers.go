@@ -44,8 +44,9 @@ type errNoPeer struct{ reason string }
 
 func (e errNoPeer) Error() string { return e.reason }
 
-// goJudgeBinary builds go-judge from its tarball into .tools/ of the
-// repository, once; later runs reuse the binary.
+// goJudgeBinary builds go-judge from its tarball, once, into .tools/ of
+// the repository; later runs reuse the binary. The source is unpacked and
+// built in a temporary directory: only the binary is kept.
 func goJudgeBinary() (string, error) {
 	root, err := testserver.RepoRoot()
 	if err != nil {
@@ -56,26 +57,29 @@ func goJudgeBinary() (string, error) {
 		return "", errNoPeer{fmt.Sprintf("%s is absent (go-judge is measured only where ../shared holds its release snapshot)", tarball)}
 	}
 	tools := filepath.Join(root, ".tools")
-	src := filepath.Join(tools, "go-judge-"+goJudgeVersion)
-	bin := filepath.Join(src, "go-judge")
+	bin := filepath.Join(tools, "go-judge-"+goJudgeVersion)
 	if st, err := os.Stat(bin); err == nil && st.Mode().IsRegular() {
 		return bin, nil
 	}
-	fmt.Fprintf(os.Stderr, "bench: building go-judge %s into %s (about a minute)\n", goJudgeVersion, src)
+	fmt.Fprintf(os.Stderr, "bench: building go-judge %s into %s (about a minute)\n", goJudgeVersion, bin)
 	if err := os.MkdirAll(tools, 0o755); err != nil {
 		return "", err
 	}
-	if out, err := exec.Command("tar", "-xzf", tarball, "-C", tools).CombinedOutput(); err != nil {
+	tmp, err := os.MkdirTemp(tools, "go-judge-build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if out, err := exec.Command("tar", "-xzf", tarball, "-C", tmp).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("unpack %s: %w\n%s", tarball, err, out)
 	}
-	tmp := bin + ".new"
-	build := exec.Command("go", "build", "-o", tmp, "./cmd/go-judge")
-	build.Dir = src
+	build := exec.Command("go", "build", "-o", bin+".new", "./cmd/go-judge")
+	build.Dir = filepath.Join(tmp, "go-judge-"+goJudgeVersion)
 	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build go-judge: %w\n%s", err, out)
 	}
-	return bin, os.Rename(tmp, bin)
+	return bin, os.Rename(bin+".new", bin)
 }
 
 // startGoJudge starts go-judge on a free loopback port with as many
@@ -98,7 +102,8 @@ func startGoJudge(parallel int) (*goJudge, error) {
 	g.cmd = exec.Command(bin, "-http-addr", fmt.Sprintf("127.0.0.1:%d", port), "-parallelism", n, "-pre-fork", n, "-no-fallback", "-silent")
 	g.cmd.Dir = dir // it looks for mount.yaml there; none means its default mounts
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	g.cmd.Stderr = os.Stderr
+	// Its shutdown prints its containers' ends to stderr: not the bench's news.
+	g.cmd.Stderr = nil
 	if err := g.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start go-judge: %w", err)
