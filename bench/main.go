@@ -1,10 +1,20 @@
 // Command bench measures what judging through Pecan costs next to doing
-// the same work bare on the host. For A+B in each language it alternates
-// two timings, so both see the same machine state: a POST to
-// /v1/judge/judge-single on a real server (real container backend), and the
-// language's own compile and run commands from pecan.toml run directly with
-// os/exec in a temporary directory. It prints the medians and their ratio
-// and, with --out, writes them into BENCHMARKS.md.
+// the same work bare on the host and on go-judge, the peer users pick for
+// speed. Every comparison alternates its sides request by request (or load
+// by load) so that all see the same machine state:
+//
+//   - peers: a tiny Python program, Python A+B and C A+B (compile and
+//     run) through Pecan's API, through go-judge's, and as the language's
+//     own commands run bare; then the throughput of Python A+B with 1, 2
+//     and 4 clients and the host CPU each system spends per job;
+//   - start-up: Java, Kotlin and TypeScript A+B against the same server
+//     binary running the language commands of a baseline commit;
+//   - languages: A+B in every language, API against bare;
+//   - submissions, cluster: a 50-test submission; hand-overs and
+//     throughput of clustered nodes.
+//
+// It prints the medians and their ratios and, with --out, writes them
+// into BENCHMARKS.md.
 package main
 
 import (
@@ -12,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -53,14 +64,19 @@ func main() {
 	peersOnly := flag.Bool("peers-only", false, "measure only the comparison with go-judge and bare runs")
 	peerRuns := flag.Int("peer-runs", 21, "timed rounds per job in the comparison")
 	loadJobs := flag.Int("load-jobs", 300, "jobs per system and number of clients in the throughput comparison")
+	startup := flag.Bool("startup", true, "compare Java, Kotlin and TypeScript with the commands of --baseline-rev (before the start-up archives)")
+	startupOnly := flag.Bool("startup-only", false, "measure only the comparison of Java, Kotlin and TypeScript with --baseline-rev")
+	baselineRev := flag.String("baseline-rev", startupBaseline, "commit whose pecan.toml the start-up comparison runs as its baseline")
 	flag.Parse()
-	if *submissions {
-		*only, *cluster, *peers = "", false, false
-	}
-	o := options{runs: *runs, ids: strings.Split(*only, ","), cluster: *cluster, submissions: !*peersOnly,
-		peers: *peers || *peersOnly, peerRuns: *peerRuns, loadJobs: *loadJobs}
-	if *peersOnly {
-		o.ids, o.cluster = nil, false
+	o := options{runs: *runs, ids: strings.Split(*only, ","), cluster: *cluster, submissions: true,
+		peers: *peers, peerRuns: *peerRuns, loadJobs: *loadJobs, startup: *startup, baselineRev: *baselineRev}
+	switch {
+	case *submissions:
+		o = options{runs: *runs, submissions: true}
+	case *peersOnly:
+		o = options{runs: *runs, peers: true, peerRuns: *peerRuns, loadJobs: *loadJobs}
+	case *startupOnly:
+		o = options{runs: *runs, startup: true, baselineRev: *baselineRev}
 	}
 	if err := run(*cfgPath, *dataDir, *out, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -77,6 +93,8 @@ type options struct {
 	peers       bool
 	peerRuns    int
 	loadJobs    int
+	startup     bool
+	baselineRev string
 }
 
 func run(cfgPath, dataDir, out string, o options) error {
@@ -109,6 +127,23 @@ func run(cfgPath, dataDir, out string, o options) error {
 		fmt.Println(load)
 		if out != "" {
 			if err := writeSection(out, "bench-peers", peerTable(r, load)); err != nil {
+				return err
+			}
+		}
+	}
+
+	if o.startup {
+		r, err := benchStartup(srv, cfgPath, absData, o.baselineRev, runs)
+		var noBaseline errNoPeer
+		switch {
+		case errors.As(err, &noBaseline):
+			// A checkout without the baseline commit (a release tarball,
+			// a shallow clone) cannot run it; the rest still can.
+			fmt.Println("start-up comparison: skipped:", err)
+		case err != nil:
+			return fmt.Errorf("start-up comparison: %w", err)
+		case out != "":
+			if err := writeSection(out, "bench-startup", startupTable(r)); err != nil {
 				return err
 			}
 		}

@@ -39,7 +39,8 @@ type goJudge struct {
 	client *http.Client
 }
 
-// errNoPeer says why go-judge is not measured on this machine.
+// errNoPeer says why a comparison cannot run on this machine (go-judge's
+// snapshot or the baseline commit is not there).
 type errNoPeer struct{ reason string }
 
 func (e errNoPeer) Error() string { return e.reason }
