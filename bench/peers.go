@@ -36,6 +36,7 @@ type goJudge struct {
 	url    string
 	cmd    *exec.Cmd
 	dir    string // its working directory
+	cgroup string // the name of its cgroups, which it leaves behind
 	client *http.Client
 }
 
@@ -99,8 +100,12 @@ func startGoJudge(parallel int) (*goJudge, error) {
 		return nil, err
 	}
 	n := strconv.Itoa(parallel)
-	g := &goJudge{url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, client: &http.Client{Timeout: time.Minute}}
-	g.cmd = exec.Command(bin, "-http-addr", fmt.Sprintf("127.0.0.1:%d", port), "-parallelism", n, "-pre-fork", n, "-no-fallback", "-silent")
+	g := &goJudge{
+		url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, client: &http.Client{Timeout: time.Minute},
+		cgroup: fmt.Sprintf("pecan-bench-gojudge-%d", os.Getpid()),
+	}
+	g.cmd = exec.Command(bin, "-http-addr", fmt.Sprintf("127.0.0.1:%d", port), "-parallelism", n, "-pre-fork", n,
+		"-no-fallback", "-silent", "-cgroup-prefix", g.cgroup)
 	g.cmd.Dir = dir // it looks for mount.yaml there; none means its default mounts
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Its shutdown prints its containers' ends to stderr: not the bench's news.
@@ -127,9 +132,10 @@ func startGoJudge(parallel int) (*goJudge, error) {
 	}
 }
 
-// stop ends go-judge (it removes its cgroups on SIGTERM) and its
-// directory.
+// stop ends go-judge and removes its directory and the cgroups it
+// leaves.
 func (g *goJudge) stop() {
+	defer removeCgroups(g.cgroup)
 	_ = g.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = g.cmd.Wait(); close(done) }()
@@ -142,9 +148,28 @@ func (g *goJudge) stop() {
 	os.RemoveAll(g.dir)
 }
 
-// cpu is the host CPU time go-judge and the containers it has reaped
-// have used.
-func (g *goJudge) cpu() (time.Duration, error) { return processCPU(g.cmd.Process.Pid) }
+// removeCgroups removes the cgroup tree name in every hierarchy, the
+// innermost first; a cgroup still holding a process stays, with a note.
+func removeCgroups(name string) {
+	trees, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", name))
+	if st, err := os.Stat(filepath.Join("/sys/fs/cgroup", name)); err == nil && st.IsDir() {
+		trees = append(trees, filepath.Join("/sys/fs/cgroup", name)) // cgroup v2
+	}
+	for _, t := range trees {
+		var dirs []string
+		_ = filepath.WalkDir(t, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := os.Remove(dirs[i]); err != nil && !os.IsNotExist(err) {
+				fmt.Fprintln(os.Stderr, "bench: go-judge's cgroup:", err)
+			}
+		}
+	}
+}
 
 // gjFile is one of go-judge's file descriptions.
 type gjFile struct {
