@@ -119,6 +119,11 @@ func benchPeers(srv *server, langs *languages.Registry, pool, runs, loadJobs int
 		res.cpuPerJob = append(res.cpuPerJob, cpu)
 		fmt.Printf("Python A+B, %d client(s):%*s %s\n", n, 9, "", throughputLine(res.systems, jps, cpu))
 	}
+	fmt.Println("Goals of issue 14 (ratios of this run; the machine's load moves them):")
+	for _, g := range res.goals() {
+		fmt.Println("  " + g)
+	}
+	fmt.Println("  /bin/true in a prewarmed sandbox at most 1 ms over bare: go test -run X -bench 'RunTrue|BareTrue' ./backends/container/")
 	return res, nil
 }
 
@@ -235,6 +240,46 @@ func throughputLine(names []string, jps []float64, cpu []time.Duration) string {
 	return b.String()
 }
 
+// goals are issue 14's targets, checked against the comparison: each a
+// line saying the figure, the target and whether it was met.
+func (r peerResult) goals() []string {
+	gj, bare := r.peerIndex(), len(r.systems)-1
+	check := func(what string, got, limit float64, atMost bool) string {
+		met := got >= limit
+		cmp := "≥"
+		if atMost {
+			met, cmp = got <= limit, "≤"
+		}
+		verdict := "met"
+		if !met {
+			verdict = "NOT met"
+		}
+		return fmt.Sprintf("%s: %.2f (goal %s %.2f): %s", what, got, cmp, limit, verdict)
+	}
+	var out []string
+	last := len(r.clients) - 1
+	t := r.throughput[last]
+	out = append(out, check(fmt.Sprintf("Python A+B throughput, %d clients, Pecan / bare", r.clients[last]), t[0]/t[bare], 0.9, false))
+	if gj >= 0 {
+		out = append(out, check(fmt.Sprintf("Python A+B throughput, %d clients, Pecan / go-judge", r.clients[last]), t[0]/t[gj], 1.5, false))
+	}
+	// On saturated cores throughput follows the inverse of the CPU a job
+	// costs, the figure that moves least with the machine's load.
+	c := r.cpuPerJob[last]
+	out = append(out, fmt.Sprintf("host CPU per job, %d clients, bare / Pecan: %.2f", r.clients[last], float64(c[bare])/float64(c[0])))
+	if gj >= 0 {
+		out = append(out, fmt.Sprintf("host CPU per job, %d clients, go-judge / Pecan: %.2f", r.clients[last], float64(c[gj])/float64(c[0])))
+	}
+	for i, w := range r.works {
+		if strings.HasPrefix(w, "tiny") {
+			continue
+		}
+		d := r.latency[i]
+		out = append(out, check(w+" latency, Pecan / bare", float64(d[0])/float64(d[bare]), 1.10, true))
+	}
+	return out
+}
+
 // peerTable is the markdown of the comparison.
 func peerTable(r peerResult, load string) string {
 	var b strings.Builder
@@ -277,6 +322,10 @@ func peerTable(r peerResult, load string) string {
 			cpu = append(cpu, fmt.Sprintf("%.1f", ms(c)))
 		}
 		fmt.Fprintf(&b, " %s | %s | %s |\n", vs, ratio(t[0], t[bare]), strings.Join(cpu, " / "))
+	}
+	b.WriteString("\nGoals of issue 14 in this run:\n\n")
+	for _, g := range r.goals() {
+		fmt.Fprintf(&b, "- %s\n", g)
 	}
 	return b.String()
 }
