@@ -52,7 +52,7 @@ func benchCluster(bin, cfgPath, dataDir string, runs int) (clusterResult, error)
 		{"python A+B (CPU-bound, about 40 ms)", pythonAB, 60, 6},
 		{"0.3 s sleep (waiting, no CPU)", sleeper, 30, 9},
 	} {
-		jps, err := load(alone[0].URL(), l.src, l.jobs, l.conc)
+		jps, err := load(l.jobs, l.conc, judgeLoad(alone[0].URL(), l.src))
 		if err != nil {
 			stopAll(alone)
 			return res, err
@@ -74,7 +74,7 @@ func benchCluster(bin, cfgPath, dataDir string, runs int) (clusterResult, error)
 		src        string
 		jobs, conc int
 	}{{pythonAB, 60, 6}, {sleeper, 30, 9}} {
-		jps, err := load(a, l.src, l.jobs, l.conc)
+		jps, err := load(l.jobs, l.conc, judgeLoad(a, l.src))
 		if err != nil {
 			return res, err
 		}
@@ -187,8 +187,10 @@ func judge(url, src string, timeLimit float64) (time.Duration, error) {
 	return d, err
 }
 
-// load sends jobs copies of src with conc in flight and returns jobs/s.
-func load(url, src string, jobs, conc int) (float64, error) {
+// load runs job jobs times, conc at a time, and returns jobs/s. It is
+// the bench's one load driver: the cluster's loads and the throughput
+// comparison with go-judge and bare runs all go through it.
+func load(jobs, conc int, job func() error) (float64, error) {
 	next := make(chan struct{}, jobs)
 	for range jobs {
 		next <- struct{}{}
@@ -205,7 +207,7 @@ func load(url, src string, jobs, conc int) (float64, error) {
 		go func() {
 			defer wg.Done()
 			for range next {
-				if _, err := judge(url, src, 5); err != nil {
+				if err := job(); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -218,6 +220,11 @@ func load(url, src string, jobs, conc int) (float64, error) {
 		return 0, fmt.Errorf("%d of %d jobs failed, first: %w", len(errs), jobs, errs[0])
 	}
 	return float64(jobs) / time.Since(start).Seconds(), nil
+}
+
+// judgeLoad is a load of python src sent to url.
+func judgeLoad(url, src string) func() error {
+	return func() error { _, err := judge(url, src, 5); return err }
 }
 
 func getClusterStatus(url string) (*testserver.Status, error) {

@@ -1,10 +1,20 @@
 // Command bench measures what judging through Pecan costs next to doing
-// the same work bare on the host. For A+B in each language it alternates
-// two timings, so both see the same machine state: a POST to
-// /v1/judge/judge-single on a real server (real container backend), and the
-// language's own compile and run commands from pecan.toml run directly with
-// os/exec in a temporary directory. It prints the medians and their ratio
-// and, with --out, writes them into BENCHMARKS.md.
+// the same work bare on the host and on go-judge, the peer users pick for
+// speed. Every comparison alternates its sides request by request (or load
+// by load) so that all see the same machine state:
+//
+//   - peers: a tiny Python program, Python A+B and C A+B (compile and
+//     run) through Pecan's API, through go-judge's, and as the language's
+//     own commands run bare; then the throughput of Python A+B with 1, 2
+//     and 4 clients and the host CPU each system spends per job;
+//   - start-up: Java, Kotlin and TypeScript A+B against the same server
+//     binary running the language commands of a baseline commit;
+//   - languages: A+B in every language, API against bare;
+//   - submissions, cluster: a 50-test submission; hand-overs and
+//     throughput of clustered nodes.
+//
+// It prints the medians and their ratios and, with --out, writes them
+// into BENCHMARKS.md.
 package main
 
 import (
@@ -12,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -31,6 +42,10 @@ import (
 	"github.com/pecan-judge/pecan/tests/testserver"
 )
 
+// httpClient keeps a connection per client of the heaviest load alive, so
+// that no system compared pays for new connections.
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 5 * time.Minute}
+
 type result struct {
 	lang      string
 	runs      int
@@ -46,17 +61,46 @@ func main() {
 	cluster := flag.Bool("cluster", true, "also measure clustering: remote against local jobs, one node against three")
 	submissions := flag.Bool("submissions-only", false, "measure only the 50-test submissions (and tests in parallel)")
 	parallel := flag.Bool("parallel", true, "also measure a submission's tests in parallel, and a rejudge against cold")
+	peers := flag.Bool("peers", true, "compare with go-judge and bare runs: latency and throughput of Python and C jobs")
+	peersOnly := flag.Bool("peers-only", false, "measure only the comparison with go-judge and bare runs")
+	peerRuns := flag.Int("peer-runs", 21, "timed rounds per job in the comparison")
+	loadJobs := flag.Int("load-jobs", 300, "jobs per system and number of clients in the throughput comparison")
+	startup := flag.Bool("startup", true, "compare Java, Kotlin and TypeScript with the commands of --baseline-rev (before the start-up archives)")
+	startupOnly := flag.Bool("startup-only", false, "measure only the comparison of Java, Kotlin and TypeScript with --baseline-rev")
+	baselineRev := flag.String("baseline-rev", startupBaseline, "commit whose pecan.toml the start-up comparison runs as its baseline")
 	flag.Parse()
-	if *submissions {
-		*only, *cluster = "", false
+	o := options{runs: *runs, ids: strings.Split(*only, ","), cluster: *cluster, submissions: true,
+		peers: *peers, peerRuns: *peerRuns, loadJobs: *loadJobs, startup: *startup, baselineRev: *baselineRev, parallel: *parallel}
+	switch {
+	case *submissions:
+		o = options{runs: *runs, submissions: true, parallel: *parallel}
+	case *peersOnly:
+		o = options{runs: *runs, peers: true, peerRuns: *peerRuns, loadJobs: *loadJobs}
+	case *startupOnly:
+		o = options{runs: *runs, startup: true, baselineRev: *baselineRev}
 	}
-	if err := run(*cfgPath, *dataDir, *out, *runs, strings.Split(*only, ","), *cluster, *parallel); err != nil {
+	if err := run(*cfgPath, *dataDir, *out, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath, dataDir, out string, runs int, ids []string, cluster, parallel bool) error {
+// options say what run measures.
+type options struct {
+	runs        int
+	ids         []string
+	cluster     bool
+	submissions bool
+	peers       bool
+	peerRuns    int
+	loadJobs    int
+	startup     bool
+	baselineRev string
+	parallel    bool
+}
+
+func run(cfgPath, dataDir, out string, o options) error {
+	runs, ids, cluster := o.runs, o.ids, o.cluster
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
@@ -74,6 +118,38 @@ func run(cfgPath, dataDir, out string, runs int, ids []string, cluster, parallel
 		return err
 	}
 	defer srv.cleanup()
+
+	if o.peers {
+		before := loadAverage()
+		r, err := benchPeers(srv, langs, cfg.PoolSize, o.peerRuns, o.loadJobs)
+		if err != nil {
+			return fmt.Errorf("comparison with go-judge and bare: %w", err)
+		}
+		load := fmt.Sprintf("%s before, %s after", before, loadAverage())
+		fmt.Println(load)
+		if out != "" {
+			if err := writeSection(out, "bench-peers", peerTable(r, load)); err != nil {
+				return err
+			}
+		}
+	}
+
+	if o.startup {
+		r, err := benchStartup(srv, cfgPath, absData, o.baselineRev, runs)
+		var noBaseline errNoPeer
+		switch {
+		case errors.As(err, &noBaseline):
+			// A checkout without the baseline commit (a release tarball,
+			// a shallow clone) cannot run it; the rest still can.
+			fmt.Println("start-up comparison: skipped:", err)
+		case err != nil:
+			return fmt.Errorf("start-up comparison: %w", err)
+		case out != "":
+			if err := writeSection(out, "bench-startup", startupTable(r)); err != nil {
+				return err
+			}
+		}
+	}
 
 	var results []result
 	for _, id := range ids {
@@ -104,6 +180,9 @@ func run(cfgPath, dataDir, out string, runs int, ids []string, cluster, parallel
 			return err
 		}
 	}
+	if !o.submissions {
+		return nil
+	}
 	var subs []subResult
 	for _, id := range []string{"cpp", "python"} {
 		l, _ := langs.Lookup(id)
@@ -120,7 +199,7 @@ func run(cfgPath, dataDir, out string, runs int, ids []string, cluster, parallel
 		}
 	}
 	srv.stop() // the benchmarks below start servers of their own
-	if parallel {
+	if o.parallel {
 		pr, err := benchParallel(srv.bin, cfgPath, absData, max(3, runs/3))
 		if err != nil {
 			return fmt.Errorf("parallel tests: %w", err)
@@ -190,13 +269,19 @@ type answer struct {
 // post judges src with stdin "1 2" against "3" and returns the
 // client-side latency and the answer.
 func post(url, lang, src string, timeLimit float64) (time.Duration, answer, error) {
+	return postJob(url, lang, src, "1 2\n", "3\n", timeLimit)
+}
+
+// postJob judges src with stdin against want and returns the client-side
+// latency and the answer.
+func postJob(url, lang, src, stdin, want string, timeLimit float64) (time.Duration, answer, error) {
 	body, _ := json.Marshal(map[string]any{
-		"code": src, "language": lang, "stdin": "1 2\n", "desired_stdout": "3\n",
+		"code": src, "language": lang, "stdin": stdin, "desired_stdout": want,
 		"time_limit": timeLimit, "memory_limit": 262144,
 	})
 	var a answer
 	start := time.Now()
-	resp, err := http.Post(url+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
+	resp, err := httpClient.Post(url+"/v1/judge/judge-single", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return 0, a, err
 	}

@@ -81,7 +81,6 @@ type Backend struct {
 	mounts  []mount.Mount
 	cgroups *cgroupRoot
 	logger  log.FieldLogger
-	buildMu sync.Mutex
 	seccomp seccomp.Filter // nil when disabled
 	// work counts what may still build or destroy containers in the
 	// background (discarded spares, resets); Close waits for it.
@@ -269,16 +268,11 @@ func (b *Backend) build() (container.Environment, int, error) {
 		UnshareCgroupBeforeExec: true,
 		ExecFile:                b.opts.InitBinary,
 	}
-	// Builds are serialised so the new container's init pid can be told
-	// apart from others'; a build takes a few milliseconds.
-	b.buildMu.Lock()
-	defer b.buildMu.Unlock()
-	before := childPIDs()
 	env, err := builder.Build()
 	if err != nil {
 		return nil, 0, err
 	}
-	return env, newInitPID(before), nil
+	return env, initPIDOf(env), nil
 }
 
 // maskPaths are hidden from programs (an empty file or directory is

@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -48,7 +49,9 @@ func newTestSandboxB(b *testing.B) backends.Sandbox {
 // dedicated init program and with this (test) binary re-executed as init.
 func BenchmarkReset(b *testing.B) {
 	initBin := filepath.Join(b.TempDir(), InitBinaryName)
-	if out, err := exec.Command("go", "build", "-o", initBin, "../../cmd/pecan-sandbox-init").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", initBin, "../../cmd/pecan-sandbox-init")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build links it
+	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build the sandbox init: %v\n%s", err, out)
 	}
 	for _, c := range []struct{ name, init string }{{"dedicated-init", initBin}, {"self-init", ""}} {

@@ -1,10 +1,12 @@
 package container
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,6 +110,41 @@ func TestLimits(t *testing.T) {
 	r = run(t, sb, []string{"/bin/sh", "-c", "kill -SEGV $$"}, "", backends.Limits{})
 	if r.Signal != 11 {
 		t.Errorf("signal: %+v", r)
+	}
+}
+
+// TestInitPIDIsTheContainerInit checks the pid read from go-sandbox's
+// environment: a child of this process running as a container init, a
+// new one after a Reset.
+func TestInitPIDIsTheContainerInit(t *testing.T) {
+	sb := newTestSandbox(t)
+	isInit := func(pid int) {
+		t.Helper()
+		if pid <= 0 {
+			t.Fatalf("InitPID = %d", pid)
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.Contains(cmdline, []byte(containerInitArg)) {
+			t.Fatalf("pid %d is not a container init: %q %v", pid, cmdline, err)
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if f[1] != strconv.Itoa(os.Getpid()) {
+			t.Fatalf("pid %d has parent %s, not this process", pid, f[1])
+		}
+	}
+	first := sb.(interface{ InitPID() int }).InitPID()
+	isInit(first)
+	if err := sb.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next := sb.(interface{ InitPID() int }).InitPID()
+	isInit(next)
+	if next == first {
+		t.Fatalf("InitPID is %d after a Reset, the old container's", next)
 	}
 }
 

@@ -1,44 +1,28 @@
 package container
 
 import (
-	"bytes"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"reflect"
+
+	"github.com/criyle/go-sandbox/container"
 )
 
-// childPIDs lists the direct children of this process, from every
-// thread's children file (a fork is attributed to the forking thread).
-func childPIDs() map[int]bool {
-	out := map[int]bool{}
-	files, _ := filepath.Glob("/proc/self/task/*/children")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, s := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(s); err == nil {
-				out[pid] = true
-			}
-		}
+// initPIDOf is the host pid of env's init process, 0 when it cannot be
+// read. go-sandbox keeps the init's *os.Process in an unexported field of
+// the environment and does not expose it; reflection reads it (never
+// writes it). The earlier way, listing this process's children before and
+// after every build, cost about a millisecond of kernel time per build
+// under load (/proc lookups) and serialised the builds.
+// TestInitPIDIsTheContainerInit proves the field still holds the init
+// with the pinned go-sandbox version.
+func initPIDOf(env container.Environment) int {
+	v := reflect.ValueOf(env)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return 0
 	}
-	return out
-}
-
-// newInitPID finds the container init started since before was taken.
-// go-sandbox does not expose the pid; the caller serialises builds so
-// exactly one new init can appear.
-func newInitPID(before map[int]bool) int {
-	for pid := range childPIDs() {
-		if before[pid] {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte("container_init")) {
-			return pid
-		}
+	p := v.Elem().FieldByName("process")
+	if !p.IsValid() || p.Type() != reflect.TypeOf((*os.Process)(nil)) || p.IsNil() {
+		return 0
 	}
-	return 0
+	return int(p.Elem().FieldByName("Pid").Int())
 }

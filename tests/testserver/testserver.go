@@ -99,6 +99,10 @@ func Build(dir string) (string, error) {
 	for pkg, out := range map[string]string{"./cmd/pecan": bin, "./cmd/pecan-sandbox-init": sandboxInit(bin)} {
 		build := exec.Command("go", "build", "-o", out, pkg)
 		build.Dir = root
+		if pkg == "./cmd/pecan-sandbox-init" {
+			// Linked statically, as make build does: one starts per job.
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
 		if msg, err := build.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
 		}
