@@ -9,8 +9,19 @@ PGG_VERSION := v1.36.12
 TS_VERSION  := 5.9.3
 TYPES_NODE  := 20.19.43
 GOTESTFLAGS ?=
+# Sources of the optional sandbox tools (isolate, nsjail): release
+# tarballs beside the project; `make deps` builds them into .tools/.
+THIRD_PARTY ?= $(CURDIR)/../shared/third_party
+ISOLATE_VERSION := 2.6
+# isolate's own configuration is compiled into it: its boxes live under
+# box_root and box N runs as uid/gid ISOLATE_FIRST_UID+N.
+ISOLATE_FIRST_UID ?= 1600000
+ISOLATE_BOX_ROOT  ?= /var/local/lib/isolate
+# Debian's build dependencies of each tool (Debian 12's versions).
+ISOLATE_BUILD_DEPS := libcap-dev libseccomp-dev libsystemd-dev pkg-config
+export PATH := $(TOOLS)/bin:$(PATH)
 
-.PHONY: all deps build run test unit e2e bench proto vet clean
+.PHONY: all deps deps-isolate build run test unit e2e bench proto vet clean
 
 all: build
 
@@ -18,7 +29,7 @@ all: build
 # need (Kotlin from Debian, TypeScript and Node's type definitions from
 # npm) and etcd (Debian's etcd-server), which the cluster tests start to
 # prove the etcd membership provider.
-deps:
+deps: deps-isolate
 	@command -v kotlinc >/dev/null 2>&1 && command -v etcd >/dev/null 2>&1 || { \
 	  echo "installing kotlin and etcd-server (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin etcd-server >/dev/null; }
@@ -28,6 +39,24 @@ deps:
 	@test "$$(node -p 'require("/usr/lib/node_modules/@types/node/package.json").version' 2>/dev/null)" = "$(TYPES_NODE)" || { \
 	  echo "installing @types/node@$(TYPES_NODE) (npm)"; \
 	  npm install -g --no-audit --no-fund @types/node@$(TYPES_NODE) >/dev/null; }
+
+# deps-isolate builds isolate into .tools/bin unless one is installed
+# (in PATH). Without the tarball it says how to install one (README,
+# "Backends"); only --backend isolate needs it.
+deps-isolate:
+	@if command -v isolate >/dev/null 2>&1; then exit 0; fi; \
+	tarball=$(THIRD_PARTY)/isolate-$(ISOLATE_VERSION).tar.gz; \
+	if [ ! -f "$$tarball" ]; then \
+	  echo "isolate not installed and $$tarball absent: --backend isolate needs it (README, Backends)"; exit 0; fi; \
+	echo "building isolate $(ISOLATE_VERSION) into $(TOOLS)/bin"; \
+	dpkg -s $(ISOLATE_BUILD_DEPS) >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(ISOLATE_BUILD_DEPS) >/dev/null; } && \
+	rm -rf $(TOOLS)/src/isolate-$(ISOLATE_VERSION) && mkdir -p $(TOOLS)/src $(TOOLS)/bin $(TOOLS)/etc && \
+	tar -xzf "$$tarball" -C $(TOOLS)/src && \
+	printf 'box_root = %s\nlock_root = /run/isolate/locks\ncg_root = auto:/run/isolate/cgroup\nfirst_uid = %s\nfirst_gid = %s\nnum_boxes = 1000\n' \
+	  $(ISOLATE_BOX_ROOT) $(ISOLATE_FIRST_UID) $(ISOLATE_FIRST_UID) > $(TOOLS)/etc/isolate.cf && \
+	$(MAKE) -s -C $(TOOLS)/src/isolate-$(ISOLATE_VERSION) isolate CONFIG=$(TOOLS)/etc/isolate.cf >/dev/null && \
+	install -m 0755 $(TOOLS)/src/isolate-$(ISOLATE_VERSION)/isolate $(TOOLS)/bin/isolate
 
 # build makes the server and, beside it, the init program of its
 # sandboxes (the server finds it there).

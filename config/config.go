@@ -39,6 +39,7 @@ type Config struct {
 
 	Limits    Limits              `toml:"limits"`
 	Container Container           `toml:"container"`
+	Isolate   Isolate             `toml:"isolate"`
 	Faults    Faults              `toml:"faults"`
 	Cluster   Cluster             `toml:"cluster"`
 	Async     Async               `toml:"async"`
@@ -108,6 +109,51 @@ type Container struct {
 	UID int `toml:"uid"`
 	// Seccomp applies the seccomp filter to every compile and run.
 	Seccomp bool `toml:"seccomp"`
+}
+
+// Isolate holds the settings of the isolate backend.
+type Isolate struct {
+	// Binary is the isolate executable, looked up in PATH unless it is a
+	// path. Its own configuration (box_root, uids) is compiled into it.
+	Binary string `toml:"binary"`
+	// FirstBox and Boxes are the box ids this server may claim; servers of
+	// one host share the range, each box locked by one of them.
+	FirstBox int `toml:"first_box"`
+	Boxes    int `toml:"boxes"`
+	// BoxMiB sizes the tmpfs holding a box's work directory and /tmp.
+	BoxMiB int `toml:"box_mib"`
+	// CgroupPrefix names the cgroup under which runs get their cgroups.
+	CgroupPrefix string `toml:"cgroup_prefix"`
+	// LockDir holds the box locks and isolate's meta files.
+	LockDir string `toml:"lock_dir"`
+	// Dirs are host directories bound read-only at the same path, on top
+	// of isolate's own and each language's toolchain mounts.
+	Dirs []string `toml:"dirs"`
+}
+
+func (i *Isolate) validate() []error {
+	var errs []error
+	if i.Binary == "" {
+		errs = append(errs, errors.New("isolate: binary must not be empty"))
+	}
+	if i.FirstBox < 0 || i.Boxes < 1 {
+		errs = append(errs, fmt.Errorf("isolate: need first_box >= 0 and boxes >= 1, got %d and %d", i.FirstBox, i.Boxes))
+	}
+	if i.BoxMiB < 16 {
+		errs = append(errs, fmt.Errorf("isolate: box_mib must be at least 16, got %d", i.BoxMiB))
+	}
+	if i.CgroupPrefix == "" || strings.ContainsAny(i.CgroupPrefix, "/ ") {
+		errs = append(errs, fmt.Errorf("isolate: cgroup_prefix %q must be a non-empty name without / or spaces", i.CgroupPrefix))
+	}
+	if !path.IsAbs(i.LockDir) {
+		errs = append(errs, fmt.Errorf("isolate: lock_dir %q must be an absolute path", i.LockDir))
+	}
+	for _, d := range i.Dirs {
+		if !path.IsAbs(d) {
+			errs = append(errs, fmt.Errorf("isolate: dirs: %q must be an absolute path", d))
+		}
+	}
+	return errs
 }
 
 // Faults configures fault injection into the configured backend, for
@@ -422,6 +468,13 @@ func Default() Config {
 			UID:          65533,
 			Seccomp:      true,
 		},
+		Isolate: Isolate{
+			Binary:       "isolate",
+			Boxes:        1000,
+			BoxMiB:       320,
+			CgroupPrefix: "pecan",
+			LockDir:      "/run/pecan/isolate",
+		},
 	}
 }
 
@@ -467,6 +520,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Async.validate()...)
 	errs = append(errs, c.Auth.validate()...)
 	errs = append(errs, c.Problems.validate()...)
+	errs = append(errs, c.Isolate.validate()...)
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}

@@ -335,3 +335,36 @@ run = ["java", "Main"]
 		}
 	}
 }
+
+func TestIsolate(t *testing.T) {
+	cfg := Default()
+	if errs := cfg.Isolate.validate(); len(errs) > 0 {
+		t.Fatalf("default [isolate] invalid: %v", errs)
+	}
+	cfg.Isolate = Isolate{Binary: "", FirstBox: -1, Boxes: 0, BoxMiB: 8, CgroupPrefix: "a/b", LockDir: "run", Dirs: []string{"usr"}}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid [isolate] accepted")
+	}
+	for _, want := range []string{"isolate: binary", "first_box", "box_mib", "cgroup_prefix", "lock_dir", `dirs: "usr"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "pecan.toml")
+	if err := os.WriteFile(path, []byte("[isolate]\nbinary = \"/opt/isolate\"\nfirst_box = 100\nboxes = 8\ndirs = [\"/opt/jdk\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Isolate.Binary != "/opt/isolate" || got.Isolate.FirstBox != 100 || got.Isolate.Boxes != 8 || got.Isolate.BoxMiB != 320 || len(got.Isolate.Dirs) != 1 {
+		t.Errorf("loaded [isolate] = %+v", got.Isolate)
+	}
+	if err := os.WriteFile(path, []byte("[isolate]\nbox_root = \"/x\"\n"), 0o644); err == nil {
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "isolate.box_root") {
+			t.Errorf("unknown key isolate.box_root: err = %v", err)
+		}
+	}
+}

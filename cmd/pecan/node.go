@@ -14,6 +14,7 @@ import (
 	"github.com/pecan-judge/pecan/actors"
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/container"
+	"github.com/pecan-judge/pecan/backends/isolate"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
@@ -131,8 +132,19 @@ func newBackend(cfg config.Config, langs *languages.Registry, logger *log.Logger
 			NoSeccomp:    !cfg.Container.Seccomp,
 			Logger:       logger.WithField("backend", container.Name),
 		})
+	case isolate.Name:
+		return isolate.New(isolate.Options{
+			Binary:       cfg.Isolate.Binary,
+			FirstBox:     cfg.Isolate.FirstBox,
+			Boxes:        cfg.Isolate.Boxes,
+			LockDir:      cfg.Isolate.LockDir,
+			BoxMiB:       cfg.Isolate.BoxMiB,
+			CgroupPrefix: cfg.Isolate.CgroupPrefix,
+			Dirs:         append(append([]string(nil), cfg.Isolate.Dirs...), langs.Mounts()...),
+			Logger:       logger.WithField("backend", isolate.Name),
+		})
 	default:
-		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, container.Name)
+		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, strings.Join([]string{container.Name, isolate.Name}, ", "))
 	}
 }
 
