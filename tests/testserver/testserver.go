@@ -92,13 +92,20 @@ func sandboxInit(bin string) string {
 	return filepath.Join(filepath.Dir(bin), "pecan-sandbox-init")
 }
 
-// TmpRoots is the set of sandbox root directories in os.TempDir(); taken
-// before a server starts, it lets Leftovers tell that server's apart.
+// TmpRoots is the set of sandbox root directories (containers' in
+// os.TempDir(), isolate's boxes and their mounts); taken before a server
+// starts, it lets Leftovers tell that server's apart.
 func TmpRoots() map[string]bool {
 	m := map[string]bool{}
 	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "pecan-root-*"))
 	for _, d := range matches {
 		m[d] = true
+	}
+	for _, d := range isolateBoxes() {
+		m[d] = true
+	}
+	for _, d := range boxMounts() {
+		m["mount "+d] = true
 	}
 	return m
 }
@@ -175,12 +182,13 @@ func Start(o Options) (*Server, error) {
 	if o.Pool > 0 {
 		args = append(args, "--pool-size", strconv.Itoa(o.Pool))
 	}
+	if b := Backend(); b != Container {
+		args = append(args, "--backend", b)
+	}
 	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, problemStore: problemStore, done: make(chan struct{})}
 	s.cmd = exec.Command(o.Bin, append(args, o.Args...)...)
 	s.cmd.Dir = o.Dir
-	if len(o.Env) > 0 {
-		s.cmd.Env = append(os.Environ(), o.Env...)
-	}
+	s.cmd.Env = serverEnv(o.Env)
 	// A process group of its own: whatever the server signals as a group
 	// must not reach the process that started it.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -316,7 +324,8 @@ func (s *Server) Kill() {
 }
 
 // Leftovers lists what an exited server left: processes of its binary
-// (server or sandbox init, which re-executes the server binary), its
+// (server or sandbox init, which re-executes the server binary) or of the
+// sandbox tools make deps built (isolate), its
 // cgroups, sandbox roots not in rootsBefore (from TmpRoots). Processes
 // that are already dying get a few seconds to go.
 func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
@@ -325,7 +334,7 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 	for {
 		found = found[:0]
 		for _, p := range proctable.List() {
-			if p.Exe == s.bin || p.Argv0 == s.bin || p.Exe == sandboxInit(s.bin) {
+			if p.Exe == s.bin || p.Argv0 == s.bin || p.Exe == sandboxInit(s.bin) || isTool(p.Exe) {
 				found = append(found, fmt.Sprintf("process %d: %q", p.PID, p.Cmdline))
 			}
 		}
@@ -346,6 +355,18 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 	for d := range TmpRoots() {
 		if !rootsBefore[d] && strings.HasPrefix(d, own) {
 			found = append(found, "sandbox root "+d)
+		}
+	}
+	// isolate boxes and their tmpfs mounts are not named for a server:
+	// any new one is a leftover (the suites run one backend at a time).
+	for _, d := range isolateBoxes() {
+		if !rootsBefore[d] {
+			found = append(found, "isolate box "+d)
+		}
+	}
+	for _, d := range boxMounts() {
+		if !rootsBefore["mount "+d] {
+			found = append(found, "mount "+d)
 		}
 	}
 	return found

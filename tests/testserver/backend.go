@@ -1,0 +1,143 @@
+package testserver
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// BackendEnv names the environment variable that chooses the backend
+// every server of the suites runs on: make test runs tests/e2e and
+// tests/hostile once per backend with it set. Unset means "container".
+const BackendEnv = "PECAN_TEST_BACKEND"
+
+// Backend names of the suites' parameterisation.
+const (
+	Container = "container"
+	Isolate   = "isolate"
+)
+
+// Backend is the backend the suites' servers use (--backend).
+func Backend() string {
+	if b := os.Getenv(BackendEnv); b != "" {
+		return b
+	}
+	return Container
+}
+
+// WorkDir is where programs find their files on the backend: /w in a
+// container, /box in an isolate box.
+func WorkDir(backend string) string {
+	if backend == Isolate {
+		return "/box"
+	}
+	return "/w"
+}
+
+// SandboxInits is how many processes a settled sandbox of backend keeps
+// between jobs: a container's init and its spare's; none for the tools
+// that start afresh for each run.
+func SettledInits(backend string) int {
+	if backend == Container {
+		return InitsPerSandbox
+	}
+	return 0
+}
+
+// Exception is a guarantee of DESIGN §6 that a backend cannot give; the
+// suites list them by backend and case, and a case with one is run and
+// its outcome logged, but it does not fail the suite.
+type Exception struct {
+	Backend, Case, Reason string
+}
+
+// ExceptionFor is the exception of the current backend for the case
+// named name in list, or nil.
+func ExceptionFor(list []Exception, name string) *Exception {
+	b := Backend()
+	for i := range list {
+		if list[i].Backend == b && list[i].Case == name {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+// toolsBin is the directory make deps builds the sandbox tools into; the
+// servers find them in PATH.
+func toolsBin() string {
+	root, err := RepoRoot()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(root, ".tools", "bin")
+}
+
+// serverEnv is the environment of a server on the suites' backend: its
+// tools' directory leads PATH.
+func serverEnv(extra []string) []string {
+	env := os.Environ()
+	if bin := toolsBin(); bin != "" {
+		for i, e := range env {
+			if v, ok := strings.CutPrefix(e, "PATH="); ok {
+				env[i] = "PATH=" + bin + ":" + v
+			}
+		}
+	}
+	return append(env, extra...)
+}
+
+// isolateBoxRoot is where isolate keeps its boxes: the box_root of the
+// configuration make deps compiled into it, else isolate's default.
+func isolateBoxRoot() string {
+	root := "/var/local/lib/isolate"
+	repo, err := RepoRoot()
+	if err != nil {
+		return root
+	}
+	f, err := os.Open(filepath.Join(repo, ".tools", "etc", "isolate.cf"))
+	if err != nil {
+		return root
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if ok && strings.TrimSpace(k) == "box_root" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return root
+}
+
+// isolateBoxes lists isolate's box directories.
+func isolateBoxes() []string {
+	m, _ := filepath.Glob(filepath.Join(isolateBoxRoot(), "*"))
+	return m
+}
+
+// boxMounts lists the mount points of Pecan's isolate box tmpfs mounts.
+func boxMounts() []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return []string{fmt.Sprintf("mountinfo unreadable: %v", err)}
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		// ... mount point (5th) ... " - " fstype source options
+		pre, post, ok := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if ok && len(f) > 4 && len(g) > 1 && g[0] == "tmpfs" && g[1] == "pecan-isolate" {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// isTool reports whether exe is one of the sandbox tools of toolsBin.
+func isTool(exe string) bool {
+	bin := toolsBin()
+	return bin != "" && exe != "" && filepath.Dir(exe) == bin
+}
