@@ -4,77 +4,27 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/criyle/go-sandbox/pkg/memfd"
-
 	"github.com/pecan-judge/pecan/backends"
-	"github.com/pecan-judge/pecan/backends/internal/output"
-	"github.com/pecan-judge/pecan/backends/internal/runcg"
+	"github.com/pecan-judge/pecan/backends/internal/toolrun"
 )
-
-// Defaults for limits a caller left at zero, as the container backend's.
-const (
-	defaultCPU       = 2 * time.Second
-	defaultMemory    = 256 << 20
-	defaultProcesses = 64
-	defaultOutput    = 64 << 20
-	defaultFileSize  = 64 << 20
-	defaultOpenFiles = 256
-)
-
-// cpuPoll is how often the CPU watchdog reads the run's cgroup: isolate
-// without --cg counts only the processes its proxy reaped, and checks its
-// own limit ten times a second.
-const cpuPoll = 5 * time.Millisecond
-
-// stopGrace is how long isolate has to kill its box and write its meta
-// file after SIGTERM before it is killed too.
-const stopGrace = 2 * time.Second
-
-func withDefaults(l backends.Limits) backends.Limits {
-	if l.CPU <= 0 {
-		l.CPU = defaultCPU
-	}
-	if l.Wall <= 0 {
-		l.Wall = 3*l.CPU + time.Second
-	}
-	if l.MemoryBytes == 0 {
-		l.MemoryBytes = defaultMemory
-	}
-	if l.Processes == 0 {
-		l.Processes = defaultProcesses
-	}
-	if l.OutputBytes <= 0 {
-		l.OutputBytes = defaultOutput
-	}
-	if l.FileBytes == 0 {
-		l.FileBytes = defaultFileSize
-	}
-	if l.OpenFiles == 0 {
-		l.OpenFiles = defaultOpenFiles
-	}
-	return l
-}
 
 // runArgs is the isolate --run command line of spec under lim.
 func (s *sandbox) runArgs(spec backends.RunSpec, lim backends.Limits, meta string) []string {
 	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 	args := []string{
 		s.backend.binary, "--box-id=" + strconv.Itoa(s.box), "--silent", "--meta=" + meta,
-		// The CPU limit is the cgroup watchdog's; isolate's own, a little
-		// later, is a backstop.
+		// The CPU limit is the cgroup watchdog's (isolate without --cg
+		// counts only the processes its proxy reaped); isolate's own, a
+		// little later, is a backstop.
 		"--time=" + secs(lim.CPU+200*time.Millisecond), "--wall-time=" + secs(lim.Wall),
 		"--processes=" + strconv.FormatUint(lim.Processes, 10),
 		"--fsize=" + strconv.FormatUint(lim.FileBytes/1024, 10),
@@ -93,193 +43,65 @@ func (s *sandbox) runArgs(spec backends.RunSpec, lim backends.Limits, meta strin
 	return append(append(args, "--run", "--"), spec.Args...)
 }
 
+// isolateProcesses are isolate's keeper and proxy, in the run's cgroup.
+const isolateProcesses = 2
+
 // Run runs one program in the box under a cgroup of its own.
 func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunResult, error) {
 	if len(spec.Args) == 0 {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: no command", s.id)
 	}
-	if _, err := s.workDir(ctx); err != nil {
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
-	}
-	lim := withDefaults(spec.Limits)
-	cg, err := s.backend.cgroups.NewRun(lim.MemoryBytes, lim.Processes+4) // isolate's keeper and proxy
+	wd, err := s.workDir(ctx)
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}
-	defer cg.Destroy()
+	wd.Close()
+	lim := toolrun.WithDefaults(spec.Limits)
 	meta := filepath.Join(s.backend.opts.LockDir, fmt.Sprintf("box-%d.meta", s.box))
 	_ = os.Remove(meta)
 	defer os.Remove(meta)
-
 	var in io.Reader = bytes.NewReader(spec.Stdin)
 	if spec.StdinFrom != nil {
 		in = spec.StdinFrom
 	}
-	stdin, err := memfd.DupToMemfd("stdin", in)
+	tr, err := toolrun.Run(ctx, s.backend.cgroups, toolrun.Spec{
+		Argv: s.runArgs(spec, lim, meta), Stdin: in, Limits: lim, ToolProcesses: isolateProcesses,
+	})
 	if err != nil {
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stdin: %w", s.id, err)
+		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}
-	defer stdin.Close()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stdout pipe: %w", s.id, err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stderr pipe: %w", s.id, err)
-	}
-
-	argv := cg.Wrap(s.runArgs(spec, lim, meta))
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, outW, errW
-	cmd.Env = []string{}
-	// isolate kills its box on SIGTERM; it gets one if the server dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-
-	var outputExceeded, cpuExceeded atomic.Bool
-	st := &stopper{cmd: cmd}
-	stdout := output.Start(outR, lim.OutputBytes, func() { outputExceeded.Store(true); st.stop() })
-	stderr := output.Start(errR, lim.OutputBytes, func() { outputExceeded.Store(true); st.stop() })
-
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		outW.Close()
-		errW.Close()
-		stdout.Wait()
-		stderr.Wait()
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: start isolate: %w", s.id, err)
-	}
-	outW.Close()
-	errW.Close()
-	st.started()
-
-	done := make(chan struct{})
-	var watchers sync.WaitGroup
-	watchers.Add(1)
-	go func() {
-		defer watchers.Done()
-		watch(ctx, cg, lim, done, st, &cpuExceeded)
-	}()
-	waitErr := cmd.Wait()
-	wall := time.Since(start)
-	close(done)
-	watchers.Wait()
-	outBuf, _ := stdout.Wait()
-	errBuf, _ := stderr.Wait()
-
-	m, metaErr := readMeta(meta)
 	if err := ctx.Err(); err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}
-	stopped := outputExceeded.Load() || cpuExceeded.Load()
-	if code := exitStatus(waitErr); code == runcg.WrapFailed || (!stopped && code > 1) || (metaErr != nil && !stopped) {
-		// Exit status 0 and 1 are the program's; anything else is
-		// isolate's own failure (status XX), or the cgroup could not be
-		// joined.
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w: isolate failed (%v): %s %s", s.id, backends.ErrBroken, waitErr, m.message, clipLog(errBuf))
+	m, metaErr := readMeta(meta)
+	// Exit status 0 and 1 are the program's (isolate's "OK" and "failed");
+	// anything else is isolate's own failure (status XX), unless the run
+	// was stopped from here.
+	if tr.WrapFailed || (!tr.Stopped && (tr.ExitStatus > 1 || tr.ExitStatus < 0 || metaErr != nil)) {
+		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w: isolate exited %d: %s %s",
+			s.id, backends.ErrBroken, tr.ExitStatus, m.message, clipLog(tr.Stderr))
 	}
-
-	cpu, _ := cg.CPU()
-	peak := cg.Peak()
 	res := backends.RunResult{
 		ExitCode:       m.exitCode,
 		Signal:         m.exitSig,
-		CPU:            cpu,
-		Wall:           wall,
-		MemoryPeak:     peak,
-		Stdout:         outBuf,
-		Stderr:         errBuf,
-		OutputExceeded: outputExceeded.Load(),
+		CPU:            tr.CPU,
+		Wall:           tr.Wall,
+		MemoryPeak:     tr.Peak,
+		Stdout:         tr.Stdout,
+		Stderr:         tr.Stderr,
+		OutputExceeded: tr.OutputExceeded,
 	}
 	if m.wall > 0 {
 		res.Wall = m.wall
 	}
 	timedOut := m.status == "TO"
-	res.CPUExceeded = cpuExceeded.Load() || res.CPU > lim.CPU || (timedOut && !m.wallClock)
-	res.WallExceeded = !res.CPUExceeded && !res.OutputExceeded && timedOut && m.wallClock
-	res.OOM = cg.OOMKilled() || (res.Signal != 0 && peak >= lim.MemoryBytes)
-	if res.CPUExceeded || res.WallExceeded || res.OutputExceeded || (stopped && res.Signal == 0 && res.ExitCode == 0) {
+	res.CPUExceeded = tr.CPUExceeded || res.CPU > lim.CPU || (timedOut && !m.wallClock)
+	res.WallExceeded = !res.CPUExceeded && !res.OutputExceeded && (timedOut && m.wallClock || tr.Stopped && !tr.OutputExceeded)
+	res.OOM = tr.OOMKilled || (res.Signal != 0 && tr.Peak >= lim.MemoryBytes)
+	if res.CPUExceeded || res.WallExceeded || res.OutputExceeded {
 		res.Signal, res.ExitCode = int(syscall.SIGKILL), 0
 	}
 	return res, nil
-}
-
-// watch stops the run when the cgroup's CPU time passes the limit, or
-// when the wall limit plus a grace passed without isolate's own wall
-// limit acting, or ctx ends.
-func watch(ctx context.Context, cg *runcg.Run, lim backends.Limits, done <-chan struct{}, st *stopper, cpuExceeded *atomic.Bool) {
-	t := time.NewTicker(cpuPoll)
-	defer t.Stop()
-	backstop := time.NewTimer(lim.Wall + stopGrace)
-	defer backstop.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			st.stop()
-			return
-		case <-backstop.C:
-			st.stop()
-			return
-		case <-t.C:
-			if cpu, err := cg.CPU(); err == nil && cpu > lim.CPU {
-				cpuExceeded.Store(true)
-				st.stop()
-				return
-			}
-		}
-	}
-}
-
-// stopper asks isolate to end the run (SIGTERM: it kills the box and
-// writes its meta file) and kills it if it does not within stopGrace.
-type stopper struct {
-	cmd     *exec.Cmd
-	mu      sync.Mutex
-	running bool
-	pending bool // stop asked before the process started
-	once    sync.Once
-}
-
-func (st *stopper) started() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.running = true
-	if st.pending {
-		st.signal()
-	}
-}
-
-func (st *stopper) stop() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if !st.running {
-		st.pending = true
-		return
-	}
-	st.signal()
-}
-
-func (st *stopper) signal() {
-	st.once.Do(func() {
-		p := st.cmd.Process
-		_ = p.Signal(syscall.SIGTERM)
-		time.AfterFunc(stopGrace, func() { _ = p.Kill() })
-	})
-}
-
-func exitStatus(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
 }
 
 // meta is what isolate's meta file says of a run.

@@ -103,24 +103,26 @@ func requireServer(t *testing.T) {
 // as they like; only a sandbox can make files of that uid), and the
 // repository's working tree status.
 type hostState struct {
-	sandboxOwned map[string][]string // dir -> sorted names of entries owned by the sandbox uid
+	sandboxOwned map[string][]string // dir -> sorted names of entries owned by a sandbox uid
 	git          string              // git status --porcelain
 }
 
 // hostDirs are the host's world-writable temporary directories.
 func hostDirs() []string { return []string{os.TempDir(), "/var/tmp", "/dev/shm"} }
 
-// sandboxUID is the host uid of the suite's sandboxes (pecan.toml's).
-func sandboxUID() (uint32, error) {
+// sandboxUIDs is the range [lo, hi) of host uids of the suite's
+// sandboxes: pecan.toml's container uid, or isolate's boxes' uids.
+func sandboxUIDs() (uint32, uint32, error) {
 	cfg, err := config.Load(filepath.Join(env.Repo, "pecan.toml"))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return uint32(cfg.Container.UID), nil
+	lo, hi := testserver.SandboxUIDs(testserver.Backend(), uint32(cfg.Container.UID))
+	return lo, hi, nil
 }
 
 func snapshotHost() (*hostState, error) {
-	uid, err := sandboxUID()
+	lo, hi, err := sandboxUIDs()
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +135,7 @@ func snapshotHost() (*hostState, error) {
 		var names []string
 		for _, e := range entries {
 			var st syscall.Stat_t
-			if syscall.Lstat(filepath.Join(d, e.Name()), &st) == nil && st.Uid == uid {
+			if syscall.Lstat(filepath.Join(d, e.Name()), &st) == nil && st.Uid >= lo && st.Uid < hi {
 				names = append(names, e.Name())
 			}
 		}
@@ -172,7 +174,7 @@ func (h *hostState) diff(after *hostState) string {
 func strays(s *testserver.Server, pool int) []string {
 	inits := s.SandboxInits()
 	var out []string
-	if want := pool * testserver.InitsPerSandbox; len(inits) != want {
+	if want := pool * testserver.SettledInits(testserver.Backend()); len(inits) != want {
 		out = append(out, fmt.Sprintf("%d sandbox inits, want %d", len(inits), want))
 	}
 	for _, p := range proctable.Descendants(proctable.List(), s.PID()) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -89,27 +90,40 @@ func serverEnv(extra []string) []string {
 	return append(env, extra...)
 }
 
-// isolateBoxRoot is where isolate keeps its boxes: the box_root of the
-// configuration make deps compiled into it, else isolate's default.
-func isolateBoxRoot() string {
-	root := "/var/local/lib/isolate"
+// isolateConf is the value of key in the isolate configuration make deps
+// compiled into its build, or def.
+func isolateConf(key, def string) string {
 	repo, err := RepoRoot()
 	if err != nil {
-		return root
+		return def
 	}
 	f, err := os.Open(filepath.Join(repo, ".tools", "etc", "isolate.cf"))
 	if err != nil {
-		return root
+		return def
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok && strings.TrimSpace(k) == "box_root" {
+		if ok && strings.TrimSpace(k) == key {
 			return strings.TrimSpace(v)
 		}
 	}
-	return root
+	return def
+}
+
+// isolateBoxRoot is where isolate keeps its boxes.
+func isolateBoxRoot() string { return isolateConf("box_root", "/var/local/lib/isolate") }
+
+// SandboxUIDs is the range [lo, hi) of host uids programs run as on
+// backend; containerUID is the container backend's configured one.
+func SandboxUIDs(backend string, containerUID uint32) (lo, hi uint32) {
+	if backend != Isolate {
+		return containerUID, containerUID + 1
+	}
+	first, _ := strconv.ParseUint(isolateConf("first_uid", "60000"), 10, 32)
+	n, _ := strconv.ParseUint(isolateConf("num_boxes", "1000"), 10, 32)
+	return uint32(first), uint32(first + n)
 }
 
 // isolateBoxes lists isolate's box directories.
