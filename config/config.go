@@ -120,8 +120,10 @@ type Isolate struct {
 	// one host share the range, each box locked by one of them.
 	FirstBox int `toml:"first_box"`
 	Boxes    int `toml:"boxes"`
-	// BoxMiB sizes the tmpfs holding a box's work directory and /tmp.
-	BoxMiB int `toml:"box_mib"`
+	// WorkDirMiB and TmpMiB size the tmpfs mounts of a box's work
+	// directory and its /tmp.
+	WorkDirMiB int `toml:"work_dir_mib"`
+	TmpMiB     int `toml:"tmp_mib"`
 	// CgroupPrefix names the cgroup under which runs get their cgroups.
 	CgroupPrefix string `toml:"cgroup_prefix"`
 	// LockDir holds the box locks and isolate's meta files.
@@ -139,8 +141,8 @@ func (i *Isolate) validate() []error {
 	if i.FirstBox < 0 || i.Boxes < 1 {
 		errs = append(errs, fmt.Errorf("isolate: need first_box >= 0 and boxes >= 1, got %d and %d", i.FirstBox, i.Boxes))
 	}
-	if i.BoxMiB < 16 {
-		errs = append(errs, fmt.Errorf("isolate: box_mib must be at least 16, got %d", i.BoxMiB))
+	if i.WorkDirMiB < 1 || i.TmpMiB < 1 {
+		errs = append(errs, fmt.Errorf("isolate: work_dir_mib and tmp_mib must be at least 1, got %d and %d", i.WorkDirMiB, i.TmpMiB))
 	}
 	if i.CgroupPrefix == "" || strings.ContainsAny(i.CgroupPrefix, "/ ") {
 		errs = append(errs, fmt.Errorf("isolate: cgroup_prefix %q must be a non-empty name without / or spaces", i.CgroupPrefix))
@@ -471,7 +473,8 @@ func Default() Config {
 		Isolate: Isolate{
 			Binary:       "isolate",
 			Boxes:        1000,
-			BoxMiB:       320,
+			WorkDirMiB:   256,
+			TmpMiB:       64,
 			CgroupPrefix: "pecan",
 			LockDir:      "/run/pecan/isolate",
 		},

@@ -341,12 +341,12 @@ func TestIsolate(t *testing.T) {
 	if errs := cfg.Isolate.validate(); len(errs) > 0 {
 		t.Fatalf("default [isolate] invalid: %v", errs)
 	}
-	cfg.Isolate = Isolate{Binary: "", FirstBox: -1, Boxes: 0, BoxMiB: 8, CgroupPrefix: "a/b", LockDir: "run", Dirs: []string{"usr"}}
+	cfg.Isolate = Isolate{Binary: "", FirstBox: -1, Boxes: 0, WorkDirMiB: 0, TmpMiB: 8, CgroupPrefix: "a/b", LockDir: "run", Dirs: []string{"usr"}}
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("invalid [isolate] accepted")
 	}
-	for _, want := range []string{"isolate: binary", "first_box", "box_mib", "cgroup_prefix", "lock_dir", `dirs: "usr"`} {
+	for _, want := range []string{"isolate: binary", "first_box", "work_dir_mib", "cgroup_prefix", "lock_dir", `dirs: "usr"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
@@ -359,7 +359,7 @@ func TestIsolate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Isolate.Binary != "/opt/isolate" || got.Isolate.FirstBox != 100 || got.Isolate.Boxes != 8 || got.Isolate.BoxMiB != 320 || len(got.Isolate.Dirs) != 1 {
+	if got.Isolate.Binary != "/opt/isolate" || got.Isolate.FirstBox != 100 || got.Isolate.Boxes != 8 || got.Isolate.WorkDirMiB != 256 || len(got.Isolate.Dirs) != 1 {
 		t.Errorf("loaded [isolate] = %+v", got.Isolate)
 	}
 	if err := os.WriteFile(path, []byte("[isolate]\nbox_root = \"/x\"\n"), 0o644); err == nil {

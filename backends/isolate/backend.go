@@ -1,7 +1,7 @@
 // Package isolate is the backend on the IOI's sandbox, isolate 2.x. Each
 // Pecan sandbox holds one isolate box for its whole life: initialised
-// once (isolate --init), its directory a size-limited tmpfs of Pecan's,
-// replaced by a fresh one at every Reset. Every isolate --run gets new
+// once (isolate --init), its work directory and /tmp size-limited tmpfs
+// mounts of Pecan's, replaced by fresh ones at every Reset. Every isolate --run gets new
 // pid, IPC, network and mount namespaces from isolate, so nothing of a run
 // outlives it but its files, which the Reset drops.
 //
@@ -42,8 +42,9 @@ type Options struct {
 	FirstBox, Boxes int
 	// LockDir holds Pecan's box locks and isolate's meta files.
 	LockDir string
-	// BoxMiB sizes the tmpfs of a box: its work directory and its /tmp.
-	BoxMiB int
+	// WorkDirMiB and TmpMiB size the tmpfs mounts of a box's work
+	// directory and its /tmp.
+	WorkDirMiB, TmpMiB int
 	// CgroupPrefix names this server's cgroup; runs get sub-cgroups.
 	CgroupPrefix string
 	// Dirs are host directories bound read-only at the same path, besides
@@ -75,8 +76,11 @@ func New(opts Options) (*Backend, error) {
 	if opts.LockDir == "" {
 		opts.LockDir = "/run/pecan/isolate"
 	}
-	if opts.BoxMiB <= 0 {
-		opts.BoxMiB = 320
+	if opts.WorkDirMiB <= 0 {
+		opts.WorkDirMiB = 256
+	}
+	if opts.TmpMiB <= 0 {
+		opts.TmpMiB = 64
 	}
 	if opts.CgroupPrefix == "" {
 		opts.CgroupPrefix = "pecan"

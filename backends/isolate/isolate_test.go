@@ -39,7 +39,7 @@ func newTestBackend(t *testing.T) *Backend {
 	if bin == "" {
 		t.Skip("no isolate binary: run make deps (CI always does)")
 	}
-	b, err := New(Options{Binary: bin, FirstBox: 900, Boxes: 50, LockDir: t.TempDir(), BoxMiB: 32, Dirs: []string{"/etc/alternatives"}})
+	b, err := New(Options{Binary: bin, FirstBox: 900, Boxes: 50, LockDir: t.TempDir(), WorkDirMiB: 32, TmpMiB: 8, Dirs: []string{"/etc/alternatives"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +158,12 @@ func TestLimits(t *testing.T) {
 		res := run(t, s, backends.Limits{Processes: 5}, "", "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait")
 		if !bytes.Contains(res.Stderr, []byte("fork")) && !bytes.Contains(res.Stderr, []byte("Resource")) {
 			t.Errorf("8 processes under a limit of 5: exit %d stderr %q", res.ExitCode, res.Stderr)
+		}
+	})
+	t.Run("tmp_size", func(t *testing.T) {
+		res := run(t, s, backends.Limits{}, "", "/bin/sh", "-c", "head -c 10000000 /dev/zero > /tmp/big")
+		if res.ExitCode == 0 || !bytes.Contains(res.Stderr, []byte("No space")) {
+			t.Errorf("10 MB in an 8 MiB /tmp: exit %d stderr %q", res.ExitCode, res.Stderr)
 		}
 	})
 	t.Run("file_size", func(t *testing.T) {

@@ -704,13 +704,6 @@ func hashFiles(paths []string, s *testserver.Server) map[string]string {
 	return h
 }
 
-// exceptions are the cases whose guarantee a backend cannot give
-// (DESIGN §6, §12), with the reason. Such a case still runs and must still
-// leave its sandbox and the host clean; only its verdict check is not
-// held against the backend, and it must still fail: an exception that a
-// backend no longer needs is an error.
-var exceptions = []testserver.Exception{}
-
 // verdictFailures checks the case's verdict, output and own check; with a
 // named exception of the backend, what they find is logged instead.
 func verdictFailures(t *testing.T, c hcase, r *testserver.Result) {
@@ -725,19 +718,19 @@ func verdictFailures(t *testing.T, c hcase, r *testserver.Result) {
 	if strings.Contains(r.Stdout, "ESCAPE") {
 		problems = append(problems, fmt.Sprintf("containment failed: %s", r))
 	}
-	exc := testserver.ExceptionFor(exceptions, c.name)
+	reason, excepted := exceptions.For(c.name)
 	if c.check != nil {
 		c.check(t, r)
 	}
 	switch {
-	case exc == nil:
+	case !excepted:
 		for _, p := range problems {
 			t.Error(p)
 		}
 	case len(problems) == 0:
-		t.Errorf("named exception %s/%s (%s) no longer needed: the case passed", exc.Backend, exc.Case, exc.Reason)
+		t.Errorf("named exception %s/%s (%s) no longer needed: the case passed", testserver.Backend(), c.name, reason)
 	default:
-		t.Logf("named exception %s/%s: %s; found: %s", exc.Backend, exc.Case, exc.Reason, strings.Join(problems, "; "))
+		t.Logf("named exception %s/%s: %s; found: %s", testserver.Backend(), c.name, reason, strings.Join(problems, "; "))
 	}
 }
 
