@@ -19,9 +19,11 @@ ISOLATE_FIRST_UID ?= 1600000
 ISOLATE_BOX_ROOT  ?= /var/local/lib/isolate
 # Debian's build dependencies of each tool (Debian 12's versions).
 ISOLATE_BUILD_DEPS := libcap-dev libseccomp-dev libsystemd-dev pkg-config
+NSJAIL_VERSION := 3.6
+NSJAIL_BUILD_DEPS := protobuf-compiler libprotobuf-dev libnl-route-3-dev bison flex pkg-config g++ make
 export PATH := $(TOOLS)/bin:$(PATH)
 
-.PHONY: all deps deps-isolate build run test unit e2e bench proto vet clean
+.PHONY: all deps deps-isolate deps-nsjail build run test unit e2e bench proto vet clean
 
 all: build
 
@@ -29,7 +31,7 @@ all: build
 # need (Kotlin from Debian, TypeScript and Node's type definitions from
 # npm) and etcd (Debian's etcd-server), which the cluster tests start to
 # prove the etcd membership provider.
-deps: deps-isolate
+deps: deps-isolate deps-nsjail
 	@command -v kotlinc >/dev/null 2>&1 && command -v etcd >/dev/null 2>&1 || { \
 	  echo "installing kotlin and etcd-server (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin etcd-server >/dev/null; }
@@ -57,6 +59,21 @@ deps-isolate:
 	  $(ISOLATE_BOX_ROOT) $(ISOLATE_FIRST_UID) $(ISOLATE_FIRST_UID) > $(TOOLS)/etc/isolate.cf && \
 	$(MAKE) -s -C $(TOOLS)/src/isolate-$(ISOLATE_VERSION) isolate CONFIG=$(TOOLS)/etc/isolate.cf >/dev/null && \
 	install -m 0755 $(TOOLS)/src/isolate-$(ISOLATE_VERSION)/isolate $(TOOLS)/bin/isolate
+
+# deps-nsjail builds nsjail (with its bundled kafel) into .tools/bin
+# unless one is installed, as deps-isolate does isolate.
+deps-nsjail:
+	@if command -v nsjail >/dev/null 2>&1; then exit 0; fi; \
+	tarball=$(THIRD_PARTY)/nsjail-$(NSJAIL_VERSION).tar.gz; \
+	if [ ! -f "$$tarball" ]; then \
+	  echo "nsjail not installed and $$tarball absent: --backend nsjail needs it (README, Backends)"; exit 0; fi; \
+	echo "building nsjail $(NSJAIL_VERSION) into $(TOOLS)/bin"; \
+	dpkg -s $(NSJAIL_BUILD_DEPS) >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(NSJAIL_BUILD_DEPS) >/dev/null; } && \
+	rm -rf $(TOOLS)/src/nsjail-$(NSJAIL_VERSION) && mkdir -p $(TOOLS)/src $(TOOLS)/bin && \
+	tar -xzf "$$tarball" -C $(TOOLS)/src && \
+	$(MAKE) -s -C $(TOOLS)/src/nsjail-$(NSJAIL_VERSION) -j2 nsjail >/dev/null && \
+	install -m 0755 $(TOOLS)/src/nsjail-$(NSJAIL_VERSION)/nsjail $(TOOLS)/bin/nsjail
 
 # build makes the server and, beside it, the init program of its
 # sandboxes (the server finds it there).

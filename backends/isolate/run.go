@@ -96,7 +96,7 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	}
 	timedOut := m.status == "TO"
 	res.CPUExceeded = tr.CPUExceeded || res.CPU > lim.CPU || (timedOut && !m.wallClock)
-	res.WallExceeded = !res.CPUExceeded && !res.OutputExceeded && (timedOut && m.wallClock || tr.Stopped && !tr.OutputExceeded)
+	res.WallExceeded = !res.CPUExceeded && !res.OutputExceeded && (timedOut && m.wallClock || tr.WallExceeded)
 	res.OOM = tr.OOMKilled || (res.Signal != 0 && tr.Peak >= lim.MemoryBytes)
 	if res.CPUExceeded || res.WallExceeded || res.OutputExceeded {
 		res.Signal, res.ExitCode = int(syscall.SIGKILL), 0

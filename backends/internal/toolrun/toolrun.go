@@ -78,6 +78,10 @@ type Spec struct {
 	// ToolProcesses is how many processes the tool itself keeps in the
 	// run's cgroup besides the program's.
 	ToolProcesses uint64
+	// EnforceWall stops the run when its wall limit passes, for a tool
+	// whose own wall limit is coarser (nsjail counts whole seconds);
+	// otherwise the limit is the tool's, with a backstop StopGrace later.
+	EnforceWall bool
 }
 
 // Result is what was measured of the command.
@@ -89,10 +93,11 @@ type Result struct {
 	CPU, Wall  time.Duration
 	Peak       uint64
 	OOMKilled  bool
-	// CPUExceeded and OutputExceeded are set when the run was stopped for
-	// that limit; Stopped when it was stopped for any reason (those, or
-	// the wall limit passing StopGrace without the tool acting).
-	CPUExceeded, OutputExceeded, Stopped bool
+	// CPUExceeded, WallExceeded and OutputExceeded are set when the run
+	// was stopped for that limit; Stopped when it was stopped for any
+	// reason (those, or the wall limit passing StopGrace without the tool
+	// acting).
+	CPUExceeded, WallExceeded, OutputExceeded, Stopped bool
 	Stdout, Stderr                       []byte
 }
 
@@ -132,7 +137,7 @@ func Run(ctx context.Context, cgroups *runcg.Root, spec Spec) (Result, error) {
 	// dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 
-	var outputExceeded, cpuExceeded atomic.Bool
+	var outputExceeded, cpuExceeded, wallExceeded atomic.Bool
 	st := &stopper{cmd: cmd}
 	onOutput := func() { outputExceeded.Store(true); st.stop() }
 	stdout := output.Start(outR, lim.OutputBytes, onOutput)
@@ -152,7 +157,11 @@ func Run(ctx context.Context, cgroups *runcg.Root, spec Spec) (Result, error) {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		watch(ctx, cg, lim, done, st, &cpuExceeded)
+		wall := lim.Wall + StopGrace
+		if spec.EnforceWall {
+			wall = lim.Wall
+		}
+		watch(ctx, cg, lim.CPU, wall, done, st, &cpuExceeded, &wallExceeded)
 	}()
 	waitErr := cmd.Wait()
 	wall := time.Since(start)
@@ -167,18 +176,18 @@ func Run(ctx context.Context, cgroups *runcg.Root, spec Spec) (Result, error) {
 	res.OOMKilled = cg.OOMKilled()
 	res.CPUExceeded = cpuExceeded.Load()
 	res.OutputExceeded = outputExceeded.Load()
+	res.WallExceeded = wallExceeded.Load()
 	res.Stopped = st.fired()
 	return res, nil
 }
 
-// watch stops the run when the cgroup's CPU time passes the limit, when
-// the wall limit passed StopGrace ago without the tool's own wall limit
-// acting, or when ctx ends.
-func watch(ctx context.Context, cg *runcg.Run, lim backends.Limits, done <-chan struct{}, st *stopper, cpuExceeded *atomic.Bool) {
+// watch stops the run when the cgroup's CPU time passes cpu, when wall
+// passes, or when ctx ends.
+func watch(ctx context.Context, cg *runcg.Run, cpu, wall time.Duration, done <-chan struct{}, st *stopper, cpuExceeded, wallExceeded *atomic.Bool) {
 	t := time.NewTicker(cpuPoll)
 	defer t.Stop()
-	backstop := time.NewTimer(lim.Wall + StopGrace)
-	defer backstop.Stop()
+	deadline := time.NewTimer(wall)
+	defer deadline.Stop()
 	for {
 		select {
 		case <-done:
@@ -186,11 +195,12 @@ func watch(ctx context.Context, cg *runcg.Run, lim backends.Limits, done <-chan 
 		case <-ctx.Done():
 			st.stop()
 			return
-		case <-backstop.C:
+		case <-deadline.C:
+			wallExceeded.Store(true)
 			st.stop()
 			return
 		case <-t.C:
-			if cpu, err := cg.CPU(); err == nil && cpu > lim.CPU {
+			if used, err := cg.CPU(); err == nil && used > cpu {
 				cpuExceeded.Store(true)
 				st.stop()
 				return
