@@ -105,7 +105,7 @@ func New(opts Options) (*Backend, error) {
 	}
 	removeStale(opts.StateDir, opts.Logger)
 	dir := filepath.Join(opts.StateDir, fmt.Sprint(os.Getpid()))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := makeTraversable(opts.StateDir, dir); err != nil {
 		return nil, fmt.Errorf("nsjail state dir: %w", err)
 	}
 	b := &Backend{opts: opts, binary: bin, dir: dir, logger: opts.Logger}
@@ -115,6 +115,22 @@ func New(opts Options) (*Backend, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// makeTraversable makes the directories dirs, each root's and mode
+// 0711: nsjail mounts a work directory from inside the run's user
+// namespace, as the sandbox uid, which must be able to pass through them
+// (never to list them).
+func makeTraversable(dirs ...string) error {
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return err
+		}
+		if err := os.Chmod(d, 0o711); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // existing keeps the absolute paths of paths that exist, once each: a
@@ -157,7 +173,7 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
 	dir := filepath.Join(b.dir, fmt.Sprint(b.seq.Add(1)))
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	if err := makeTraversable(dir); err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
 	s := &sandbox{id: id, backend: b, dir: dir}

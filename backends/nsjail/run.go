@@ -44,8 +44,8 @@ func (s *sandbox) runArgs(spec backends.RunSpec, lim backends.Limits) []string {
 		"--rlimit_fsize", mib(lim.FileBytes),
 		"--rlimit_nofile", strconv.FormatUint(lim.OpenFiles, 10),
 		// Processes are the cgroup's: RLIMIT_NPROC counts every process of
-		// the uid on the host, other sandboxes' too.
-		"--rlimit_nproc", "inf",
+		// the uid on the host, other sandboxes' too; it stays at the server's hard limit.
+		"--rlimit_nproc", "max",
 		"--rlimit_stack", "inf",
 	}
 	if lim.StackBytes > 0 {
@@ -125,6 +125,7 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 
 // programEnd is what nsjail's log says of how the program ended.
 type programEnd struct {
+	// known is set when nsjail started the program and logged its end.
 	known     bool
 	exitCode  int
 	signal    int
@@ -144,6 +145,7 @@ func readLog(path string) (programEnd, error) {
 	}
 	defer f.Close()
 	var e programEnd
+	executed := false
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -153,6 +155,8 @@ func readLog(path string) (programEnd, error) {
 			e.lastError = line
 		case strings.Contains(line, "run time >= time limit"):
 			e.timeLimit = true
+		case strings.Contains(line, "] Executing '"):
+			executed = true
 		}
 		if m := exitedRe.FindStringSubmatch(line); m != nil {
 			e.known, e.exitCode, e.signal = true, atoi(m[1]), 0
@@ -160,6 +164,7 @@ func readLog(path string) (programEnd, error) {
 			e.known, e.exitCode, e.signal = true, 0, atoi(m[1])
 		}
 	}
+	e.known = e.known && executed && !strings.HasPrefix(e.lastError, "[F]")
 	return e, sc.Err()
 }
 
@@ -205,4 +210,3 @@ func buildPolicy() string {
 	b.WriteString("\n  }\n}\nUSE pecan DEFAULT ALLOW\n")
 	return b.String()
 }
-

@@ -15,6 +15,7 @@ import (
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/container"
 	"github.com/pecan-judge/pecan/backends/isolate"
+	"github.com/pecan-judge/pecan/backends/nsjail"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
 	"github.com/pecan-judge/pecan/messages"
@@ -144,8 +145,20 @@ func newBackend(cfg config.Config, langs *languages.Registry, logger *log.Logger
 			Dirs:         append(append([]string(nil), cfg.Isolate.Dirs...), langs.Mounts()...),
 			Logger:       logger.WithField("backend", isolate.Name),
 		})
+	case nsjail.Name:
+		return nsjail.New(nsjail.Options{
+			Binary:       cfg.Nsjail.Binary,
+			StateDir:     cfg.Nsjail.StateDir,
+			WorkDirMiB:   cfg.Nsjail.WorkDirMiB,
+			TmpMiB:       cfg.Nsjail.TmpMiB,
+			CgroupPrefix: cfg.Nsjail.CgroupPrefix,
+			UID:          cfg.Nsjail.UID,
+			Mounts:       append(append([]string(nil), cfg.Nsjail.Mounts...), langs.Mounts()...),
+			NoSeccomp:    !cfg.Nsjail.Seccomp,
+			Logger:       logger.WithField("backend", nsjail.Name),
+		})
 	default:
-		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, strings.Join([]string{container.Name, isolate.Name}, ", "))
+		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, strings.Join([]string{container.Name, isolate.Name, nsjail.Name}, ", "))
 	}
 }
 

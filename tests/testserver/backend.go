@@ -18,6 +18,7 @@ const BackendEnv = "PECAN_TEST_BACKEND"
 const (
 	Container = "container"
 	Isolate   = "isolate"
+	Nsjail    = "nsjail"
 )
 
 // Backend is the backend the suites' servers use (--backend).
@@ -29,7 +30,7 @@ func Backend() string {
 }
 
 // WorkDir is where programs find their files on the backend: /w in a
-// container, /box in an isolate box.
+// container and an nsjail, /box in an isolate box.
 func WorkDir(backend string) string {
 	if backend == Isolate {
 		return "/box"
@@ -108,10 +109,11 @@ func isolateConf(key, def string) string {
 func isolateBoxRoot() string { return isolateConf("box_root", "/var/local/lib/isolate") }
 
 // SandboxUIDs is the range [lo, hi) of host uids programs run as on
-// backend; containerUID is the container backend's configured one.
-func SandboxUIDs(backend string, containerUID uint32) (lo, hi uint32) {
+// backend; uid is the one configured for the container and nsjail
+// backends (pecan.toml gives both the same).
+func SandboxUIDs(backend string, uid uint32) (lo, hi uint32) {
 	if backend != Isolate {
-		return containerUID, containerUID + 1
+		return uid, uid + 1
 	}
 	first, _ := strconv.ParseUint(isolateConf("first_uid", "60000"), 10, 32)
 	n, _ := strconv.ParseUint(isolateConf("num_boxes", "1000"), 10, 32)
@@ -124,7 +126,12 @@ func isolateBoxes() []string {
 	return m
 }
 
-// boxMounts lists the mount points of Pecan's isolate box tmpfs mounts.
+// sandboxMountSources name the tmpfs mounts the isolate and nsjail
+// backends make on the host for their sandboxes.
+var sandboxMountSources = map[string]bool{"pecan-isolate": true, "pecan-nsjail": true}
+
+// boxMounts lists the mount points of the sandbox tmpfs mounts of the
+// isolate and nsjail backends.
 func boxMounts() []string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -135,12 +142,16 @@ func boxMounts() []string {
 		// ... mount point (5th) ... " - " fstype source options
 		pre, post, ok := strings.Cut(line, " - ")
 		f, g := strings.Fields(pre), strings.Fields(post)
-		if ok && len(f) > 4 && len(g) > 1 && g[0] == "tmpfs" && g[1] == "pecan-isolate" {
+		if ok && len(f) > 4 && len(g) > 1 && g[0] == "tmpfs" && sandboxMountSources[g[1]] {
 			out = append(out, f[4])
 		}
 	}
 	return out
 }
+
+// nsjailStateDir is where the nsjail backend of the server pid keeps its
+// sandboxes (pecan.toml's [nsjail] state_dir).
+func nsjailStateDir(pid int) string { return filepath.Join("/run/pecan/nsjail", strconv.Itoa(pid)) }
 
 // isTool reports whether exe is one of the sandbox tools of toolsBin.
 func isTool(exe string) bool {

@@ -325,7 +325,7 @@ func (s *Server) Kill() {
 
 // Leftovers lists what an exited server left: processes of its binary
 // (server or sandbox init, which re-executes the server binary) or of the
-// sandbox tools make deps built (isolate), its
+// sandbox tools make deps built (isolate, nsjail), its
 // cgroups, sandbox roots not in rootsBefore (from TmpRoots). Processes
 // that are already dying get a few seconds to go.
 func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
@@ -357,8 +357,9 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 			found = append(found, "sandbox root "+d)
 		}
 	}
-	// isolate boxes and their tmpfs mounts are not named for a server:
-	// any new one is a leftover (the suites run one backend at a time).
+	// isolate boxes and the tmpfs mounts of isolate and nsjail sandboxes
+	// are not all named for a server: any new one is a leftover (the
+	// suites run one backend at a time).
 	for _, d := range isolateBoxes() {
 		if !rootsBefore[d] {
 			found = append(found, "isolate box "+d)
@@ -368,6 +369,9 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 		if !rootsBefore["mount "+d] {
 			found = append(found, "mount "+d)
 		}
+	}
+	if _, err := os.Stat(nsjailStateDir(s.pid)); err == nil {
+		found = append(found, "nsjail state dir "+nsjailStateDir(s.pid))
 	}
 	return found
 }

@@ -98,7 +98,7 @@ type Result struct {
 	// reason (those, or the wall limit passing StopGrace without the tool
 	// acting).
 	CPUExceeded, WallExceeded, OutputExceeded, Stopped bool
-	Stdout, Stderr                       []byte
+	Stdout, Stderr                                     []byte
 }
 
 // Run runs spec under cgroups' new run cgroup.
