@@ -94,9 +94,27 @@ vet:
 # which other suites running beside it on 2 cores would disturb. They
 # always run (-count=1): they test a binary they build, which Go's test
 # cache does not see, so a cached pass could hide a broken server.
+#
+# Then the end-to-end suite's judging tests (every language's verdicts,
+# every limit in C, Python and Java, fresh tests of a submission) and the
+# hostile corpus run again on each other backend, PECAN_TEST_BACKEND
+# choosing it: the same tests, with the guarantees a backend cannot give
+# named in tests/hostile/exceptions_test.go. The rest of those suites
+# (HTTP, auth, problems, the concurrent corpus) does not depend on the
+# backend and runs once, on the container, which keeps make test within
+# its 30 minutes.
+TEST_BACKENDS ?= isolate nsjail
+BACKEND_E2E   := TestLanguages$$|TestLimits|TestSubmissionTestsAreFresh|TestLargeStdin|TestOutputFlood
+BACKEND_HOSTILE := TestCorpus$$
+
 test: deps vet
 	$(GO) test $(GOTESTFLAGS) -timeout 20m $$($(GO) list ./... | grep -v /tests/)
 	$(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 40m ./tests/...
+	@for b in $(TEST_BACKENDS); do \
+	  echo "== e2e and hostile corpus on the $$b backend"; \
+	  PECAN_TEST_BACKEND=$$b $(GO) test $(GOTESTFLAGS) -count=1 -timeout 15m -run '$(BACKEND_E2E)' ./tests/e2e/ || exit 1; \
+	  PECAN_TEST_BACKEND=$$b $(GO) test $(GOTESTFLAGS) -count=1 -timeout 15m -run '$(BACKEND_HOSTILE)' ./tests/hostile/ || exit 1; \
+	done
 
 bench: deps
 	$(GO) run ./bench --config pecan.toml --out BENCHMARKS.md

@@ -45,14 +45,56 @@ func main() {
 	only := flag.String("languages", "c,cpp,python,java,node,go,rust,typescript,kotlin", "languages to measure")
 	cluster := flag.Bool("cluster", true, "also measure clustering: remote against local jobs, one node against three")
 	submissions := flag.Bool("submissions-only", false, "measure only the 50-test submissions")
+	backends := flag.String("backends", "container,isolate,nsjail", "backends to compare (A+B latency, Python throughput), the first the baseline; empty for none")
+	backendsOnly := flag.Bool("backends-only", false, "measure only the backend comparison")
 	flag.Parse()
 	if *submissions {
-		*only, *cluster = "", false
+		*only, *cluster, *backends = "", false, ""
+	}
+	if *backendsOnly {
+		if err := runBackends(*cfgPath, *dataDir, *out, *runs, *backends); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(*cfgPath, *dataDir, *out, *runs, strings.Split(*only, ","), *cluster); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+	if err := runBackends(*cfgPath, *dataDir, *out, *runs, *backends); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// runBackends compares the backends named (comma-separated) and writes
+// the bench-backends section.
+func runBackends(cfgPath, dataDir, out string, runs int, names string) error {
+	if names == "" {
+		return nil
+	}
+	absData, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	binDir, err := os.MkdirTemp("", "pecan-bench-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(binDir)
+	bin, err := testserver.Build(binDir)
+	if err != nil {
+		return err
+	}
+	rs, err := benchBackends(bin, cfgPath, absData, strings.Split(names, ","), 3*runs)
+	if err != nil {
+		return fmt.Errorf("backends: %w", err)
+	}
+	if out != "" {
+		return writeSection(out, "bench-backends", backendTable(rs, 3*runs))
+	}
+	return nil
 }
 
 func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) error {

@@ -120,6 +120,8 @@ type Options struct {
 	LogPath string   // file for stdout and stderr; empty means os.Stderr
 	Args    []string // more flags, e.g. --log-level
 	Env     []string // more environment, KEY=VALUE, e.g. PECAN_AUTH_TOKENS=...
+	// Backend is --backend; empty means Backend(), the suites' own.
+	Backend string
 	// AsyncStore is --async-store, the async queue's bbolt file. Empty
 	// gives the server a store of its own in a temporary directory,
 	// removed when it exits: servers share DataDir, and the store is
@@ -182,9 +184,11 @@ func Start(o Options) (*Server, error) {
 	if o.Pool > 0 {
 		args = append(args, "--pool-size", strconv.Itoa(o.Pool))
 	}
-	if b := Backend(); b != Container {
-		args = append(args, "--backend", b)
+	backend := o.Backend
+	if backend == "" {
+		backend = Backend()
 	}
+	args = append(args, "--backend", backend)
 	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, problemStore: problemStore, done: make(chan struct{})}
 	s.cmd = exec.Command(o.Bin, append(args, o.Args...)...)
 	s.cmd.Dir = o.Dir
