@@ -2,9 +2,9 @@
 // prepares, once, what every run of it mounts: a directory of its own
 // holding the work directory, a size-limited tmpfs of Pecan's replaced by
 // a fresh one at every Reset. Each run is one `nsjail --mode o`: new
-// user, pid, mount, network (loopback down), IPC, UTS and cgroup
-// namespaces, a read-only root of bind mounts, a fresh /tmp tmpfs, and a
-// seccomp policy; nothing of a run outlives it but the work directory's
+// pid, mount, network (loopback down), IPC, UTS and cgroup namespaces, a
+// read-only root of bind mounts, a fresh /tmp tmpfs, an unprivileged host
+// uid and a seccomp policy; nothing of a run outlives it but the work directory's
 // files, which the Reset drops.
 //
 // nsjail's own cgroup limits exist on v1 and v2, but it reports no peak
@@ -45,7 +45,7 @@ type Options struct {
 	WorkDirMiB, TmpMiB int
 	// CgroupPrefix names this server's cgroup; runs get sub-cgroups.
 	CgroupPrefix string
-	// UID is the host uid programs run as (mapped to 1000 inside).
+	// UID is the host uid programs run as.
 	UID int
 	// Mounts are host paths (directories or files) bound read-only at the
 	// same path, besides /usr, /lib, /lib64, /bin and four devices.
@@ -105,7 +105,7 @@ func New(opts Options) (*Backend, error) {
 	}
 	removeStale(opts.StateDir, opts.Logger)
 	dir := filepath.Join(opts.StateDir, fmt.Sprint(os.Getpid()))
-	if err := makeTraversable(opts.StateDir, dir); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("nsjail state dir: %w", err)
 	}
 	b := &Backend{opts: opts, binary: bin, dir: dir, logger: opts.Logger}
@@ -115,22 +115,6 @@ func New(opts Options) (*Backend, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-// makeTraversable makes the directories dirs, each root's and mode
-// 0711: nsjail mounts a work directory from inside the run's user
-// namespace, as the sandbox uid, which must be able to pass through them
-// (never to list them).
-func makeTraversable(dirs ...string) error {
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return err
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // existing keeps the absolute paths of paths that exist, once each: a
@@ -173,7 +157,7 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
 	dir := filepath.Join(b.dir, fmt.Sprint(b.seq.Add(1)))
-	if err := makeTraversable(dir); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
 	s := &sandbox{id: id, backend: b, dir: dir}

@@ -17,10 +17,6 @@ import (
 	"github.com/pecan-judge/pecan/backends/internal/toolrun"
 )
 
-// innerID is the uid and gid programs have inside their user namespace,
-// as in the container backend.
-const innerID = 1000
-
 // nsjailProcesses is nsjail itself, in the run's cgroup.
 const nsjailProcesses = 1
 
@@ -28,11 +24,16 @@ const nsjailProcesses = 1
 func (s *sandbox) runArgs(spec backends.RunSpec, lim backends.Limits) []string {
 	b := s.backend
 	mib := func(n uint64) string { return strconv.FormatUint((n+(1<<20)-1)>>20, 10) }
-	id := fmt.Sprintf("%d:%d:1", innerID, b.opts.UID)
+	uid := strconv.Itoa(b.opts.UID)
 	args := []string{
 		b.binary, "--mode", "o", "--log", s.logPath(),
 		"--hostname", "pecan", "--cwd", WorkDir,
-		"--user", id, "--group", id,
+		// No user namespace: nsjail mounts as the host's root, which can
+		// reach toolchains under directories only root may enter (say
+		// /root/.rustup), and the program runs as the unprivileged host
+		// uid itself, without capabilities, under no_new_privs and the
+		// seccomp policy.
+		"--disable_clone_newuser", "--user", uid, "--group", uid,
 		"--iface_no_lo",
 		// Time: the cgroup watchdog and toolrun's wall clock are the
 		// limits; nsjail's whole seconds are a backstop.
@@ -102,7 +103,7 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	end, logErr := readLog(s.logPath())
 	if tr.WrapFailed || (!tr.Stopped && !end.known) {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w: nsjail exited %d without the program's end (%v): %s",
-			s.id, backends.ErrBroken, tr.ExitStatus, logErr, end.lastError)
+			s.id, backends.ErrBroken, tr.ExitStatus, logErr, end.firstError)
 	}
 	res := backends.RunResult{
 		ExitCode:       end.exitCode,
@@ -126,11 +127,11 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 // programEnd is what nsjail's log says of how the program ended.
 type programEnd struct {
 	// known is set when nsjail started the program and logged its end.
-	known     bool
-	exitCode  int
-	signal    int
-	timeLimit bool   // nsjail killed it at its own time limit
-	lastError string // the last error or fatal line, for a failure
+	known      bool
+	exitCode   int
+	signal     int
+	timeLimit  bool   // nsjail killed it at its own time limit
+	firstError string // the first error or fatal line: the cause of a failure
 }
 
 var (
@@ -151,8 +152,8 @@ func readLog(path string) (programEnd, error) {
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
-		case strings.HasPrefix(line, "[E]") || strings.HasPrefix(line, "[F]"):
-			e.lastError = line
+		case (strings.HasPrefix(line, "[E]") || strings.HasPrefix(line, "[F]")) && e.firstError == "":
+			e.firstError = line
 		case strings.Contains(line, "run time >= time limit"):
 			e.timeLimit = true
 		case strings.Contains(line, "] Executing '"):
@@ -164,7 +165,7 @@ func readLog(path string) (programEnd, error) {
 			e.known, e.exitCode, e.signal = true, 0, atoi(m[1])
 		}
 	}
-	e.known = e.known && executed && !strings.HasPrefix(e.lastError, "[F]")
+	e.known = e.known && executed && !strings.HasPrefix(e.firstError, "[F]")
 	return e, sc.Err()
 }
 
