@@ -16,6 +16,7 @@ type Capture struct {
 	done     chan struct{}
 }
 
+// Start reads r in the background until it closes.
 func Start(r *os.File, limit int64, onExceed func()) *Capture {
 	c := &Capture{done: make(chan struct{})}
 	go func() {
