@@ -204,3 +204,18 @@ print(libc.syscall(39), "pid")                                       # getpid: a
 		t.Errorf("stdout %q stderr %q", got, res.Stderr)
 	}
 }
+
+// A runtime that starts threads at once (node's platform workers) needs
+// an unlimited stack limit to mean unlimited: nsjail's own flag cannot
+// say so, and the thread stacks it implies fail.
+func TestThreadedRuntime(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/node"); err != nil {
+		t.Skip("no /usr/bin/node on this machine (CI has it)")
+	}
+	b := newTestBackend(t)
+	s := newTestSandbox(t, b)
+	res := run(t, s, backends.Limits{}, "", "/usr/bin/node", "-e", "console.log(6 * 7)")
+	if string(res.Stdout) != "42\n" || res.ExitCode != 0 || res.Signal != 0 {
+		t.Errorf("node: stdout %q exit %d signal %d stderr %.300q", res.Stdout, res.ExitCode, res.Signal, res.Stderr)
+	}
+}

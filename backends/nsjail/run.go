@@ -20,13 +20,33 @@ import (
 // nsjailProcesses is nsjail itself, in the run's cgroup.
 const nsjailProcesses = 1
 
-// runArgs is the nsjail command line of spec under lim.
+// prlimit sets the run's resource limits on nsjail, which passes them on
+// to the program (--disable_rlimits): nsjail's own flags count stacks and
+// file sizes in MiB and cannot say "unlimited" for them.
+const prlimit = "/usr/bin/prlimit"
+
+// runArgs is the command line of spec under lim: nsjail under prlimit.
 func (s *sandbox) runArgs(spec backends.RunSpec, lim backends.Limits) []string {
 	b := s.backend
-	mib := func(n uint64) string { return strconv.FormatUint((n+(1<<20)-1)>>20, 10) }
 	uid := strconv.Itoa(b.opts.UID)
+	// RLIMIT_CPU is a per-process backstop a second past the cgroup
+	// watchdog. Memory is the cgroup's (an address-space limit would stop
+	// JVMs), and so are processes: RLIMIT_NPROC counts every process of
+	// the uid on the host, other sandboxes' too.
+	cpu := int(math.Ceil(lim.CPU.Seconds())) + 1
+	stack := "unlimited"
+	if lim.StackBytes > 0 {
+		stack = strconv.FormatUint(lim.StackBytes, 10)
+	}
 	args := []string{
-		b.binary, "--mode", "o", "--log", s.logPath(),
+		prlimit,
+		fmt.Sprintf("--cpu=%d:%d", cpu, cpu+1),
+		"--fsize=" + strconv.FormatUint(lim.FileBytes, 10),
+		"--nofile=" + strconv.FormatUint(lim.OpenFiles, 10),
+		"--stack=" + stack,
+		"--core=0",
+		"--",
+		b.binary, "--mode", "o", "--log", s.logPath(), "--disable_rlimits",
 		"--hostname", "pecan", "--cwd", WorkDir,
 		// No user namespace: nsjail mounts as the host's root, which can
 		// reach toolchains under directories only root may enter (say
@@ -38,19 +58,6 @@ func (s *sandbox) runArgs(spec backends.RunSpec, lim backends.Limits) []string {
 		// Time: the cgroup watchdog and toolrun's wall clock are the
 		// limits; nsjail's whole seconds are a backstop.
 		"--time_limit", strconv.Itoa(int(math.Ceil(lim.Wall.Seconds())) + 2),
-		"--rlimit_cpu", strconv.Itoa(int(math.Ceil(lim.CPU.Seconds())) + 1),
-		// Memory is the cgroup's; an address-space limit would stop JVMs.
-		"--rlimit_as", "inf",
-		"--rlimit_core", "0",
-		"--rlimit_fsize", mib(lim.FileBytes),
-		"--rlimit_nofile", strconv.FormatUint(lim.OpenFiles, 10),
-		// Processes are the cgroup's: RLIMIT_NPROC counts every process of
-		// the uid on the host, other sandboxes' too; it stays at the server's hard limit.
-		"--rlimit_nproc", "max",
-		"--rlimit_stack", "inf",
-	}
-	if lim.StackBytes > 0 {
-		args[len(args)-1] = mib(lim.StackBytes)
 	}
 	for _, m := range b.mounts {
 		args = append(args, "--bindmount_ro", m)
