@@ -55,6 +55,9 @@ func (s *sandbox) runArgs(spec backends.RunSpec, lim backends.Limits) []string {
 		// seccomp policy.
 		"--disable_clone_newuser", "--user", uid, "--group", uid,
 		"--iface_no_lo",
+		// nsjail runs programs at nice 19 unless told: on a loaded host
+		// they would starve and pass their wall limit.
+		"--nice_level", "0",
 		// Time: the cgroup watchdog and toolrun's wall clock are the
 		// limits; nsjail's whole seconds are a backstop.
 		"--time_limit", strconv.Itoa(int(math.Ceil(lim.Wall.Seconds())) + 2),
