@@ -25,6 +25,7 @@ import (
 	log "github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/internal/procmask"
 	"github.com/pecan-judge/pecan/backends/internal/runcg"
 )
 
@@ -57,10 +58,13 @@ type Options struct {
 
 // Backend makes nsjail sandboxes.
 type Backend struct {
-	opts    Options
-	binary  string
-	dir     string // StateDir/<server pid>
-	mounts  []string
+	opts   Options
+	binary string
+	dir    string // StateDir/<server pid>
+	mounts []string
+	// masks are the binds that hide host details of /proc: an empty
+	// directory or /dev/null over each, as the container backend's.
+	masks   []string
 	cgroups *runcg.Root
 	seq     atomic.Uint64
 	logger  log.FieldLogger
@@ -110,11 +114,39 @@ func New(opts Options) (*Backend, error) {
 	}
 	b := &Backend{opts: opts, binary: bin, dir: dir, logger: opts.Logger}
 	b.mounts = existing(append(append([]string(nil), systemMounts...), opts.Mounts...))
+	if b.masks, err = procMasks(filepath.Join(dir, "empty")); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	if b.cgroups, err = runcg.NewRoot(opts.CgroupPrefix); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	return b, nil
+}
+
+// procMasks makes the empty directory empty and returns the read-only
+// binds (source:destination) that hide procmask's paths under /proc which
+// this host has: nsjail cannot bind over a path the new /proc lacks.
+func procMasks(empty string) ([]string, error) {
+	if err := os.Mkdir(empty, 0o555); err != nil && !os.IsExist(err) {
+		return nil, fmt.Errorf("nsjail state dir: %w", err)
+	}
+	var out []string
+	for _, p := range procmask.Paths() {
+		if !strings.HasPrefix(p, "/proc/") {
+			continue // runs have no /sys
+		}
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+		case st.IsDir():
+			out = append(out, empty+":"+p)
+		default:
+			out = append(out, "/dev/null:"+p)
+		}
+	}
+	return out, nil
 }
 
 // existing keeps the absolute paths of paths that exist, once each: a
@@ -141,6 +173,7 @@ func (b *Backend) Name() string { return Name }
 // Close removes the server's state directory and parent cgroup; every
 // sandbox must be destroyed first.
 func (b *Backend) Close() error {
+	_ = os.Remove(filepath.Join(b.dir, "empty"))
 	err := os.Remove(b.dir)
 	if cerr := b.cgroups.Destroy(); cerr != nil {
 		return cerr

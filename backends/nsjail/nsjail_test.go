@@ -189,7 +189,8 @@ func TestDestroy(t *testing.T) {
 	}
 }
 
-// The policy refuses what it names, and x32 calls with ENOSYS.
+// The policy refuses what it names, namespace flags of clone, x32 calls
+// (ENOSYS) and lock tests (ENOLCK); /proc/cmdline is masked.
 func TestSeccomp(t *testing.T) {
 	b := newTestBackend(t)
 	s := newTestSandbox(t, b)
@@ -199,8 +200,16 @@ libc = ctypes.CDLL(None, use_errno=True)
 print(libc.syscall(101, 0, 0, 0, 0), ctypes.get_errno())            # ptrace(TRACEME)
 print(libc.syscall(0x40000000 | 272, 0x10000000), ctypes.get_errno())  # x32 unshare(NEWUSER)
 print(libc.syscall(39), "pid")                                       # getpid: allowed
+print(libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0), ctypes.get_errno())  # clone(NEWUSER|SIGCHLD)
+import fcntl, struct
+fd = os.open("/usr/bin/env", os.O_RDONLY)
+try:
+    fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqi", fcntl.F_RDLCK, 0, 0, 0, 0))
+except OSError as e:
+    print("getlk", e.errno)
+print(len(open("/proc/cmdline").read()), "cmdline")
 `)
-	if got := string(res.Stdout); got != "-1 1\n-1 38\n1 pid\n" {
+	if got := string(res.Stdout); got != "-1 1\n-1 38\n1 pid\n-1 1\ngetlk 37\n0 cmdline\n" {
 		t.Errorf("stdout %q stderr %q", got, res.Stderr)
 	}
 }

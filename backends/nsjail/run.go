@@ -65,6 +65,12 @@ func (s *sandbox) runArgs(spec backends.RunSpec, lim backends.Limits) []string {
 	for _, m := range b.mounts {
 		args = append(args, "--bindmount_ro", m)
 	}
+	// /proc is mounted here rather than by nsjail, which would mount it
+	// last, over the masks.
+	args = append(args, "--disable_proc", "--mount", "none:/proc:proc")
+	for _, m := range b.masks {
+		args = append(args, "--bindmount_ro", m)
+	}
 	for _, d := range devices {
 		args = append(args, "--bindmount_ro", d)
 	}
@@ -184,25 +190,40 @@ func atoi(s string) int {
 	return n
 }
 
-// seccompPolicy is the kafel policy of every run: the calls a container
-// runtime's default profile refuses, refused with EPERM, and every x32
-// call (the x86_64 ABI with bit 30 set, which a filter keyed on x86_64
-// numbers would let through) with ENOSYS. Calls of other ABIs (int 0x80)
-// are killed by kafel's architecture check.
+// seccompPolicy is the kafel policy of every run, the container
+// backend's (README, "Sandboxes") in kafel's terms: the calls a container
+// runtime's default profile refuses fail with EPERM, and so does clone
+// with a namespace flag; clone3 answers ENOSYS, so that glibc falls back
+// to clone, whose flags the filter can read; advisory locks succeed
+// without locking anything and testing for one answers ENOLCK (a lock on
+// a file every sandbox shares would signal between jobs); every x32 call
+// (the x86_64 ABI with bit 30 set, which rules keyed on x86_64 numbers
+// would let through) answers ENOSYS. Calls of other ABIs (int 0x80) are
+// killed by kafel's architecture check.
 var seccompPolicy = buildPolicy()
 
 // deniedCalls are refused with EPERM.
 var deniedCalls = []string{
 	"acct", "add_key", "bpf", "chroot", "clock_adjtime", "clock_settime", "create_module",
 	"delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "init_module",
-	"io_uring_enter", "io_uring_register", "io_uring_setup", "ioperm", "iopl", "kcmp",
-	"kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mount", "mount_setattr",
-	"move_mount", "name_to_handle_at", "open_by_handle_at", "open_tree", "perf_event_open",
-	"personality", "pivot_root", "process_vm_readv", "process_vm_writev", "ptrace",
-	"quotactl", "reboot", "request_key", "setdomainname", "sethostname", "setns",
-	"settimeofday", "swapoff", "swapon", "syslog", "umount", "unshare", "uselib",
-	"userfaultfd", "vhangup", "flock",
+	"inotify_init", "inotify_init1", "io_uring_enter", "io_uring_register", "io_uring_setup",
+	"ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie",
+	"mount", "mount_setattr", "move_mount", "name_to_handle_at", "open_by_handle_at",
+	"open_tree", "perf_event_open", "personality", "pivot_root", "process_vm_readv",
+	"process_vm_writev", "ptrace", "quotactl", "reboot", "request_key", "setdomainname",
+	"sethostname", "setns", "settimeofday", "swapoff", "swapon", "syslog", "umount",
+	"unshare", "uselib", "userfaultfd", "vhangup",
+	// Any namespace flag: NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER,
+	// NEWPID, NEWNET, NEWTIME.
+	"clone { (clone_flags & 0x7e020080) != 0 }",
 }
+
+// fcntl commands of advisory locks (x86_64): F_GETLK, F_SETLK, F_SETLKW
+// and their open-file-description forms.
+const (
+	fGetLK, fSetLK, fSetLKW          = 5, 6, 7
+	fOFDGetLK, fOFDSetLK, fOFDSetLKW = 36, 37, 38
+)
 
 // x32Calls is how many x32 call numbers the policy refuses (the x86_64
 // table has fewer than 600 calls).
@@ -212,7 +233,9 @@ func buildPolicy() string {
 	var b strings.Builder
 	b.WriteString("POLICY pecan {\n  ERRNO(1) {\n    ")
 	b.WriteString(strings.Join(deniedCalls, ",\n    "))
-	b.WriteString("\n  },\n  ERRNO(38) {\n    ")
+	fmt.Fprintf(&b, "\n  },\n  ERRNO(0) {\n    flock,\n    fcntl { cmd == %d || cmd == %d || cmd == %d || cmd == %d }\n  },\n", fSetLK, fSetLKW, fOFDSetLK, fOFDSetLKW)
+	fmt.Fprintf(&b, "  ERRNO(37) {\n    fcntl { cmd == %d || cmd == %d }\n  },\n", fGetLK, fOFDGetLK)
+	b.WriteString("  ERRNO(38) {\n    clone3,\n    ")
 	nums := make([]string, x32Calls)
 	for i := range nums {
 		nums[i] = fmt.Sprintf("SYSCALL[%d]", 0x40000000+i)

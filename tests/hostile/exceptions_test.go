@@ -16,4 +16,7 @@ var exceptions = testserver.Exceptions{
 		"host_information":     "isolate mounts a whole /proc (hidepid) with nothing masked and no cgroup namespace: /proc/cmdline, kallsyms, config.gz, boot_id and the server's cgroup name are readable",
 		"shared_file_locks":    "isolate's filter refuses flock and taking locks but not F_GETLK/F_OFD_GETLK: a job can see that the host holds a lock on a shared read-only file, never take one",
 	},
+	testserver.Nsjail: {
+		"host_secrets": "nsjail runs the program as pid 1 of its pid namespace, with no init above it: /proc/1 (environ, exe, root) is the program itself, which the case, written for a sandbox whose pid 1 is its init, counts as reaching the init",
+	},
 }
