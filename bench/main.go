@@ -4,7 +4,8 @@
 // /v1/judge/judge-single on a real server (real container backend), and the
 // language's own compile and run commands from pecan.toml run directly with
 // os/exec in a temporary directory. It prints the medians and their ratio
-// and, with --out, writes them into BENCHMARKS.md.
+// and, with --out, writes them into BENCHMARKS.md. It then compares the
+// backends (--backends): A+B latency and Python throughput on each.
 package main
 
 import (

@@ -1,7 +1,9 @@
 // Package hostile is Pecan's containment suite: a corpus of hostile
 // programs (bombs, floods, escapes, persistence, denied syscalls), hostile
 // compiles and hostile requests, judged by a real `pecan serve` on the
-// container backend. After every case a probe job in the same sandbox (the
+// container backend, or the one PECAN_TEST_BACKEND names (make test runs
+// the corpus on each; exceptions_test.go names what a backend cannot
+// give). After every case a probe job in the same sandbox (the
 // server has a pool of ONE) must see nothing the case left behind, and the
 // host must be unchanged: no stray process, no run cgroup, no new file.
 //
