@@ -113,13 +113,17 @@ type hostState struct {
 func hostDirs() []string { return []string{os.TempDir(), "/var/tmp", "/dev/shm"} }
 
 // sandboxUIDs is the range [lo, hi) of host uids of the suite's
-// sandboxes: pecan.toml's container uid, or isolate's boxes' uids.
+// sandboxes: pecan.toml's container or nsjail uid, or isolate's boxes'.
 func sandboxUIDs() (uint32, uint32, error) {
 	cfg, err := config.Load(filepath.Join(env.Repo, "pecan.toml"))
 	if err != nil {
 		return 0, 0, err
 	}
-	lo, hi := testserver.SandboxUIDs(testserver.Backend(), uint32(cfg.Container.UID))
+	uid := cfg.Container.UID
+	if testserver.Backend() == testserver.Nsjail {
+		uid = cfg.Nsjail.UID
+	}
+	lo, hi := testserver.SandboxUIDs(testserver.Backend(), uint32(uid))
 	return lo, hi, nil
 }
 

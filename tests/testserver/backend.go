@@ -109,8 +109,8 @@ func isolateConf(key, def string) string {
 func isolateBoxRoot() string { return isolateConf("box_root", "/var/local/lib/isolate") }
 
 // SandboxUIDs is the range [lo, hi) of host uids programs run as on
-// backend; uid is the one configured for the container and nsjail
-// backends (pecan.toml gives both the same).
+// backend: isolate's boxes' (its compiled configuration), else uid, the
+// one configured for the backend.
 func SandboxUIDs(backend string, uid uint32) (lo, hi uint32) {
 	if backend != Isolate {
 		return uid, uid + 1
