@@ -38,7 +38,7 @@ func WorkDir(backend string) string {
 	return "/w"
 }
 
-// SandboxInits is how many processes a settled sandbox of backend keeps
+// SettledInits is how many processes a settled sandbox of backend keeps
 // between jobs: a container's init and its spare's; none for the tools
 // that start afresh for each run.
 func SettledInits(backend string) int {
