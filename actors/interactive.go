@@ -38,6 +38,9 @@ func (iv *interactive) runTest(ctx context.Context, env testEnv, lang *languages
 		return judged(tr, testVerdict{verdict: judge.InternalError, feedback: iv.broken})
 	}
 	vsb, err := env.sb.Beside(ctx)
+	if errors.Is(err, backends.ErrUnsupported) {
+		return judged(tr, testVerdict{verdict: judge.InternalError, feedback: fmt.Sprintf("interactive problems cannot be judged here: %v", err)})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the validator's sandbox: %w", err)
 	}

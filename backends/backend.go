@@ -18,6 +18,10 @@ import (
 // destroys it and builds a new one.
 var ErrBroken = errors.New("sandbox broken")
 
+// ErrUnsupported marks what a backend cannot do (yet), such as running
+// two programs connected by pipes; the sandbox stays usable.
+var ErrUnsupported = errors.New("not supported by this backend")
+
 // Backend creates sandboxes.
 type Backend interface {
 	// Name is the configured backend name.

@@ -11,7 +11,9 @@
 //     binary running the language commands of a baseline commit;
 //   - languages: A+B in every language, API against bare;
 //   - submissions, cluster: a 50-test submission; hand-overs and
-//     throughput of clustered nodes.
+//     throughput of clustered nodes;
+//   - backends: A+B latency and Python throughput on each backend
+//     (--backends), against the first.
 //
 // It prints the medians and their ratios and, with --out, writes them
 // into BENCHMARKS.md.
@@ -68,21 +70,65 @@ func main() {
 	startup := flag.Bool("startup", true, "compare Java, Kotlin and TypeScript with the commands of --baseline-rev (before the start-up archives)")
 	startupOnly := flag.Bool("startup-only", false, "measure only the comparison of Java, Kotlin and TypeScript with --baseline-rev")
 	baselineRev := flag.String("baseline-rev", startupBaseline, "commit whose pecan.toml the start-up comparison runs as its baseline")
+	backends := flag.String("backends", "container,isolate,nsjail", "backends to compare (A+B latency, Python throughput), the first the baseline; empty for none")
+	backendsOnly := flag.Bool("backends-only", false, "measure only the backend comparison")
 	flag.Parse()
 	o := options{runs: *runs, ids: strings.Split(*only, ","), cluster: *cluster, submissions: true,
 		peers: *peers, peerRuns: *peerRuns, loadJobs: *loadJobs, startup: *startup, baselineRev: *baselineRev, parallel: *parallel}
 	switch {
+	case *backendsOnly:
+		if err := runBackends(*cfgPath, *dataDir, *out, *runs, *backends); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	case *submissions:
+		*backends = ""
 		o = options{runs: *runs, submissions: true, parallel: *parallel}
 	case *peersOnly:
+		*backends = ""
 		o = options{runs: *runs, peers: true, peerRuns: *peerRuns, loadJobs: *loadJobs}
 	case *startupOnly:
+		*backends = ""
 		o = options{runs: *runs, startup: true, baselineRev: *baselineRev}
 	}
 	if err := run(*cfgPath, *dataDir, *out, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+	if err := runBackends(*cfgPath, *dataDir, *out, *runs, *backends); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// runBackends compares the backends named (comma-separated) and writes
+// the bench-backends section.
+func runBackends(cfgPath, dataDir, out string, runs int, names string) error {
+	if names == "" {
+		return nil
+	}
+	absData, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	binDir, err := os.MkdirTemp("", "pecan-bench-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(binDir)
+	bin, err := testserver.Build(binDir)
+	if err != nil {
+		return err
+	}
+	rs, err := benchBackends(bin, cfgPath, absData, strings.Split(names, ","), 3*runs)
+	if err != nil {
+		return fmt.Errorf("backends: %w", err)
+	}
+	if out != "" {
+		return writeSection(out, "bench-backends", backendTable(rs, 3*runs))
+	}
+	return nil
 }
 
 // options say what run measures.

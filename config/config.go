@@ -39,6 +39,8 @@ type Config struct {
 
 	Limits      Limits              `toml:"limits"`
 	Container   Container           `toml:"container"`
+	Isolate     Isolate             `toml:"isolate"`
+	Nsjail      Nsjail              `toml:"nsjail"`
 	Faults      Faults              `toml:"faults"`
 	Cluster     Cluster             `toml:"cluster"`
 	Async       Async               `toml:"async"`
@@ -158,6 +160,100 @@ type Container struct {
 	UID int `toml:"uid"`
 	// Seccomp applies the seccomp filter to every compile and run.
 	Seccomp bool `toml:"seccomp"`
+}
+
+// Isolate holds the settings of the isolate backend.
+type Isolate struct {
+	// Binary is the isolate executable, looked up in PATH unless it is a
+	// path. Its own configuration (box_root, uids) is compiled into it.
+	Binary string `toml:"binary"`
+	// FirstBox and Boxes are the box ids this server may claim; servers of
+	// one host share the range, each box locked by one of them.
+	FirstBox int `toml:"first_box"`
+	Boxes    int `toml:"boxes"`
+	// WorkDirMiB and TmpMiB size the tmpfs mounts of a box's work
+	// directory and its /tmp.
+	WorkDirMiB int `toml:"work_dir_mib"`
+	TmpMiB     int `toml:"tmp_mib"`
+	// CgroupPrefix names the cgroup under which runs get their cgroups.
+	CgroupPrefix string `toml:"cgroup_prefix"`
+	// LockDir holds the box locks and isolate's meta files.
+	LockDir string `toml:"lock_dir"`
+	// Dirs are host directories bound read-only at the same path, on top
+	// of isolate's own and each language's toolchain mounts.
+	Dirs []string `toml:"dirs"`
+}
+
+func (i *Isolate) validate() []error {
+	var errs []error
+	if i.Binary == "" {
+		errs = append(errs, errors.New("isolate: binary must not be empty"))
+	}
+	if i.FirstBox < 0 || i.Boxes < 1 {
+		errs = append(errs, fmt.Errorf("isolate: need first_box >= 0 and boxes >= 1, got %d and %d", i.FirstBox, i.Boxes))
+	}
+	if i.WorkDirMiB < 1 || i.TmpMiB < 1 {
+		errs = append(errs, fmt.Errorf("isolate: work_dir_mib and tmp_mib must be at least 1, got %d and %d", i.WorkDirMiB, i.TmpMiB))
+	}
+	if i.CgroupPrefix == "" || strings.ContainsAny(i.CgroupPrefix, "/ ") {
+		errs = append(errs, fmt.Errorf("isolate: cgroup_prefix %q must be a non-empty name without / or spaces", i.CgroupPrefix))
+	}
+	if !path.IsAbs(i.LockDir) {
+		errs = append(errs, fmt.Errorf("isolate: lock_dir %q must be an absolute path", i.LockDir))
+	}
+	for _, d := range i.Dirs {
+		if !path.IsAbs(d) {
+			errs = append(errs, fmt.Errorf("isolate: dirs: %q must be an absolute path", d))
+		}
+	}
+	return errs
+}
+
+// Nsjail holds the settings of the nsjail backend.
+type Nsjail struct {
+	// Binary is the nsjail executable, looked up in PATH unless it is a
+	// path.
+	Binary string `toml:"binary"`
+	// StateDir holds the sandboxes' work directories and nsjail's logs.
+	StateDir string `toml:"state_dir"`
+	// WorkDirMiB and TmpMiB size the work directory and /tmp tmpfs mounts.
+	WorkDirMiB int `toml:"work_dir_mib"`
+	TmpMiB     int `toml:"tmp_mib"`
+	// CgroupPrefix names the cgroup under which runs get their cgroups.
+	CgroupPrefix string `toml:"cgroup_prefix"`
+	// UID is the unprivileged host uid programs run as.
+	UID int `toml:"uid"`
+	// Mounts are host paths (directories or files) bound read-only at the
+	// same path, on top of the system directories and each language's
+	// toolchain mounts.
+	Mounts []string `toml:"mounts"`
+	// Seccomp applies the seccomp policy to every compile and run.
+	Seccomp bool `toml:"seccomp"`
+}
+
+func (n *Nsjail) validate() []error {
+	var errs []error
+	if n.Binary == "" {
+		errs = append(errs, errors.New("nsjail: binary must not be empty"))
+	}
+	if !path.IsAbs(n.StateDir) {
+		errs = append(errs, fmt.Errorf("nsjail: state_dir %q must be an absolute path", n.StateDir))
+	}
+	if n.WorkDirMiB < 1 || n.TmpMiB < 1 {
+		errs = append(errs, fmt.Errorf("nsjail: work_dir_mib and tmp_mib must be at least 1, got %d and %d", n.WorkDirMiB, n.TmpMiB))
+	}
+	if n.CgroupPrefix == "" || strings.ContainsAny(n.CgroupPrefix, "/ ") {
+		errs = append(errs, fmt.Errorf("nsjail: cgroup_prefix %q must be a non-empty name without / or spaces", n.CgroupPrefix))
+	}
+	if n.UID < 1 || n.UID > 65534 {
+		errs = append(errs, fmt.Errorf("nsjail: uid must be in [1, 65534], got %d", n.UID))
+	}
+	for _, m := range n.Mounts {
+		if !path.IsAbs(m) {
+			errs = append(errs, fmt.Errorf("nsjail: mounts: %q must be an absolute path", m))
+		}
+	}
+	return errs
 }
 
 // Faults configures fault injection into the configured backend, for
@@ -513,6 +609,23 @@ func Default() Config {
 			UID:          65533,
 			Seccomp:      true,
 		},
+		Isolate: Isolate{
+			Binary:       "isolate",
+			Boxes:        1000,
+			WorkDirMiB:   256,
+			TmpMiB:       64,
+			CgroupPrefix: "pecan",
+			LockDir:      "/run/pecan/isolate",
+		},
+		Nsjail: Nsjail{
+			Binary:       "nsjail",
+			StateDir:     "/run/pecan/nsjail",
+			WorkDirMiB:   256,
+			TmpMiB:       64,
+			CgroupPrefix: "pecan",
+			UID:          65533,
+			Seccomp:      true,
+		},
 	}
 }
 
@@ -560,6 +673,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Problems.validate()...)
 	errs = append(errs, c.Judge0.validate()...)
 	errs = append(errs, c.Submissions.validate()...)
+	errs = append(errs, c.Isolate.validate()...)
+	errs = append(errs, c.Nsjail.validate()...)
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}

@@ -407,3 +407,71 @@ func TestSubmissions(t *testing.T) {
 		}
 	}
 }
+
+func TestIsolate(t *testing.T) {
+	cfg := Default()
+	if errs := cfg.Isolate.validate(); len(errs) > 0 {
+		t.Fatalf("default [isolate] invalid: %v", errs)
+	}
+	cfg.Isolate = Isolate{Binary: "", FirstBox: -1, Boxes: 0, WorkDirMiB: 0, TmpMiB: 8, CgroupPrefix: "a/b", LockDir: "run", Dirs: []string{"usr"}}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid [isolate] accepted")
+	}
+	for _, want := range []string{"isolate: binary", "first_box", "work_dir_mib", "cgroup_prefix", "lock_dir", `dirs: "usr"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "pecan.toml")
+	if err := os.WriteFile(path, []byte("[isolate]\nbinary = \"/opt/isolate\"\nfirst_box = 100\nboxes = 8\ndirs = [\"/opt/jdk\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Isolate.Binary != "/opt/isolate" || got.Isolate.FirstBox != 100 || got.Isolate.Boxes != 8 || got.Isolate.WorkDirMiB != 256 || len(got.Isolate.Dirs) != 1 {
+		t.Errorf("loaded [isolate] = %+v", got.Isolate)
+	}
+	if err := os.WriteFile(path, []byte("[isolate]\nbox_root = \"/x\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "isolate.box_root") {
+		t.Errorf("unknown key isolate.box_root: err = %v", err)
+	}
+}
+
+func TestNsjail(t *testing.T) {
+	cfg := Default()
+	if errs := cfg.Nsjail.validate(); len(errs) > 0 {
+		t.Fatalf("default [nsjail] invalid: %v", errs)
+	}
+	cfg.Nsjail = Nsjail{StateDir: "run", WorkDirMiB: 0, TmpMiB: 1, CgroupPrefix: "", UID: 0, Mounts: []string{"opt"}}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid [nsjail] accepted")
+	}
+	for _, want := range []string{"nsjail: binary", "state_dir", "work_dir_mib", "cgroup_prefix", "nsjail: uid", `mounts: "opt"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "pecan.toml")
+	if err := os.WriteFile(path, []byte("[nsjail]\nbinary = \"/opt/nsjail\"\nuid = 64000\nseccomp = false\nmounts = [\"/etc/ld.so.cache\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Nsjail.Binary != "/opt/nsjail" || got.Nsjail.UID != 64000 || got.Nsjail.Seccomp || got.Nsjail.TmpMiB != 64 || len(got.Nsjail.Mounts) != 1 {
+		t.Errorf("loaded [nsjail] = %+v", got.Nsjail)
+	}
+	if err := os.WriteFile(path, []byte("[nsjail]\nchroot = \"/x\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "nsjail.chroot") {
+		t.Errorf("unknown key nsjail.chroot: err = %v", err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	log "github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/internal/procmask"
 )
 
 // Name is the name this backend is configured by.
@@ -258,7 +259,7 @@ func (b *Backend) build() (container.Environment, int, error) {
 		TmpRoot:       rootPattern(),
 		Mounts:        b.mounts,
 		SymbolicLinks: symlinks,
-		MaskPaths:     maskPaths,
+		MaskPaths:     procmask.Paths(),
 		WorkDir:       WorkDir,
 		HostName:      "pecan",
 		DomainName:    "pecan",
@@ -273,19 +274,6 @@ func (b *Backend) build() (container.Environment, int, error) {
 		return nil, 0, err
 	}
 	return env, initPIDOf(env), nil
-}
-
-// maskPaths are hidden from programs (an empty file or directory is
-// mounted over them): container runtimes' default list, plus what tells
-// about the host and its kernel without being needed to judge.
-var maskPaths = []string{
-	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-	"/proc/cmdline", "/proc/config.gz", "/proc/kallsyms", "/proc/modules", "/proc/kmsg",
-	"/proc/vmallocinfo", "/proc/iomem", "/proc/ioports", "/proc/interrupts", "/proc/softirqs",
-	"/proc/partitions", "/proc/diskstats", "/proc/swaps", "/proc/devices", "/proc/buddyinfo",
-	"/proc/pagetypeinfo", "/proc/zoneinfo", "/proc/slabinfo", "/proc/mdstat", "/proc/fs",
-	"/proc/sys/kernel/random/boot_id", "/proc/sys/kernel/random/uuid", "/proc/sys/fs/binfmt_misc",
 }
 
 // fixedCred runs every program as one unprivileged host uid. Each sandbox

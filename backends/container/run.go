@@ -19,6 +19,7 @@ import (
 	"github.com/criyle/go-sandbox/runner"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/internal/output"
 )
 
 // Defaults for limits a caller left at zero.
@@ -103,8 +104,8 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 		cpuExceeded    atomic.Bool
 	)
 	killForOutput := func() { outputExceeded.Store(true); cancel() }
-	stdout := startCapture(outR, lim.OutputBytes, killForOutput)
-	stderr := startCapture(errR, lim.OutputBytes, killForOutput)
+	stdout := output.Start(outR, lim.OutputBytes, killForOutput)
+	stderr := output.Start(errR, lim.OutputBytes, killForOutput)
 
 	watchDone := make(chan struct{})
 	watchStopped := make(chan struct{})
@@ -130,8 +131,8 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	// processes are gone; closing ours lets the readers see EOF.
 	outW.Close()
 	errW.Close()
-	outBuf, _ := stdout.wait()
-	errBuf, _ := stderr.wait()
+	outBuf, _ := stdout.Wait()
+	errBuf, _ := stderr.Wait()
 
 	if stoppedChild(res) {
 		// A program that stopped itself under the init (a trace request

@@ -14,6 +14,7 @@ import (
 	"github.com/criyle/go-sandbox/runner"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/internal/output"
 )
 
 // process is a program Start started; done closes when its run is over.
@@ -83,7 +84,7 @@ func (s *sandbox) execute(ctx context.Context, env container.Environment, spec b
 	runCtx, cancel := context.WithTimeout(ctx, lim.Wall)
 	defer cancel()
 	var outputExceeded, cpuExceeded atomic.Bool
-	stderr := startCapture(errR, lim.OutputBytes, func() { outputExceeded.Store(true); cancel() })
+	stderr := output.Start(errR, lim.OutputBytes, func() { outputExceeded.Store(true); cancel() })
 
 	watchDone := make(chan struct{})
 	watchStopped := make(chan struct{})
@@ -110,7 +111,7 @@ func (s *sandbox) execute(ctx context.Context, env container.Environment, spec b
 	<-watchStopped
 	release()
 	errW.Close()
-	errBuf, _ := stderr.wait()
+	errBuf, _ := stderr.Wait()
 
 	if stoppedChild(res) {
 		res = runner.Result{Status: runner.StatusSignalled, ExitStatus: int(syscall.SIGKILL)}

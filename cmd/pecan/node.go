@@ -14,6 +14,8 @@ import (
 	"github.com/pecan-judge/pecan/actors"
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/container"
+	"github.com/pecan-judge/pecan/backends/isolate"
+	"github.com/pecan-judge/pecan/backends/nsjail"
 	"github.com/pecan-judge/pecan/blob"
 	"github.com/pecan-judge/pecan/config"
 	"github.com/pecan-judge/pecan/languages"
@@ -136,8 +138,32 @@ func newBackend(cfg config.Config, langs *languages.Registry, logger *log.Logger
 			NoSeccomp:    !cfg.Container.Seccomp,
 			Logger:       logger.WithField("backend", container.Name),
 		})
+	case isolate.Name:
+		return isolate.New(isolate.Options{
+			Binary:       cfg.Isolate.Binary,
+			FirstBox:     cfg.Isolate.FirstBox,
+			Boxes:        cfg.Isolate.Boxes,
+			LockDir:      cfg.Isolate.LockDir,
+			WorkDirMiB:   cfg.Isolate.WorkDirMiB,
+			TmpMiB:       cfg.Isolate.TmpMiB,
+			CgroupPrefix: cfg.Isolate.CgroupPrefix,
+			Dirs:         append(append([]string(nil), cfg.Isolate.Dirs...), langs.Mounts()...),
+			Logger:       logger.WithField("backend", isolate.Name),
+		})
+	case nsjail.Name:
+		return nsjail.New(nsjail.Options{
+			Binary:       cfg.Nsjail.Binary,
+			StateDir:     cfg.Nsjail.StateDir,
+			WorkDirMiB:   cfg.Nsjail.WorkDirMiB,
+			TmpMiB:       cfg.Nsjail.TmpMiB,
+			CgroupPrefix: cfg.Nsjail.CgroupPrefix,
+			UID:          cfg.Nsjail.UID,
+			Mounts:       append(append([]string(nil), cfg.Nsjail.Mounts...), langs.Mounts()...),
+			NoSeccomp:    !cfg.Nsjail.Seccomp,
+			Logger:       logger.WithField("backend", nsjail.Name),
+		})
 	default:
-		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, container.Name)
+		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, strings.Join([]string{container.Name, isolate.Name, nsjail.Name}, ", "))
 	}
 }
 

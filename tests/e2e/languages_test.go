@@ -10,15 +10,18 @@ import (
 // lang holds one language's test programs. sum is A+B: it reads two
 // integers and prints their sum plus the placeholder OFFSET, which is
 // 0 for the correct program and 1 for the wrong one. broken does not
-// compile; diag is a piece of the compiler's message about it.
+// compile; diag is a piece of the compiler's message about it. exit3
+// compiles and exits with status 3.
 type lang struct {
 	sum    string
 	broken string
 	diag   string
+	exit3  string
 }
 
 var langs = map[string]lang{
 	"c": {
+		exit3: "int main(void) { return 3; }\n",
 		sum: `#include <stdio.h>
 int main(void) {
     long long a, b;
@@ -31,6 +34,7 @@ int main(void) {
 		diag:   "undeclared",
 	},
 	"cpp": {
+		exit3: "int main() { return 3; }\n",
 		sum: `#include <bits/stdc++.h>
 int main() {
     long long a, b;
@@ -42,6 +46,7 @@ int main() {
 		diag:   "was not declared",
 	},
 	"go": {
+		exit3: "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(3) }\n",
 		sum: `package main
 
 import "fmt"
@@ -56,6 +61,7 @@ func main() {
 		diag:   "undefined: undefinedVar",
 	},
 	"java": {
+		exit3: "public class Main {\n    public static void main(String[] args) { System.exit(3); }\n}\n",
 		sum: `import java.util.Scanner;
 
 public class Main {
@@ -70,6 +76,7 @@ public class Main {
 		diag:   "cannot find symbol",
 	},
 	"kotlin": {
+		exit3: "fun main() { kotlin.system.exitProcess(3) }\n",
 		sum: `fun main() {
     val (a, b) = readLine()!!.trim().split(Regex("\\s+")).map { it.toLong() }
     println(a + b + OFFSET)
@@ -79,16 +86,19 @@ public class Main {
 		diag:   "nresolved reference",
 	},
 	"node": {
+		exit3: "process.exit(3);\n",
 		sum: `const [a, b] = require("fs").readFileSync(0, "utf8").trim().split(/\s+/).map(Number);
 console.log(a + b + OFFSET);
 `,
 	},
 	"python": {
+		exit3: "import sys\nsys.exit(3)\n",
 		sum: `a, b = map(int, input().split())
 print(a + b + OFFSET)
 `,
 	},
 	"rust": {
+		exit3: "fn main() { std::process::exit(3); }\n",
 		sum: `use std::io::Read;
 
 fn main() {
@@ -102,6 +112,7 @@ fn main() {
 		diag:   "cannot find value `undefined_var`",
 	},
 	"typescript": {
+		exit3: "process.exit(3);\n",
 		sum: `import * as fs from "fs";
 const [a, b]: number[] = fs.readFileSync(0, "utf8").trim().split(/\s+/).map(Number);
 console.log(a + b + OFFSET);
@@ -115,8 +126,9 @@ func sumProgram(language string, offset string) string {
 	return strings.ReplaceAll(langs[language].sum, "OFFSET", offset)
 }
 
-// TestLanguages judges A+B (Accepted), a wrong sum (WrongAnswer) and, for
-// compiled languages, a compile error in every shipped language.
+// TestLanguages judges A+B (Accepted), a wrong sum (WrongAnswer), an exit
+// with status 3 (RuntimeError) and, for compiled languages, a compile
+// error in every shipped language.
 func TestLanguages(t *testing.T) {
 	if skipReason != "" {
 		t.Skip(skipReason)
@@ -136,6 +148,14 @@ func TestLanguages(t *testing.T) {
 			expect(t, r, testserver.WrongAnswer)
 			if r.Stdout != "4\n" {
 				t.Errorf("stdout = %q, want %q", r.Stdout, "4\n")
+			}
+		})
+		t.Run(name+"/runtime_error", func(t *testing.T) {
+			start(t)
+			r := judge(t, testserver.Job{Language: name, Code: l.exit3, Stdin: "1 2\n", DesiredStdout: "3\n"})
+			expect(t, r, testserver.RuntimeError)
+			if r.ExitCode != 3 || r.Signal != 0 {
+				t.Errorf("exit_code = %d signal = %d, want 3 and 0: %s", r.ExitCode, r.Signal, r)
 			}
 		})
 		if l.broken == "" {

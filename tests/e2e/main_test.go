@@ -1,6 +1,7 @@
 // Package e2e is Pecan's end-to-end suite: it builds the real binary,
-// starts one real server with the container backend and judges real
-// programs in all shipped languages through the HTTP API.
+// starts one real server with the real backend (container, or the one
+// PECAN_TEST_BACKEND names: make test runs the judging tests on each) and
+// judges real programs in all shipped languages through the HTTP API.
 //
 // It needs root (the container backend creates namespaces and cgroups);
 // as another user every test is skipped. CI runs it as root.

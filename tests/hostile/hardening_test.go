@@ -37,7 +37,7 @@ int main(void) {
 	static char params[120], attr[128];
 	struct attempt at[] = {
 		{"unshare(CLONE_NEWUSER|CLONE_NEWNS)", 310, CLONE_NEWUSER | CLONE_NEWNS},
-		{"mount tmpfs", 21, (long)"none", (long)"/w", (long)"tmpfs"},
+		{"mount tmpfs", 21, (long)"none", (long)"{{WORKDIR}}", (long)"tmpfs"},
 		{"sethostname", 74, (long)"evil", 4},
 		{"keyctl(JOIN_SESSION_KEYRING)", 288, 1},
 		{"add_key", 286, (long)"user", (long)"k", (long)"v", 1, -3},
@@ -186,15 +186,15 @@ int main(void) {
 		code: escapePrelude + `#include <sys/mman.h>
 int main(int argc, char **argv) {
 	if (argc == 1) {
-		execl("/lib64/ld-linux-x86-64.so.2", "ld.so", "/w/main", "child", (char *)0);
+		execl("/lib64/ld-linux-x86-64.so.2", "ld.so", "{{WORKDIR}}/main", "child", (char *)0);
 		puts("ESCAPE? exec ld.so failed");
 		return 1;
 	}
-	TRY("chmod /w/main", chmod("/w/main", 0777) == 0);
-	TRY("chown /w/main", chown("/w/main", getuid(), getgid()) == 0);
-	TRY("open /w/main O_WRONLY", canopen("/w/main", O_WRONLY));
-	int fd = open("/w/main", O_RDWR);
-	report("open /w/main O_RDWR", fd >= 0, errno);
+	TRY("chmod {{WORKDIR}}/main", chmod("{{WORKDIR}}/main", 0777) == 0);
+	TRY("chown {{WORKDIR}}/main", chown("{{WORKDIR}}/main", getuid(), getgid()) == 0);
+	TRY("open {{WORKDIR}}/main O_WRONLY", canopen("{{WORKDIR}}/main", O_WRONLY));
+	int fd = open("{{WORKDIR}}/main", O_RDWR);
+	report("open {{WORKDIR}}/main O_RDWR", fd >= 0, errno);
 	if (fd >= 0 && ftruncate(fd, 59 << 20) == 0) {
 		char *p = mmap(0, 59 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (p != MAP_FAILED) { memset(p, 1, 59 << 20); report("59 MiB through MAP_SHARED", 1, 0); }

@@ -1,7 +1,9 @@
 // Package hostile is Pecan's containment suite: a corpus of hostile
 // programs (bombs, floods, escapes, persistence, denied syscalls), hostile
 // compiles and hostile requests, judged by a real `pecan serve` on the
-// container backend. After every case a probe job in the same sandbox (the
+// container backend, or the one PECAN_TEST_BACKEND names (make test runs
+// the corpus on each; exceptions_test.go names what a backend cannot
+// give). After every case a probe job in the same sandbox (the
 // server has a pool of ONE) must see nothing the case left behind, and the
 // host must be unchanged: no stray process, no run cgroup, no new file.
 //
@@ -105,24 +107,30 @@ func requireServer(t *testing.T) {
 // as they like; only a sandbox can make files of that uid), and the
 // repository's working tree status.
 type hostState struct {
-	sandboxOwned map[string][]string // dir -> sorted names of entries owned by the sandbox uid
+	sandboxOwned map[string][]string // dir -> sorted names of entries owned by a sandbox uid
 	git          string              // git status --porcelain
 }
 
 // hostDirs are the host's world-writable temporary directories.
 func hostDirs() []string { return []string{os.TempDir(), "/var/tmp", "/dev/shm"} }
 
-// sandboxUID is the host uid of the suite's sandboxes (pecan.toml's).
-func sandboxUID() (uint32, error) {
+// sandboxUIDs is the range [lo, hi) of host uids of the suite's
+// sandboxes: pecan.toml's container or nsjail uid, or isolate's boxes'.
+func sandboxUIDs() (uint32, uint32, error) {
 	cfg, err := config.Load(filepath.Join(env.Repo, "pecan.toml"))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return uint32(cfg.Container.UID), nil
+	uid := cfg.Container.UID
+	if testserver.Backend() == testserver.Nsjail {
+		uid = cfg.Nsjail.UID
+	}
+	lo, hi := testserver.SandboxUIDs(testserver.Backend(), uint32(uid))
+	return lo, hi, nil
 }
 
 func snapshotHost() (*hostState, error) {
-	uid, err := sandboxUID()
+	lo, hi, err := sandboxUIDs()
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +143,7 @@ func snapshotHost() (*hostState, error) {
 		var names []string
 		for _, e := range entries {
 			var st syscall.Stat_t
-			if syscall.Lstat(filepath.Join(d, e.Name()), &st) == nil && st.Uid == uid {
+			if syscall.Lstat(filepath.Join(d, e.Name()), &st) == nil && st.Uid >= lo && st.Uid < hi {
 				names = append(names, e.Name())
 			}
 		}
@@ -174,7 +182,7 @@ func (h *hostState) diff(after *hostState) string {
 func strays(s *testserver.Server, pool int) []string {
 	inits := s.SandboxInits()
 	var out []string
-	if want := pool * testserver.InitsPerSandbox; len(inits) != want {
+	if want := pool * testserver.SettledInits(testserver.Backend()); len(inits) != want {
 		out = append(out, fmt.Sprintf("%d sandbox inits, want %d", len(inits), want))
 	}
 	for _, p := range proctable.Descendants(proctable.List(), s.PID()) {

@@ -115,13 +115,20 @@ func sandboxInit(bin string) string {
 	return filepath.Join(filepath.Dir(bin), "pecan-sandbox-init")
 }
 
-// TmpRoots is the set of sandbox root directories in os.TempDir(); taken
-// before a server starts, it lets Leftovers tell that server's apart.
+// TmpRoots is the set of sandbox root directories (containers' in
+// os.TempDir(), isolate's boxes and their mounts); taken before a server
+// starts, it lets Leftovers tell that server's apart.
 func TmpRoots() map[string]bool {
 	m := map[string]bool{}
 	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "pecan-root-*"))
 	for _, d := range matches {
 		m[d] = true
+	}
+	for _, d := range isolateBoxes() {
+		m[d] = true
+	}
+	for _, d := range boxMounts() {
+		m["mount "+d] = true
 	}
 	return m
 }
@@ -136,6 +143,8 @@ type Options struct {
 	LogPath string   // file for stdout and stderr; empty means os.Stderr
 	Args    []string // more flags, e.g. --log-level
 	Env     []string // more environment, KEY=VALUE, e.g. PECAN_AUTH_TOKENS=...
+	// Backend is --backend; empty means Backend(), the suites' own.
+	Backend string
 	// AsyncStore is --async-store, the async queue's bbolt file. Empty
 	// gives the server a store of its own in a temporary directory,
 	// removed when it exits: servers share DataDir, and the store is
@@ -198,6 +207,11 @@ func Start(o Options) (*Server, error) {
 	if o.Pool > 0 {
 		args = append(args, "--pool-size", strconv.Itoa(o.Pool))
 	}
+	backend := o.Backend
+	if backend == "" {
+		backend = Backend()
+	}
+	args = append(args, "--backend", backend)
 	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, problemStore: problemStore, done: make(chan struct{})}
 	var out *os.File = os.Stderr
 	if o.LogPath != "" {
@@ -215,9 +229,7 @@ func Start(o Options) (*Server, error) {
 	for {
 		s.cmd = exec.Command(o.Bin, append(args, o.Args...)...)
 		s.cmd.Dir = o.Dir
-		if len(o.Env) > 0 {
-			s.cmd.Env = append(os.Environ(), o.Env...)
-		}
+		s.cmd.Env = serverEnv(o.Env)
 		// A process group of its own: whatever the server signals as a
 		// group must not reach the process that started it.
 		s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -351,7 +363,8 @@ func (s *Server) Kill() {
 }
 
 // Leftovers lists what an exited server left: processes of its binary
-// (server or sandbox init, which re-executes the server binary), its
+// (server or sandbox init, which re-executes the server binary) or of the
+// sandbox tools make deps built (isolate, nsjail), its
 // cgroups, sandbox roots not in rootsBefore (from TmpRoots). Processes
 // that are already dying get a few seconds to go.
 func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
@@ -360,7 +373,7 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 	for {
 		found = found[:0]
 		for _, p := range proctable.List() {
-			if p.Exe == s.bin || p.Argv0 == s.bin || p.Exe == sandboxInit(s.bin) {
+			if p.Exe == s.bin || p.Argv0 == s.bin || p.Exe == sandboxInit(s.bin) || isTool(p.Exe) {
 				found = append(found, fmt.Sprintf("process %d: %q", p.PID, p.Cmdline))
 			}
 		}
@@ -382,6 +395,22 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 		if !rootsBefore[d] && strings.HasPrefix(d, own) {
 			found = append(found, "sandbox root "+d)
 		}
+	}
+	// isolate boxes and the tmpfs mounts of isolate and nsjail sandboxes
+	// are not all named for a server: any new one is a leftover (the
+	// suites run one backend at a time).
+	for _, d := range isolateBoxes() {
+		if !rootsBefore[d] {
+			found = append(found, "isolate box "+d)
+		}
+	}
+	for _, d := range boxMounts() {
+		if !rootsBefore["mount "+d] {
+			found = append(found, "mount "+d)
+		}
+	}
+	if _, err := os.Stat(nsjailStateDir(s.pid)); err == nil {
+		found = append(found, "nsjail state dir "+nsjailStateDir(s.pid))
 	}
 	return found
 }

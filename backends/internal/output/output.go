@@ -1,22 +1,24 @@
-package container
+// Package output captures a run's stdout and stderr up to a limit.
+package output
 
 import (
 	"io"
 	"os"
 )
 
-// capture reads one output stream of a run, keeping at most limit bytes.
+// Capture reads one output stream of a run, keeping at most limit bytes.
 // When the program writes more, onExceed is called once (the caller kills
 // the run) and the rest is drained so the writer never blocks on a full
 // pipe while it is being killed.
-type capture struct {
+type Capture struct {
 	buf      []byte
 	exceeded bool
 	done     chan struct{}
 }
 
-func startCapture(r *os.File, limit int64, onExceed func()) *capture {
-	c := &capture{done: make(chan struct{})}
+// Start reads r in the background until it closes.
+func Start(r *os.File, limit int64, onExceed func()) *Capture {
+	c := &Capture{done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		defer r.Close()
@@ -32,8 +34,8 @@ func startCapture(r *os.File, limit int64, onExceed func()) *capture {
 	return c
 }
 
-// wait returns what was captured once the stream has closed.
-func (c *capture) wait() ([]byte, bool) {
+// Wait returns what was captured once the stream has closed.
+func (c *Capture) Wait() ([]byte, bool) {
 	<-c.done
 	return c.buf, c.exceeded
 }
