@@ -187,7 +187,9 @@ func TestLimits(t *testing.T) {
 		check func(backends.RunResult) bool
 	}{
 		{"cpu", backends.RunSpec{Args: sh("while :; do :; done"), Limits: backends.Limits{CPU: 500 * time.Millisecond}},
-			func(r backends.RunResult) bool { return r.CPUExceeded && r.Signal == int(syscall.SIGKILL) && r.CPU >= 500*time.Millisecond }},
+			func(r backends.RunResult) bool {
+				return r.CPUExceeded && r.Signal == int(syscall.SIGKILL) && r.CPU >= 500*time.Millisecond
+			}},
 		{"wall", backends.RunSpec{Args: sh("sleep 5"), Limits: backends.Limits{CPU: time.Second, Wall: 500 * time.Millisecond}},
 			func(r backends.RunResult) bool { return r.WallExceeded && !r.CPUExceeded && r.Wall < 3*time.Second }},
 		{"memory", backends.RunSpec{Args: []string{"/usr/bin/python3", "-c", "x = bytearray(200 << 20)\nx[::4096] = b'x' * len(x[::4096])"}, Limits: backends.Limits{MemoryBytes: 64 << 20}},
@@ -195,7 +197,10 @@ func TestLimits(t *testing.T) {
 		{"output", backends.RunSpec{Args: sh("yes"), Limits: backends.Limits{OutputBytes: 1 << 16}},
 			func(r backends.RunResult) bool { return r.OutputExceeded && len(r.Stdout) == 1<<16 }},
 		{"processes", backends.RunSpec{Args: []string{"/usr/bin/python3", "-c", forkEight}, Limits: backends.Limits{Processes: 4}},
-			func(r backends.RunResult) bool { n := strings.TrimSpace(string(r.Stdout)); return n != "" && n != "8" && r.ExitCode == 0 }},
+			func(r backends.RunResult) bool {
+				n := strings.TrimSpace(string(r.Stdout))
+				return n != "" && n != "8" && r.ExitCode == 0
+			}},
 		{"file size", backends.RunSpec{Args: sh("head -c 200000 /dev/zero > big"), Limits: backends.Limits{FileBytes: 100000}},
 			func(r backends.RunResult) bool { return r.Signal == int(syscall.SIGXFSZ) || r.ExitCode != 0 }},
 		{"exit code", backends.RunSpec{Args: sh("exit 3")},
