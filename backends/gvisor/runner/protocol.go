@@ -23,8 +23,6 @@ const (
 	CmdRun     = "gvisor-run"
 	CmdPut     = "gvisor-put"
 	CmdCollect = "gvisor-collect"
-	// cmdExec is the runner's own exec stage (see execProgram).
-	cmdExec = "gvisor-exec"
 )
 
 // WorkDir is the sandbox's writable work directory.
@@ -52,9 +50,8 @@ type RunResult struct {
 	Signal   int           `json:"signal"`
 	CPU      time.Duration `json:"cpu"`
 	Wall     time.Duration `json:"wall"`
-	// MemoryPeak is the larger of the program's peak resident set (its
-	// rusage, which covers the descendants it waited for) and the
-	// resident set the watchdog saw.
+	// MemoryPeak is the largest resident set of the program's own
+	// process the watchdog saw, sampling every few milliseconds.
 	MemoryPeak     uint64 `json:"memory_peak"`
 	CPUExceeded    bool   `json:"cpu_exceeded"`
 	WallExceeded   bool   `json:"wall_exceeded"`

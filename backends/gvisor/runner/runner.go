@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ func IsCommand(args []string) bool {
 		return false
 	}
 	switch args[1] {
-	case CmdInit, CmdRun, CmdPut, CmdCollect, cmdExec:
+	case CmdInit, CmdRun, CmdPut, CmdCollect:
 		return true
 	}
 	return false
@@ -46,11 +47,6 @@ func Main(args []string) int {
 	switch args[1] {
 	case CmdInit:
 		idle()
-	case cmdExec:
-		err = execProgram(args)
-		// The program did not start: the exit status the runner reports.
-		fmt.Fprintln(os.Stderr, err)
-		return 127
 	case CmdRun:
 		err = withRequest(args, func(r RunRequest) error { return run(r, os.Stdout) })
 	case CmdPut:
@@ -128,8 +124,8 @@ func (f *frameWriter) write(kind byte, p []byte) error {
 	return nil
 }
 
-// applyRlimits sets the limits on the calling process (the exec stage,
-// already the program's uid), to be inherited by the program.
+// applyRlimits sets the program's limits on the runner, for the program
+// to inherit.
 func applyRlimits(req RunRequest) error {
 	stack := ^uint64(0) // RLIM_INFINITY
 	if req.Stack > 0 {
@@ -153,26 +149,27 @@ func applyRlimits(req RunRequest) error {
 	return nil
 }
 
-// execProgram is the exec stage: started by the runner as the program's
-// uid, it applies the limits and becomes the program. Go runs no code
-// between fork and exec, and the limits must not hold the runner itself:
-// RLIMIT_NPROC would count the runner's threads.
-func execProgram(args []string) error {
-	if len(args) < 4 {
-		return errors.New("exec: no program")
-	}
-	var req RunRequest
-	if err := json.Unmarshal([]byte(args[2]), &req); err != nil {
-		return fmt.Errorf("exec: request: %w", err)
-	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("exec: no_new_privs: %w", err)
-	}
-	if err := applyRlimits(req); err != nil {
-		return err
-	}
-	err := syscall.Exec(args[3], args[3:], req.Env)
-	return fmt.Errorf("exec %s: %w", args[3], err)
+// startLocked starts cmd from a thread of its own that has
+// no_new_privs set (a per-thread attribute the forked child inherits), with
+// the program's limits set on the runner: Go runs no code between fork and
+// exec. The runner holds CAP_SYS_RESOURCE, so RLIMIT_NPROC does not count
+// its own threads against it; the program, another uid, has no capability.
+func startLocked(cmd *exec.Cmd, req RunRequest) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with the goroutine.
+		runtime.LockOSThread()
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			errc <- fmt.Errorf("no_new_privs: %w", err)
+			return
+		}
+		if err := applyRlimits(req); err != nil {
+			errc <- err
+			return
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
 }
 
 const rlimitNPROC = 6
@@ -186,18 +183,10 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 	if err != nil {
 		return RunResult{Error: err.Error()}
 	}
-	limits, err := json.Marshal(RunRequest{Env: req.Env, Processes: req.Processes, FileSize: req.FileSize, OpenFiles: req.OpenFiles, Stack: req.Stack})
-	if err != nil {
-		return RunResult{Error: err.Error()}
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return RunResult{Error: err.Error()}
-	}
 	cmd := &exec.Cmd{
-		Path:   self,
-		Args:   append([]string{self, cmdExec, string(limits)}, req.Args...),
-		Env:    []string{},
+		Path:   req.Args[0],
+		Args:   req.Args,
+		Env:    req.Env,
 		Dir:    WorkDir,
 		Stdin:  os.Stdin,
 		Stdout: outW,
@@ -238,7 +227,7 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 		}
 	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	if err := startLocked(cmd, req); err != nil {
 		outW.Close()
 		errW.Close()
 		outR.Close()
@@ -280,11 +269,13 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 		res.ExitCode = ws.ExitStatus()
 	}
 	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+		// Its ru_maxrss is of no use: a process started by the runner
+		// counts the runner's resident set too (exec keeps the high
+		// water mark of the memory it replaces).
 		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		res.MemoryPeak = uint64(ru.Maxrss) << 10
 	}
 	res.CPU = max(res.CPU, watch.cpu)
-	res.MemoryPeak = max(res.MemoryPeak, watch.rss)
+	res.MemoryPeak = watch.peak
 	res.CPUExceeded = watch.cpuExceeded || res.CPU > req.CPU
 	res.MemoryExceeded = watch.memExceeded || res.MemoryPeak > req.Memory
 	res.WallExceeded = watch.wallExceeded
@@ -295,16 +286,19 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 // watchdog enforces the limits that no rlimit gives: CPU time with more
 // than whole seconds, resident memory, wall time.
 type watchdog struct {
-	cpu                                    time.Duration
-	rss                                    uint64
+	cpu time.Duration
+	// peak is the largest resident set of the program seen.
+	peak                                   uint64
 	cpuExceeded, memExceeded, wallExceeded bool
 }
 
 func (w *watchdog) run(pid int, req RunRequest, start time.Time, done <-chan struct{}, kill func()) {
-	t := time.NewTicker(poll)
-	defer t.Stop()
 	wall := time.NewTimer(time.Until(start.Add(req.Wall)))
 	defer wall.Stop()
+	// The first look comes at once: a short program may be gone by the
+	// next.
+	next := time.NewTimer(0)
+	defer next.Stop()
 	for {
 		select {
 		case <-done:
@@ -313,25 +307,38 @@ func (w *watchdog) run(pid int, req RunRequest, start time.Time, done <-chan str
 			w.wallExceeded = true
 			kill()
 			return
-		case <-t.C:
-			if cpu, ok := procCPU(pid); ok {
-				w.cpu = max(w.cpu, cpu)
-				if cpu > req.CPU {
-					w.cpuExceeded = true
-					kill()
-					return
-				}
+		case <-next.C:
+			if w.check(pid, req) {
+				kill()
+				return
 			}
-			if rss, ok := procRSS(pid); ok {
-				w.rss = max(w.rss, rss)
-				if rss > req.Memory {
-					w.memExceeded = true
-					kill()
-					return
-				}
-			}
+			next.Reset(poll)
 		}
 	}
+}
+
+// check samples the program's CPU time and memory, and reports whether a
+// limit is passed.
+// The watchdog starts once cmd.Start has returned, which is after the
+// exec: what it samples is the program, never the runner's copy.
+func (w *watchdog) check(pid int, req RunRequest) bool {
+	if cpu, ok := procCPU(pid); ok {
+		w.cpu = max(w.cpu, cpu)
+		if cpu > req.CPU {
+			w.cpuExceeded = true
+			return true
+		}
+	}
+	rss, ok := procRSS(pid)
+	if !ok {
+		return false
+	}
+	w.peak = max(w.peak, rss)
+	if rss > req.Memory {
+		w.memExceeded = true
+		return true
+	}
+	return false
 }
 
 // clockTick is USER_HZ, the unit of /proc/<pid>/stat's times.
@@ -367,7 +374,8 @@ func procCPU(pid int) (time.Duration, bool) {
 	return time.Duration(ticks) * clockTick, true
 }
 
-// procRSS is the resident set of process pid in bytes.
+// procRSS is the resident set of process pid in bytes. gVisor's /proc
+// has no VmHWM, so the peak is the largest sample.
 func procRSS(pid int) (uint64, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
