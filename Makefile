@@ -16,12 +16,16 @@ all: build
 
 # deps installs what the host lacks: the toolchains the shipped languages
 # need (Kotlin from Debian, TypeScript and Node's type definitions from
-# npm) and etcd (Debian's etcd-server), which the cluster tests start to
-# prove the etcd membership provider.
+# npm), gVisor's runsc (Debian) for the gvisor backend, and etcd
+# (Debian's etcd-server), which the cluster tests start to prove the etcd
+# membership provider.
 deps:
 	@command -v kotlinc >/dev/null 2>&1 && command -v etcd >/dev/null 2>&1 || { \
 	  echo "installing kotlin and etcd-server (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin etcd-server >/dev/null; }
+	@command -v runsc >/dev/null 2>&1 || { \
+	  echo "installing runsc (Debian), for the gvisor backend"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null; }
 	@test "$$(node /usr/lib/node_modules/typescript/lib/tsc.js --version 2>/dev/null)" = "Version $(TS_VERSION)" || { \
 	  echo "installing typescript@$(TS_VERSION) (npm)"; \
 	  npm install -g --no-audit --no-fund typescript@$(TS_VERSION) >/dev/null; }
@@ -51,6 +55,8 @@ vet:
 test: deps vet
 	$(GO) test $(GOTESTFLAGS) -timeout 20m $$($(GO) list ./... | grep -v /tests/)
 	$(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 40m ./tests/...
+	# The same e2e suite and hostile corpus on the gvisor backend.
+	PECAN_TEST_BACKEND=gvisor $(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 30m ./tests/e2e/ ./tests/hostile/
 
 bench: deps
 	$(GO) run ./bench --config pecan.toml --out BENCHMARKS.md
