@@ -51,11 +51,12 @@ vet:
 # near a limit, recovery within 2 s) and on what it leaves on the host,
 # which other suites running beside it on 2 cores would disturb. They
 # always run (-count=1): they test a binary they build, which Go's test
-# cache does not see, so a cached pass could hide a broken server.
+# cache does not see, so a cached pass could hide a broken server. The
+# e2e suite and the hostile corpus then run again on the gvisor backend
+# (PECAN_TEST_BACKEND, read by tests/testserver).
 test: deps vet
 	$(GO) test $(GOTESTFLAGS) -timeout 20m $$($(GO) list ./... | grep -v /tests/)
 	$(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 40m ./tests/...
-	# The same e2e suite and hostile corpus on the gvisor backend.
 	PECAN_TEST_BACKEND=gvisor $(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 30m ./tests/e2e/ ./tests/hostile/
 
 bench: deps
