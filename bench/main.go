@@ -45,7 +45,15 @@ func main() {
 	only := flag.String("languages", "c,cpp,python,java,node,go,rust,typescript,kotlin", "languages to measure")
 	cluster := flag.Bool("cluster", true, "also measure clustering: remote against local jobs, one node against three")
 	submissions := flag.Bool("submissions-only", false, "measure only the 50-test submissions")
+	backendList := flag.String("backends", "", "compare these backends only (e.g. container,gvisor): A+B latency in Python and C, Python throughput with 4 clients")
 	flag.Parse()
+	if *backendList != "" {
+		if err := compareBackends(*cfgPath, *dataDir, *out, strings.Split(*backendList, ","), *runs); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *submissions {
 		*only, *cluster = "", false
 	}
@@ -130,6 +138,33 @@ func run(cfgPath, dataDir, out string, runs int, ids []string, cluster bool) err
 	fmt.Print(table)
 	if out != "" {
 		return writeSection(out, "bench-cluster", table)
+	}
+	return nil
+}
+
+// compareBackends runs the backend comparison and writes its section.
+func compareBackends(cfgPath, dataDir, out string, names []string, runs int) error {
+	absData, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	binDir, err := os.MkdirTemp("", "pecan-bench-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(binDir)
+	bin, err := testserver.Build(binDir)
+	if err != nil {
+		return err
+	}
+	rs, err := benchBackends(bin, cfgPath, absData, names, runs, 100)
+	if err != nil {
+		return err
+	}
+	table := backendTable(rs)
+	fmt.Print(table)
+	if out != "" {
+		return writeSection(out, "bench-backends", table)
 	}
 	return nil
 }

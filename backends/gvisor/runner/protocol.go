@@ -50,8 +50,9 @@ type RunResult struct {
 	Signal   int           `json:"signal"`
 	CPU      time.Duration `json:"cpu"`
 	Wall     time.Duration `json:"wall"`
-	// MemoryPeak is the largest resident set of the program's own
-	// process the watchdog saw, sampling every few milliseconds.
+	// MemoryPeak is the program's peak resident set: its ru_maxrss when
+	// that is above the runner's (see execute), else the largest the
+	// watchdog saw of its own process, sampling every few milliseconds.
 	MemoryPeak     uint64 `json:"memory_peak"`
 	CPUExceeded    bool   `json:"cpu_exceeded"`
 	WallExceeded   bool   `json:"wall_exceeded"`

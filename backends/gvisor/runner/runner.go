@@ -21,8 +21,14 @@ import (
 )
 
 // poll is how often the watchdog reads the program's CPU time and
-// resident set from the sandbox's /proc.
-const poll = 5 * time.Millisecond
+// resident set from the sandbox's /proc; during the program's first
+// quickPolls it looks every millisecond, so that a program of a few
+// milliseconds has its memory seen.
+const (
+	poll       = 5 * time.Millisecond
+	quickPoll  = time.Millisecond
+	quickPolls = 30
+)
 
 // IsCommand reports whether args (os.Args) start one of the runner's
 // commands.
@@ -268,14 +274,19 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 	default:
 		res.ExitCode = ws.ExitStatus()
 	}
+	res.MemoryPeak = watch.peak
 	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-		// Its ru_maxrss is of no use: a process started by the runner
-		// counts the runner's resident set too (exec keeps the high
-		// water mark of the memory it replaces).
 		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		// The program's ru_maxrss counts the runner's resident set too
+		// (exec keeps the high-water mark of the memory it replaces, here
+		// the runner's, shared until the exec): above the runner's own
+		// peak, read now, it is the program's true peak; below it says
+		// nothing.
+		if maxrss := uint64(ru.Maxrss) << 10; maxrss > selfMaxRSS() {
+			res.MemoryPeak = max(res.MemoryPeak, maxrss)
+		}
 	}
 	res.CPU = max(res.CPU, watch.cpu)
-	res.MemoryPeak = watch.peak
 	res.CPUExceeded = watch.cpuExceeded || res.CPU > req.CPU
 	res.MemoryExceeded = watch.memExceeded || res.MemoryPeak > req.Memory
 	res.WallExceeded = watch.wallExceeded
@@ -299,7 +310,7 @@ func (w *watchdog) run(pid int, req RunRequest, start time.Time, done <-chan str
 	// next.
 	next := time.NewTimer(0)
 	defer next.Stop()
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-done:
 			return
@@ -312,7 +323,11 @@ func (w *watchdog) run(pid int, req RunRequest, start time.Time, done <-chan str
 				kill()
 				return
 			}
-			next.Reset(poll)
+			if n < quickPolls {
+				next.Reset(quickPoll)
+			} else {
+				next.Reset(poll)
+			}
 		}
 	}
 }
@@ -339,6 +354,15 @@ func (w *watchdog) check(pid int, req RunRequest) bool {
 		return true
 	}
 	return false
+}
+
+// selfMaxRSS is the runner's own peak resident set in bytes.
+func selfMaxRSS() uint64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return ^uint64(0) // unknown: trust no ru_maxrss
+	}
+	return uint64(ru.Maxrss) << 10
 }
 
 // clockTick is USER_HZ, the unit of /proc/<pid>/stat's times.
