@@ -172,7 +172,7 @@ func (h *hostState) diff(after *hostState) string {
 func strays(s *testserver.Server, pool int) []string {
 	inits := s.SandboxInits()
 	var out []string
-	if want := pool * testserver.InitsPerSandbox; len(inits) != want {
+	if want := pool * testserver.SettledInits(testserver.Backend()); len(inits) != want {
 		out = append(out, fmt.Sprintf("%d sandbox inits, want %d", len(inits), want))
 	}
 	for _, p := range proctable.Descendants(proctable.List(), s.PID()) {

@@ -103,19 +103,6 @@ func TmpRoots() map[string]bool {
 	return m
 }
 
-// BackendEnv names the environment variable that chooses the backend of
-// every server the suites start: `PECAN_TEST_BACKEND=gvisor make test`
-// runs them on that backend; unset, they use container.
-const BackendEnv = "PECAN_TEST_BACKEND"
-
-// Backend is the backend the suites' servers use.
-func Backend() string {
-	if b := os.Getenv(BackendEnv); b != "" {
-		return b
-	}
-	return "container"
-}
-
 // Options say how to run `pecan serve`.
 type Options struct {
 	Bin     string   // the server binary, from Build
@@ -188,7 +175,7 @@ func Start(o Options) (*Server, error) {
 	if o.Pool > 0 {
 		args = append(args, "--pool-size", strconv.Itoa(o.Pool))
 	}
-	if b := Backend(); b != "container" {
+	if b := Backend(); b != Container {
 		args = append(args, "--backend", b)
 	}
 	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, problemStore: problemStore, done: make(chan struct{})}
@@ -363,37 +350,6 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 	for d := range TmpRoots() {
 		if !rootsBefore[d] && strings.HasPrefix(d, own) {
 			found = append(found, "sandbox root "+d)
-		}
-	}
-	return found
-}
-
-// gvisorState is the gvisor backend's state directory of the server pid
-// under the default state_dir: runsc's sandboxes, gofers and stubs carry
-// it on their command lines.
-func gvisorState(pid int) string { return fmt.Sprintf("/run/pecan-gvisor/%d", pid) }
-
-// gvisorLeftovers lists the gVisor sandboxes (runsc processes), state and
-// cgroups (in every hierarchy runsc uses) a server left.
-func gvisorLeftovers(pid int) []string {
-	var found []string
-	state := gvisorState(pid)
-	for _, p := range proctable.List() {
-		if strings.Contains(p.Cmdline, state+"/") || strings.Contains(p.Cmdline, state+" ") {
-			found = append(found, fmt.Sprintf("gVisor process %d: %q", p.PID, p.Cmdline))
-		}
-	}
-	if _, err := os.Stat(state); err == nil {
-		found = append(found, "gVisor state "+state)
-	}
-	audited := map[string]bool{}
-	for _, d := range cgroupDirs() {
-		audited[d] = true
-	}
-	cgs, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/pecan-%d", pid))
-	for _, cg := range cgs {
-		if !audited[filepath.Dir(cg)] {
-			found = append(found, "cgroup "+cg)
 		}
 	}
 	return found
