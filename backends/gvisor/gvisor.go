@@ -83,7 +83,7 @@ type Backend struct {
 	closed bool
 }
 
-var runnerCaps = []string{"CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_CHOWN", "CAP_SYS_RESOURCE"}
+var runnerCaps = []string{"CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_CHOWN", "CAP_SYS_RESOURCE", "CAP_SYS_PTRACE"}
 
 // systemMounts are the read-only system paths every language needs.
 var systemMounts = []string{"/usr", "/lib", "/lib64", "/bin"}

@@ -160,22 +160,52 @@ func applyRlimits(req RunRequest) error {
 // the program's limits set on the runner: Go runs no code between fork and
 // exec. The runner holds CAP_SYS_RESOURCE, so RLIMIT_NPROC does not count
 // its own threads against it; the program, another uid, has no capability.
-func startLocked(cmd *exec.Cmd, req RunRequest) error {
-	errc := make(chan error, 1)
+func startLocked(cmd *exec.Cmd, req RunRequest) (firstRSS uint64, err error) {
+	type started struct {
+		rss uint64
+		err error
+	}
+	done := make(chan started, 1)
 	go func() {
 		// Never unlocked: the thread ends with the goroutine.
 		runtime.LockOSThread()
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			errc <- fmt.Errorf("no_new_privs: %w", err)
+			done <- started{err: fmt.Errorf("no_new_privs: %w", err)}
 			return
 		}
 		if err := applyRlimits(req); err != nil {
-			errc <- err
+			done <- started{err: err}
 			return
 		}
-		errc <- cmd.Start()
+		if err := cmd.Start(); err != nil {
+			done <- started{err: err}
+			return
+		}
+		rss, err := firstLook(cmd.Process.Pid)
+		done <- started{rss: rss, err: err}
 	}()
-	return <-errc
+	r := <-done
+	return r.rss, r.err
+}
+
+// firstLook takes the program's first memory sample while it is stopped
+// at its exec (it is started traced, and the exec stops it), then lets it
+// run untraced. Without the stop, a program of a millisecond could end
+// before a loaded runner looks at it at all. It runs on the thread that
+// started the program: only the tracer may wait for the stop and detach.
+func firstLook(pid int) (uint64, error) {
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, syscall.WALL, nil); err != nil {
+		return 0, fmt.Errorf("wait for the exec stop: %w", err)
+	}
+	if !ws.Stopped() {
+		return 0, fmt.Errorf("program not stopped at its exec (status %#x)", ws)
+	}
+	rss, _ := procRSS(pid)
+	if err := syscall.PtraceDetach(pid); err != nil {
+		return 0, fmt.Errorf("detach: %w", err)
+	}
+	return rss, nil
 }
 
 const rlimitNPROC = 6
@@ -200,6 +230,7 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 		SysProcAttr: &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(req.UID), Gid: uint32(req.UID), NoSetGroups: false, Groups: []uint32{}},
 			Setpgid:    true,
+			Ptrace:     true, // stopped at its exec for the first sample
 		},
 	}
 	if !strings.Contains(req.Args[0], "/") {
@@ -233,7 +264,12 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 		}
 	}
 	start := time.Now()
-	if err := startLocked(cmd, req); err != nil {
+	firstRSS, err := startLocked(cmd, req)
+	if err != nil {
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
 		outW.Close()
 		errW.Close()
 		outR.Close()
@@ -248,7 +284,7 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 	go capture(errR, FrameStderr, &wg)
 
 	done := make(chan struct{})
-	var watch watchdog
+	watch := watchdog{peak: firstRSS}
 	watchStopped := make(chan struct{})
 	go func() {
 		defer close(watchStopped)
