@@ -79,4 +79,3 @@ func gvisorLeftovers(pid int) []string {
 	}
 	return found
 }
-
