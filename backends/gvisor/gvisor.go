@@ -71,6 +71,7 @@ type Options struct {
 // Backend makes gVisor sandboxes.
 type Backend struct {
 	opts   Options
+	pid    int    // the server's, which names its state and cgroups
 	root   string // <StateDir>/<pid>
 	logger log.FieldLogger
 	seq    sync.Mutex
@@ -126,7 +127,7 @@ func New(opts Options) (*Backend, error) {
 	if opts.Runner == "" {
 		return nil, errors.New("gvisor backend: pecan-sandbox-init not found beside the server binary (make build installs it)")
 	}
-	b := &Backend{opts: opts, root: filepath.Join(opts.StateDir, strconv.Itoa(os.Getpid())), logger: opts.Logger}
+	b := backendFor(opts, os.Getpid())
 	b.removeStale()
 	if err := os.MkdirAll(filepath.Join(b.root, "state"), 0o700); err != nil {
 		return nil, fmt.Errorf("gvisor backend: state dir: %w", err)
@@ -137,6 +138,12 @@ func New(opts Options) (*Backend, error) {
 	return b, nil
 }
 
+// backendFor is the backend of the server pid, whose state and cgroups
+// are named for it.
+func backendFor(opts Options, pid int) *Backend {
+	return &Backend{opts: opts, pid: pid, root: filepath.Join(opts.StateDir, strconv.Itoa(pid)), logger: opts.Logger}
+}
+
 // Name implements backends.Backend.
 func (b *Backend) Name() string { return Name }
 
@@ -145,7 +152,7 @@ func (b *Backend) Name() string { return Name }
 func (b *Backend) rootfs() string { return filepath.Join(b.root, "rootfs") }
 
 // cgroupParent is the host cgroup under which each sandbox gets its own.
-func (b *Backend) cgroupParent() string { return fmt.Sprintf("pecan-%d", os.Getpid()) }
+func (b *Backend) cgroupParent() string { return fmt.Sprintf("pecan-%d", b.pid) }
 
 // runsc is a runsc command with the global flags every subcommand needs:
 // runsc does not remember them between create and exec.
@@ -195,7 +202,7 @@ func (b *Backend) nextID(id string) string {
 	b.seq.Lock()
 	defer b.seq.Unlock()
 	b.n++
-	return fmt.Sprintf("pecan-%d-%s-%d", os.Getpid(), sanitize(id), b.n)
+	return fmt.Sprintf("pecan-%d-%s-%d", b.pid, sanitize(id), b.n)
 }
 
 func sanitize(id string) string {

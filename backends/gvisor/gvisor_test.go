@@ -77,15 +77,22 @@ func newBackend(t *testing.T) *Backend {
 	return b
 }
 
-func leftovers(state string) []string {
+// processesOf lists the processes whose command line names dir: runsc's
+// sandboxes, gofers and stubs carry their --root.
+func processesOf(dir string) []string {
 	var found []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte(state)) {
+		if err == nil && bytes.Contains(cmdline, []byte(dir)) {
 			found = append(found, fmt.Sprintf("process %s: %q", e.Name(), bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
 		}
 	}
+	return found
+}
+
+func leftovers(state string) []string {
+	found := processesOf(state)
 	if _, err := os.Stat(filepath.Join(state, fmt.Sprint(os.Getpid()))); err == nil {
 		found = append(found, "state dir")
 	}
@@ -250,5 +257,50 @@ func TestNothingSurvives(t *testing.T) {
 	}
 	if err := s.Ping(); err != nil {
 		t.Errorf("ping: %v", err)
+	}
+}
+
+// A server killed with SIGKILL leaves its gVisor sandboxes running (runsc
+// daemonises them); the next server's backend deletes them, their state
+// and their cgroups.
+func TestRemovesWhatADeadServerLeft(t *testing.T) {
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	dead := exec.Command("/bin/true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := dead.Process.Pid // exited and reaped: no process has it now
+	state := t.TempDir()
+	opts := Options{Runner: runnerBin, StateDir: state, Runsc: "runsc", Platform: "ptrace", WorkDirMiB: 16, TmpMiB: 16, SandboxMemoryMiB: 512, SandboxPids: 512, UID: 1000}
+	opts.Runsc, _ = exec.LookPath("runsc")
+	old := backendFor(opts, pid)
+	if err := os.MkdirAll(old.rootfs(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(old.root, "state"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.start(context.Background(), "orphan"); err != nil {
+		t.Fatal(err)
+	}
+	deadState := filepath.Join(state, fmt.Sprint(pid))
+	if len(processesOf(deadState)) == 0 {
+		t.Fatal("the orphan sandbox is not running: nothing to remove")
+	}
+	b, err := New(Options{Runner: runnerBin, StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, l := range processesOf(deadState) {
+		t.Errorf("left of the dead server: %s", l)
+	}
+	if _, err := os.Stat(deadState); err == nil {
+		t.Errorf("the dead server's state %s is still there", deadState)
+	}
+	if cgs, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/pecan-%d", pid)); len(cgs) > 0 {
+		t.Errorf("cgroups of the dead server: %v", cgs)
 	}
 }
