@@ -204,6 +204,9 @@ func TestLimits(t *testing.T) {
 			func(r backends.RunResult) bool {
 				return r.CPUExceeded && r.Signal == int(syscall.SIGKILL) && r.CPU >= 500*time.Millisecond
 			}},
+		// Spinning children spend the CPU limit together, as in a cgroup.
+		{"fork bomb", backends.RunSpec{Args: sh("while :; do sh -c 'while :; do :; done' & done 2>/dev/null"), Limits: backends.Limits{CPU: time.Second, Wall: 20 * time.Second, Processes: 16}},
+			func(r backends.RunResult) bool { return r.CPUExceeded && r.Wall < 10*time.Second }},
 		{"wall", backends.RunSpec{Args: sh("sleep 5"), Limits: backends.Limits{CPU: time.Second, Wall: 500 * time.Millisecond}},
 			func(r backends.RunResult) bool { return r.WallExceeded && !r.CPUExceeded && r.Wall < 3*time.Second }},
 		{"memory", backends.RunSpec{Args: []string{"/usr/bin/python3", "-c", "x = bytearray(200 << 20)\nx[::4096] = b'x' * len(x[::4096])"}, Limits: backends.Limits{MemoryBytes: 64 << 20}},

@@ -31,7 +31,10 @@ const (
 // runGrace is how long past the wall limit the host waits for the
 // runner, which enforces the wall limit itself, before it gives the
 // sandbox up.
-const runGrace = 10 * time.Second
+const runGrace = 5 * time.Second
+
+// errExecTimeout marks a runner command that did not end in its time.
+var errExecTimeout = errors.New("no answer in time")
 
 func withDefaults(l backends.Limits) backends.Limits {
 	if l.CPU <= 0 {
@@ -125,6 +128,14 @@ func (s *sandbox) noResult(ctx context.Context, c *gcontainer, lim backends.Limi
 		s.markBroken(ctx.Err())
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, ctx.Err())
 	}
+	if errors.Is(execErr, errExecTimeout) {
+		// The runner did not answer long past the wall limit: the
+		// program has kept gVisor's kernel too busy for it (a fork bomb
+		// on a loaded host). It was over its wall time all the same; the
+		// sandbox, in an unknown state, is replaced.
+		s.markBroken(execErr)
+		return backends.RunResult{Signal: int(syscall.SIGKILL), WallExceeded: true, Wall: wall}, nil
+	}
 	err := fmt.Errorf("run in sandbox %s: %w: no result from the runner: %v", s.id, backends.ErrBroken, execErr)
 	s.markBroken(err)
 	return backends.RunResult{}, err
@@ -182,8 +193,8 @@ func (f *frameReader) keep(b *bytes.Buffer, p []byte) {
 
 // exec runs one runner command in the sandbox c with stdin from in and
 // its stdout handed to out, and waits for it at most timeout.
-func (s *sandbox) exec(ctx context.Context, c *gcontainer, timeout time.Duration, cmd string, req []byte, in io.Reader, out func(io.Reader) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func (s *sandbox) exec(parent context.Context, c *gcontainer, timeout time.Duration, cmd string, req []byte, in io.Reader, out func(io.Reader) error) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	x := s.backend.runsc(ctx, "exec", "--cwd", WorkDir, c.id, runnerPath, cmd, string(req))
 	stdinR, stdinW, err := os.Pipe()
@@ -221,6 +232,9 @@ func (s *sandbox) exec(ctx context.Context, c *gcontainer, timeout time.Duration
 	waitErr := x.Wait()
 	stdinW.Close()
 	<-copied
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil {
+		return fmt.Errorf("runsc exec %s: %w after %s", cmd, errExecTimeout, timeout)
+	}
 	if outErr != nil {
 		return outErr
 	}

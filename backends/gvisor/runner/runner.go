@@ -288,7 +288,7 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 	watchStopped := make(chan struct{})
 	go func() {
 		defer close(watchStopped)
-		watch.run(cmd.Process.Pid, req, start, done, kill)
+		watch.run(req, start, done, kill)
 	}()
 	waitErr := cmd.Wait()
 	res.Wall = time.Since(start)
@@ -339,7 +339,7 @@ type watchdog struct {
 	cpuExceeded, memExceeded, wallExceeded bool
 }
 
-func (w *watchdog) run(pid int, req RunRequest, start time.Time, done <-chan struct{}, kill func()) {
+func (w *watchdog) run(req RunRequest, start time.Time, done <-chan struct{}, kill func()) {
 	wall := time.NewTimer(time.Until(start.Add(req.Wall)))
 	defer wall.Stop()
 	// The first look comes at once: a short program may be gone by the
@@ -355,7 +355,7 @@ func (w *watchdog) run(pid int, req RunRequest, start time.Time, done <-chan str
 			kill()
 			return
 		case <-next.C:
-			if w.check(pid, req) {
+			if w.check(req) {
 				kill()
 				return
 			}
@@ -372,24 +372,48 @@ func (w *watchdog) run(pid int, req RunRequest, start time.Time, done <-chan str
 // limit is passed.
 // The watchdog starts once cmd.Start has returned, which is after the
 // exec: what it samples is the program, never the runner's copy.
-func (w *watchdog) check(pid int, req RunRequest) bool {
-	if cpu, ok := procCPU(pid); ok {
-		w.cpu = max(w.cpu, cpu)
-		if cpu > req.CPU {
-			w.cpuExceeded = true
-			return true
-		}
-	}
-	rss, ok := procRSS(pid)
-	if !ok {
-		return false
-	}
+func (w *watchdog) check(req RunRequest) bool {
+	cpu, rss := jobUsage()
+	w.cpu = max(w.cpu, cpu)
 	w.peak = max(w.peak, rss)
-	if rss > req.Memory {
+	switch {
+	case cpu > req.CPU:
+		w.cpuExceeded = true
+		return true
+	case rss > req.Memory:
 		w.memExceeded = true
 		return true
 	}
 	return false
+}
+
+// jobUsage is the CPU time and the resident memory of every process of
+// the run: all the sandbox's processes but its init and the runner (the
+// sandbox runs one thing at a time). Like a cgroup's, the figures cover
+// every process a program starts, so a fork bomb's spinning children
+// spend the CPU limit together; memory shared between processes is
+// counted once for each.
+func jobUsage() (time.Duration, uint64) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, 0
+	}
+	self := os.Getpid()
+	var cpu time.Duration
+	var rss uint64
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == 1 || pid == self {
+			continue
+		}
+		if c, ok := procCPU(pid); ok {
+			cpu += c
+		}
+		if r, ok := procRSS(pid); ok {
+			rss += r
+		}
+	}
+	return cpu, rss
 }
 
 // selfMaxRSS is the runner's own peak resident set in bytes.
