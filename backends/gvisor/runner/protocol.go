@@ -50,9 +50,9 @@ type RunResult struct {
 	Signal   int           `json:"signal"`
 	CPU      time.Duration `json:"cpu"`
 	Wall     time.Duration `json:"wall"`
-	// MemoryPeak is the program's peak resident set: its ru_maxrss when
-	// that is above the runner's (see execute), else the largest the
-	// watchdog saw of its own process, sampling every few milliseconds.
+	// MemoryPeak is the run's peak resident set: the program's
+	// ru_maxrss when that is above the runner's (see execute), else the
+	// largest sum over the run's processes the watchdog saw.
 	MemoryPeak     uint64 `json:"memory_peak"`
 	CPUExceeded    bool   `json:"cpu_exceeded"`
 	WallExceeded   bool   `json:"wall_exceeded"`

@@ -20,8 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// poll is how often the watchdog reads the program's CPU time and
-// resident set from the sandbox's /proc; during the program's first
+// poll is how often the watchdog reads the run's CPU time and resident
+// sets from the sandbox's /proc; during the program's first
 // quickPolls it looks every millisecond, so that a program of a few
 // milliseconds has its memory seen.
 const (
@@ -368,7 +368,7 @@ func (w *watchdog) run(req RunRequest, start time.Time, done <-chan struct{}, ki
 	}
 }
 
-// check samples the program's CPU time and memory, and reports whether a
+// check samples the run's CPU time and memory, and reports whether a
 // limit is passed.
 // The watchdog starts once cmd.Start has returned, which is after the
 // exec: what it samples is the program, never the runner's copy.
