@@ -323,6 +323,10 @@ func execute(req RunRequest, fw *frameWriter) RunResult {
 		}
 	}
 	res.CPU = max(res.CPU, watch.cpu)
+	// gVisor counts a task's time while it is runnable, which on a
+	// loaded host is more than it ran; no run can use more than every
+	// CPU for its whole wall time.
+	res.CPU = min(res.CPU, res.Wall*time.Duration(runtime.NumCPU()))
 	res.CPUExceeded = watch.cpuExceeded || res.CPU > req.CPU
 	res.MemoryExceeded = watch.memExceeded || res.MemoryPeak > req.Memory
 	res.WallExceeded = watch.wallExceeded
