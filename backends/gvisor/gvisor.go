@@ -418,6 +418,19 @@ type gcontainer struct {
 	cgroup string // its host cgroup, relative to a hierarchy's root
 }
 
+// dead reports whether the sandbox process is gone, or goes within
+// within: one whose kernel failed takes a moment to exit.
+func (c *gcontainer) dead(within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for c.alive() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
 // alive reports whether the sandbox process still runs.
 func (c *gcontainer) alive() bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.pid))

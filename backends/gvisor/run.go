@@ -136,6 +136,15 @@ func (s *sandbox) noResult(ctx context.Context, c *gcontainer, lim backends.Limi
 		s.markBroken(execErr)
 		return backends.RunResult{Signal: int(syscall.SIGKILL), WallExceeded: true, Wall: wall}, nil
 	}
+	if c.dead(time.Second) {
+		// gVisor's kernel died under the program (a fork bomb can bring
+		// it down on a loaded host). The program did it: retrying the
+		// job elsewhere would only kill more sandboxes. It is a run
+		// killed by the system, and the sandbox is replaced.
+		s.markBroken(fmt.Errorf("gVisor sandbox %s died during a run: %v", c.id, execErr))
+		s.backend.logger.WithField("sandbox", s.id).WithError(execErr).Warn("gVisor's kernel died during a run; the run is reported killed")
+		return backends.RunResult{Signal: int(syscall.SIGKILL), Wall: wall}, nil
+	}
 	err := fmt.Errorf("run in sandbox %s: %w: no result from the runner: %v", s.id, backends.ErrBroken, execErr)
 	s.markBroken(err)
 	return backends.RunResult{}, err
