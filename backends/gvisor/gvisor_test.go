@@ -193,6 +193,17 @@ for i in range(8):
 print(n)
 `
 
+// forkBomb forks spinning children for as long as it may.
+const forkBomb = `import os
+while True:
+    try:
+        if os.fork() == 0:
+            while True:
+                pass
+    except OSError:
+        pass
+`
+
 func TestLimits(t *testing.T) {
 	s := newSandbox(t, newBackend(t))
 	cases := []struct {
@@ -205,7 +216,7 @@ func TestLimits(t *testing.T) {
 				return r.CPUExceeded && r.Signal == int(syscall.SIGKILL) && r.CPU >= 500*time.Millisecond
 			}},
 		// Spinning children spend the CPU limit together, as in a cgroup.
-		{"fork bomb", backends.RunSpec{Args: sh("while :; do sh -c 'while :; do :; done' & done 2>/dev/null"), Limits: backends.Limits{CPU: time.Second, Wall: 20 * time.Second, Processes: 16}},
+		{"fork bomb", backends.RunSpec{Args: []string{"/usr/bin/python3", "-c", forkBomb}, Limits: backends.Limits{CPU: time.Second, Wall: 20 * time.Second, Processes: 16}},
 			func(r backends.RunResult) bool { return r.CPUExceeded && r.Wall < 10*time.Second }},
 		{"wall", backends.RunSpec{Args: sh("sleep 5"), Limits: backends.Limits{CPU: time.Second, Wall: 500 * time.Millisecond}},
 			func(r backends.RunResult) bool { return r.WallExceeded && !r.CPUExceeded && r.Wall < 3*time.Second }},
