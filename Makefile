@@ -35,12 +35,16 @@ all: build
 
 # deps installs what the host lacks: the toolchains the shipped languages
 # need (Kotlin from Debian, TypeScript and Node's type definitions from
-# npm) and etcd (Debian's etcd-server), which the cluster tests start to
-# prove the etcd membership provider.
+# npm), gVisor's runsc (Debian) for the gvisor backend, and etcd
+# (Debian's etcd-server), which the cluster tests start to prove the etcd
+# membership provider.
 deps: deps-isolate deps-nsjail
 	@command -v kotlinc >/dev/null 2>&1 && command -v etcd >/dev/null 2>&1 || { \
 	  echo "installing kotlin and etcd-server (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin etcd-server >/dev/null; }
+	@command -v runsc >/dev/null 2>&1 || { \
+	  echo "installing runsc (Debian), for the gvisor backend"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null; }
 	@test "$$(node /usr/lib/node_modules/typescript/lib/tsc.js --version 2>/dev/null)" = "Version $(TS_VERSION)" || { \
 	  echo "installing typescript@$(TS_VERSION) (npm)"; \
 	  npm install -g --no-audit --no-fund typescript@$(TS_VERSION) >/dev/null; }
@@ -174,7 +178,7 @@ vet:
 # (HTTP, auth, problems, the concurrent corpus) does not depend on the
 # backend and runs once, on the container, which keeps make test within
 # its 30 minutes.
-TEST_BACKENDS ?= isolate nsjail
+TEST_BACKENDS ?= isolate nsjail gvisor
 BACKEND_E2E   := TestLanguages$$|TestLimits|TestSubmissionTestsAreFresh|TestLargeStdin|TestOutputFlood
 BACKEND_HOSTILE := TestCorpus$$
 

@@ -70,7 +70,7 @@ func main() {
 	startup := flag.Bool("startup", true, "compare Java, Kotlin and TypeScript with the commands of --baseline-rev (before the start-up archives)")
 	startupOnly := flag.Bool("startup-only", false, "measure only the comparison of Java, Kotlin and TypeScript with --baseline-rev")
 	baselineRev := flag.String("baseline-rev", startupBaseline, "commit whose pecan.toml the start-up comparison runs as its baseline")
-	backends := flag.String("backends", "container,isolate,nsjail", "backends to compare (A+B latency, Python throughput), the first the baseline; empty for none")
+	backends := flag.String("backends", "container,isolate,nsjail,gvisor", "backends to compare (A+B latency, Python throughput), the first the baseline; empty for none")
 	backendsOnly := flag.Bool("backends-only", false, "measure only the backend comparison")
 	flag.Parse()
 	o := options{runs: *runs, ids: strings.Split(*only, ","), cluster: *cluster, submissions: true,

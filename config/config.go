@@ -41,6 +41,7 @@ type Config struct {
 	Container   Container           `toml:"container"`
 	Isolate     Isolate             `toml:"isolate"`
 	Nsjail      Nsjail              `toml:"nsjail"`
+	GVisor      GVisor              `toml:"gvisor"`
 	Faults      Faults              `toml:"faults"`
 	Cluster     Cluster             `toml:"cluster"`
 	Async       Async               `toml:"async"`
@@ -251,6 +252,74 @@ func (n *Nsjail) validate() []error {
 	for _, m := range n.Mounts {
 		if !path.IsAbs(m) {
 			errs = append(errs, fmt.Errorf("nsjail: mounts: %q must be an absolute path", m))
+		}
+	}
+	return errs
+}
+
+// GVisor holds the settings of the gvisor backend (runsc).
+type GVisor struct {
+	// Runsc is the runsc binary, a path or a name looked up in PATH.
+	Runsc string `toml:"runsc"`
+	// Platform is runsc's --platform: "ptrace" (works everywhere) or
+	// "kvm" (needs /dev/kvm).
+	Platform string `toml:"platform"`
+	// Flags are more global runsc flags, each "--name=value".
+	Flags []string `toml:"flags"`
+	// StateDir holds runsc's state and the sandboxes' bundles.
+	StateDir string `toml:"state_dir"`
+	// WorkDirMiB and TmpMiB size the sandbox's own tmpfs mounts.
+	WorkDirMiB int `toml:"work_dir_mib"`
+	TmpMiB     int `toml:"tmp_mib"`
+	// SandboxMemoryMiB and SandboxPids bound a whole sandbox (gVisor's
+	// kernel and every program in it) in its host cgroup.
+	SandboxMemoryMiB int `toml:"sandbox_memory_mib"`
+	SandboxPids      int `toml:"sandbox_pids"`
+	// Mounts and EtcFiles are read-only host paths bound into every
+	// sandbox, as [container]'s.
+	Mounts   []string `toml:"mounts"`
+	EtcFiles []string `toml:"etc_files"`
+}
+
+// gvisorPlatforms are the runsc platforms a gvisor backend may use.
+var gvisorPlatforms = map[string]bool{"ptrace": true, "kvm": true, "systrap": true}
+
+func (g *GVisor) validate(c *Config) []error {
+	var errs []error
+	if g.Runsc == "" {
+		errs = append(errs, errors.New("gvisor: runsc must name the runsc binary"))
+	}
+	if !gvisorPlatforms[g.Platform] {
+		errs = append(errs, fmt.Errorf("gvisor: platform must be ptrace, kvm or systrap, got %q", g.Platform))
+	}
+	for _, f := range g.Flags {
+		if !strings.HasPrefix(f, "--") || strings.ContainsAny(f, " \t\n") {
+			errs = append(errs, fmt.Errorf("gvisor: flags: %q is not one runsc flag such as --overlay2=root:memory", f))
+		}
+		for _, own := range []string{"--root", "--network", "--platform"} {
+			if f == own || strings.HasPrefix(f, own+"=") {
+				errs = append(errs, fmt.Errorf("gvisor: flags: %s is set by Pecan (state_dir, platform; the network is always none)", own))
+			}
+		}
+	}
+	if !path.IsAbs(g.StateDir) {
+		errs = append(errs, fmt.Errorf("gvisor: state_dir must be an absolute path, got %q", g.StateDir))
+	}
+	if g.WorkDirMiB < 1 || g.TmpMiB < 1 {
+		errs = append(errs, errors.New("gvisor: work_dir_mib and tmp_mib must be at least 1"))
+	}
+	// The sandbox's bound holds the largest run, the tmpfs mounts that
+	// count against it and gVisor's own kernel.
+	need := c.Limits.MaxMemoryKiB/1024 + int64(g.WorkDirMiB+g.TmpMiB)
+	if int64(g.SandboxMemoryMiB) < need {
+		errs = append(errs, fmt.Errorf("gvisor: sandbox_memory_mib must be at least limits.max_memory_kib + work_dir_mib + tmp_mib (%d MiB), got %d", need, g.SandboxMemoryMiB))
+	}
+	if g.SandboxPids < 64 {
+		errs = append(errs, fmt.Errorf("gvisor: sandbox_pids must be at least 64, got %d", g.SandboxPids))
+	}
+	for _, p := range append(append([]string(nil), g.Mounts...), g.EtcFiles...) {
+		if !path.IsAbs(p) {
+			errs = append(errs, fmt.Errorf("gvisor: mount %q must be an absolute path", p))
 		}
 	}
 	return errs
@@ -626,6 +695,15 @@ func Default() Config {
 			UID:          65533,
 			Seccomp:      true,
 		},
+		GVisor: GVisor{
+			Runsc:            "runsc",
+			Platform:         "ptrace",
+			StateDir:         "/run/pecan-gvisor",
+			WorkDirMiB:       256,
+			TmpMiB:           64,
+			SandboxMemoryMiB: 3072,
+			SandboxPids:      4096,
+		},
 	}
 }
 
@@ -666,6 +744,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.ResponseOutputKiB < 1 || c.Limits.ResponseOutputKiB > MaxResponseOutputKiB {
 		errs = append(errs, fmt.Errorf("limits: response_output_kib must be in [1, %d], got %d", MaxResponseOutputKiB, c.Limits.ResponseOutputKiB))
+	}
+	if c.Backend == "gvisor" {
+		errs = append(errs, c.GVisor.validate(c)...)
 	}
 	errs = append(errs, c.Cluster.validate()...)
 	errs = append(errs, c.Async.validate()...)

@@ -475,3 +475,52 @@ func TestNsjail(t *testing.T) {
 		t.Errorf("unknown key nsjail.chroot: err = %v", err)
 	}
 }
+
+func TestGVisor(t *testing.T) {
+	base := "backend = \"gvisor\"\n[languages.c]\nsource = \"main.c\"\nrun = [\"./main\"]\n"
+	cfg, err := Load(write(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults rejected: %v", err)
+	}
+	if g := cfg.GVisor; g.Runsc != "runsc" || g.Platform != "ptrace" || g.StateDir != "/run/pecan-gvisor" || g.SandboxMemoryMiB != 3072 {
+		t.Errorf("defaults: %+v", g)
+	}
+	cfg, err = Load(write(t, base+"[gvisor]\nrunsc = \"/opt/runsc\"\nplatform = \"kvm\"\nflags = [\"--overlay2=root:memory\"]\nmounts = [\"/opt/x\"]\netc_files = [\"/etc/ld.so.cache\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil || cfg.GVisor.Runsc != "/opt/runsc" || cfg.GVisor.Flags[0] != "--overlay2=root:memory" {
+		t.Errorf("valid [gvisor] table: %+v, %v", cfg.GVisor, err)
+	}
+	for _, c := range []struct{ table, want string }{
+		{"platform = \"vm\"", "platform"},
+		{"runsc = \"\"", "runsc"},
+		{"flags = [\"--network=host\"]", "--network"},
+		{"flags = [\"--root=/x\"]", "--root"},
+		{"flags = [\"debug\"]", "flags"},
+		{"state_dir = \"run\"", "state_dir"},
+		{"sandbox_memory_mib = 512", "sandbox_memory_mib"},
+		{"sandbox_pids = 10", "sandbox_pids"},
+		{"work_dir_mib = 0", "work_dir_mib"},
+		{"mounts = [\"opt\"]", "mount"},
+	} {
+		cfg, err := Load(write(t, base+"[gvisor]\n"+c.table+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one naming %s", c.table, err, c.want)
+		}
+	}
+	// Another backend ignores the table.
+	cfg, _ = Load(write(t, strings.Replace(base, "gvisor", "container", 1)+"[gvisor]\nplatform = \"vm\"\n"))
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("[gvisor] checked for the container backend: %v", err)
+	}
+	if _, err := Load(write(t, base+"[gvisor]\nplatfrom = \"kvm\"\n")); err == nil || !strings.Contains(err.Error(), "gvisor.platfrom") {
+		t.Errorf("unknown [gvisor] key: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/pecan-judge/pecan/actors"
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/container"
+	"github.com/pecan-judge/pecan/backends/gvisor"
 	"github.com/pecan-judge/pecan/backends/isolate"
 	"github.com/pecan-judge/pecan/backends/nsjail"
 	"github.com/pecan-judge/pecan/blob"
@@ -162,8 +163,24 @@ func newBackend(cfg config.Config, langs *languages.Registry, logger *log.Logger
 			NoSeccomp:    !cfg.Nsjail.Seccomp,
 			Logger:       logger.WithField("backend", nsjail.Name),
 		})
+	case gvisor.Name:
+		g := cfg.GVisor
+		return gvisor.New(gvisor.Options{
+			Runsc:            g.Runsc,
+			Platform:         g.Platform,
+			Flags:            g.Flags,
+			StateDir:         g.StateDir,
+			Runner:           sandboxInit(logger),
+			Mounts:           append(append([]string(nil), g.Mounts...), langs.Mounts()...),
+			EtcFiles:         g.EtcFiles,
+			WorkDirMiB:       g.WorkDirMiB,
+			TmpMiB:           g.TmpMiB,
+			SandboxMemoryMiB: g.SandboxMemoryMiB,
+			SandboxPids:      g.SandboxPids,
+			Logger:           logger.WithField("backend", gvisor.Name),
+		})
 	default:
-		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, strings.Join([]string{container.Name, isolate.Name, nsjail.Name}, ", "))
+		return nil, fmt.Errorf("unknown backend %q (available: %s)", cfg.Backend, strings.Join([]string{container.Name, isolate.Name, nsjail.Name, gvisor.Name}, ", "))
 	}
 }
 

@@ -626,7 +626,7 @@ int main(void) {
 // probe is the job run after every case in the same sandbox: it lists
 // what it can see of the previous job. It waits the seconds given on
 // stdin first.
-const probe = `import ctypes, errno, os, sys, time
+const probe = `import ctypes, errno, os, struct, sys, time
 time.sleep(float(sys.stdin.read() or 0))
 me, parent = os.getpid(), os.getppid()
 found = []
@@ -641,8 +641,9 @@ for e in os.listdir('/proc'):
         cmd = open('/proc/%s/cmdline' % e, 'rb').read().replace(b'\0', b' ').decode(errors='replace')
     except OSError as ex:
         cmd = '? (%s)' % ex
-    # pid 1 is the sandbox's init, the probe's own parent.
-    if int(e) == 1 and parent == 1:
+    # pid 1 is the sandbox's init, the probe's own parent; in a gVisor
+    # sandbox the parent is the runner that started the probe.
+    if int(e) == 1 or int(e) == parent:
         continue
     found.append('process %s: %s' % (e, cmd))
 for d in ('{{WORKDIR}}', '/tmp'):
@@ -650,14 +651,32 @@ for d in ('{{WORKDIR}}', '/tmp'):
         if d == '{{WORKDIR}}' and e == 'main.py':
             continue
         found.append('file %s/%s' % (d, e))
+libc = ctypes.CDLL(None, use_errno=True)
+# How many objects of a kind exist in the IPC namespace, from the kind's
+# *_INFO call: gVisor's kernel has no /proc/sysvipc. The count is the
+# first int of shm_info (used_ids) and msginfo (msgpool, for MSG_INFO),
+# the eighth of seminfo (semusz, for SEM_INFO).
+def ipc_count(k):
+    buf = ctypes.create_string_buffer(512)
+    n = {'shm': lambda: libc.shmctl(0, 14, buf), 'msg': lambda: libc.msgctl(0, 12, buf),
+         'sem': lambda: libc.semctl(0, 0, 19, buf)}[k]()
+    if n < 0:
+        raise OSError(ctypes.get_errno(), '%s_INFO: %s' % (k.upper(), os.strerror(ctypes.get_errno())))
+    return struct.unpack_from('8i', buf.raw)[7 if k == 'sem' else 0]
 for k in ('shm', 'msg', 'sem'):
     try:
         lines = open('/proc/sysvipc/' + k).read().splitlines()[1:]
+    except FileNotFoundError:
+        try:
+            if ipc_count(k):
+                found.append('ipc %s: %d in use' % (k, ipc_count(k)))
+        except OSError as ex:
+            found.append('ipc %s: unreadable: %s' % (k, ex))
+        continue
     except OSError as ex:
         found.append('ipc %s: unreadable: %s' % (k, ex))
         continue
     found += ['ipc %s: %s' % (k, l.strip()) for l in lines if l.strip()]
-libc = ctypes.CDLL(None, use_errno=True)
 for q in (b'/leak', b'/leak2'):
     if libc.mq_open(q, os.O_RDONLY) >= 0 or ctypes.get_errno() != errno.ENOENT:
         found.append('mqueue %s: %s' % (q.decode(), os.strerror(ctypes.get_errno()) or 'open'))
@@ -719,7 +738,9 @@ func verdictFailures(t *testing.T, c hcase, r *testserver.Result) {
 		problems = append(problems, fmt.Sprintf("containment failed: %s", r))
 	}
 	reason, excepted := exceptions.For(c.name)
-	if c.check != nil {
+	// A case's own check tests the same guarantee: under an exception
+	// it is not run.
+	if c.check != nil && !excepted {
 		c.check(t, r)
 	}
 	switch {

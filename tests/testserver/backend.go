@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pecan-judge/pecan/internal/proctable"
 )
 
 // BackendEnv names the environment variable that chooses the backend
@@ -19,6 +21,7 @@ const (
 	Container = "container"
 	Isolate   = "isolate"
 	Nsjail    = "nsjail"
+	GVisor    = "gvisor"
 )
 
 // Backend is the backend the suites' servers use (--backend).
@@ -157,4 +160,35 @@ func nsjailStateDir(pid int) string { return filepath.Join("/run/pecan/nsjail", 
 func isTool(exe string) bool {
 	bin := toolsBin()
 	return bin != "" && exe != "" && filepath.Dir(exe) == bin
+}
+
+// gvisorState is the gvisor backend's state directory of the server pid
+// under the default state_dir: runsc's sandboxes, gofers and stubs carry
+// it on their command lines.
+func gvisorState(pid int) string { return fmt.Sprintf("/run/pecan-gvisor/%d", pid) }
+
+// gvisorLeftovers lists the gVisor sandboxes (runsc processes), state and
+// cgroups (in every hierarchy runsc uses) a server left.
+func gvisorLeftovers(pid int) []string {
+	var found []string
+	state := gvisorState(pid)
+	for _, p := range proctable.List() {
+		if strings.Contains(p.Cmdline, state+"/") || strings.Contains(p.Cmdline, state+" ") {
+			found = append(found, fmt.Sprintf("gVisor process %d: %q", p.PID, p.Cmdline))
+		}
+	}
+	if _, err := os.Stat(state); err == nil {
+		found = append(found, "gVisor state "+state)
+	}
+	audited := map[string]bool{}
+	for _, d := range cgroupDirs() {
+		audited[d] = true
+	}
+	cgs, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/pecan-%d", pid))
+	for _, cg := range cgs {
+		if !audited[filepath.Dir(cg)] {
+			found = append(found, "cgroup "+cg)
+		}
+	}
+	return found
 }

@@ -382,6 +382,7 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	found = append(found, gvisorLeftovers(s.pid)...)
 	for _, dir := range cgroupDirs() {
 		cg := filepath.Join(dir, fmt.Sprintf("pecan-%d", s.pid))
 		if _, err := os.Stat(cg); err == nil {
