@@ -132,4 +132,9 @@ type RunResult struct {
 	// output kept is cut at the limit.
 	OutputExceeded bool
 	Stdout, Stderr []byte
+	// Ended is when the backend learned that the program had ended (the
+	// host's clock, read as the report of its exit arrived, before any
+	// accounting): of two programs talking through pipes, the one that
+	// ended first. Zero when the backend does not say.
+	Ended time.Time
 }

@@ -18,9 +18,13 @@ type Side struct {
 // they were given (Stdout empty: each wrote to the other).
 type Interaction struct {
 	Results [2]backends.RunResult
-	// First is the index of the program whose run ended first, as the
-	// host saw their waits return: the order in which they exited, not a
-	// comparison of measured times.
+	// First is the index of the program that ended first: the one whose
+	// end the backend learned of first (RunResult.Ended), else the one
+	// whose wait returned first. Both are the host's observations of the
+	// exits, never a comparison of the programs' measured times; Ended
+	// is read before a backend's accounting after the exit (a CPU
+	// watcher's last tick, the stderr drain), which would otherwise let a
+	// program that died of the other's exit (a broken pipe) seem first.
 	First int
 }
 
@@ -80,6 +84,12 @@ func Interact(ctx context.Context, sides [2]Side) (Interaction, error) {
 	for i, err := range errs {
 		if err != nil {
 			return Interaction{}, fmt.Errorf("interact: program %d: %w", i+1, err)
+		}
+	}
+	if a, b := out.Results[0].Ended, out.Results[1].Ended; !a.IsZero() && !b.IsZero() && !a.Equal(b) {
+		out.First = 0
+		if b.Before(a) {
+			out.First = 1
 		}
 	}
 	return out, nil

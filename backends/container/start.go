@@ -106,7 +106,8 @@ func (s *sandbox) execute(ctx context.Context, env container.Environment, spec b
 			return cg.AddProc(pid)
 		},
 	})
-	wall := time.Since(start)
+	ended := time.Now()
+	wall := ended.Sub(start)
 	close(watchDone)
 	<-watchStopped
 	release()
@@ -134,6 +135,7 @@ func (s *sandbox) execute(ctx context.Context, env container.Environment, spec b
 		MemoryPeak:     cg.peak(),
 		Stderr:         errBuf,
 		OutputExceeded: outputExceeded.Load(),
+		Ended:          ended,
 	}
 	classify(&out, res, lim, cg, cpuExceeded.Load(), errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil)
 	return out, nil

@@ -163,6 +163,7 @@ type Options struct {
 type Server struct {
 	url     string
 	bin     string
+	backend string // --backend
 	pid     int
 	cmd     *exec.Cmd
 	logPath string
@@ -212,7 +213,7 @@ func Start(o Options) (*Server, error) {
 		backend = Backend()
 	}
 	args = append(args, "--backend", backend)
-	s := &Server{url: "http://" + addr, bin: o.Bin, logPath: o.LogPath, problemStore: problemStore, done: make(chan struct{})}
+	s := &Server{url: "http://" + addr, bin: o.Bin, backend: backend, logPath: o.LogPath, problemStore: problemStore, done: make(chan struct{})}
 	var out *os.File = os.Stderr
 	if o.LogPath != "" {
 		logFile, err := os.Create(o.LogPath)
@@ -398,16 +399,21 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 		}
 	}
 	// isolate boxes and the tmpfs mounts of isolate and nsjail sandboxes
-	// are not all named for a server: any new one is a leftover (the
-	// suites run one backend at a time).
-	for _, d := range isolateBoxes() {
-		if !rootsBefore[d] {
-			found = append(found, "isolate box "+d)
+	// are not all named for a server: on those backends any new one is a
+	// leftover (the suites run one backend at a time); a server of
+	// another backend makes none, and is not blamed for another program's.
+	if s.backend == Isolate {
+		for _, d := range isolateBoxes() {
+			if !rootsBefore[d] {
+				found = append(found, "isolate box "+d)
+			}
 		}
 	}
-	for _, d := range boxMounts() {
-		if !rootsBefore["mount "+d] {
-			found = append(found, "mount "+d)
+	if s.backend == Isolate || s.backend == Nsjail {
+		for _, d := range boxMounts() {
+			if !rootsBefore["mount "+d] {
+				found = append(found, "mount "+d)
+			}
 		}
 	}
 	if _, err := os.Stat(nsjailStateDir(s.pid)); err == nil {
