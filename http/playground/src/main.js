@@ -186,8 +186,12 @@ async function loadProblems(select) {
 
 async function describeProblem() {
   const id = $("problem").value;
-  $("problem-info").textContent = "";
-  if (!id) return null;
+  // Cleared only when there is nothing to describe: clearing before the
+  // answer would blank what the page shows while it asks again.
+  if (!id) {
+    $("problem-info").textContent = "";
+    return null;
+  }
   const p = await api("GET", "/v1/problems/" + encodeURIComponent(id));
   const lim = [p.time_limit ? `${p.time_limit} s` : null, p.memory_limit ? `${p.memory_limit / 1024} MiB` : null].filter(Boolean);
   $("problem-info").textContent = `${p.name}: ${p.type}, ${p.tests} tests, ${p.validation} validation` + (lim.length ? `, limits ${lim.join(", ")}` : "");
