@@ -103,6 +103,43 @@ type Limits struct {
 	StackBytes  uint64 // 0: unlimited
 }
 
+// The limits of a run that leaves them at zero.
+const (
+	DefaultCPU       = 2 * time.Second
+	DefaultMemory    = 256 << 20
+	DefaultProcesses = 64
+	DefaultOutput    = 64 << 20
+	DefaultFileSize  = 64 << 20
+	DefaultOpenFiles = 256
+)
+
+// WithDefaults is l with every limit left at zero set to its default; the
+// wall limit defaults to three times the CPU limit and a second.
+func (l Limits) WithDefaults() Limits {
+	if l.CPU <= 0 {
+		l.CPU = DefaultCPU
+	}
+	if l.Wall <= 0 {
+		l.Wall = 3*l.CPU + time.Second
+	}
+	if l.MemoryBytes == 0 {
+		l.MemoryBytes = DefaultMemory
+	}
+	if l.Processes == 0 {
+		l.Processes = DefaultProcesses
+	}
+	if l.OutputBytes <= 0 {
+		l.OutputBytes = DefaultOutput
+	}
+	if l.FileBytes == 0 {
+		l.FileBytes = DefaultFileSize
+	}
+	if l.OpenFiles == 0 {
+		l.OpenFiles = DefaultOpenFiles
+	}
+	return l
+}
+
 // RunSpec is one program to run inside the sandbox's work directory.
 type RunSpec struct {
 	Args  []string

@@ -22,44 +22,9 @@ import (
 	"github.com/pecan-judge/pecan/backends/internal/output"
 )
 
-// Defaults for limits a caller left at zero.
-const (
-	defaultCPU       = 2 * time.Second
-	defaultMemory    = 256 << 20
-	defaultProcesses = 64
-	defaultOutput    = 64 << 20
-	defaultFileSize  = 64 << 20
-	defaultOpenFiles = 256
-)
-
 // cpuPoll is how often the CPU watchdog reads the cgroup. RLIMIT_CPU only
 // has whole seconds and counts one process, so the cgroup is the real limit.
 const cpuPoll = 5 * time.Millisecond
-
-func withDefaults(l backends.Limits) backends.Limits {
-	if l.CPU <= 0 {
-		l.CPU = defaultCPU
-	}
-	if l.Wall <= 0 {
-		l.Wall = 3*l.CPU + time.Second
-	}
-	if l.MemoryBytes == 0 {
-		l.MemoryBytes = defaultMemory
-	}
-	if l.Processes == 0 {
-		l.Processes = defaultProcesses
-	}
-	if l.OutputBytes <= 0 {
-		l.OutputBytes = defaultOutput
-	}
-	if l.FileBytes == 0 {
-		l.FileBytes = defaultFileSize
-	}
-	if l.OpenFiles == 0 {
-		l.OpenFiles = defaultOpenFiles
-	}
-	return l
-}
 
 // Run runs one program in the container under a fresh cgroup.
 func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunResult, error) {
@@ -70,7 +35,7 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run: %w", err)
 	}
-	lim := withDefaults(spec.Limits)
+	lim := spec.Limits.WithDefaults()
 	cg, err := s.backend.cgroups.newRun(lim.MemoryBytes, lim.Processes)
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)

@@ -56,7 +56,7 @@ func (s *sandbox) Start(ctx context.Context, spec backends.RunSpec, stdio backen
 		release()
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	lim := withDefaults(spec.Limits)
+	lim := spec.Limits.WithDefaults()
 	cg, err := s.backend.cgroups.newRun(lim.MemoryBytes, lim.Processes)
 	if err != nil {
 		release()

@@ -18,16 +18,6 @@ import (
 	"github.com/pecan-judge/pecan/backends/gvisor/runner"
 )
 
-// Defaults for limits a caller left at zero, as the container backend's.
-const (
-	defaultCPU       = 2 * time.Second
-	defaultMemory    = 256 << 20
-	defaultProcesses = 64
-	defaultOutput    = 64 << 20
-	defaultFileSize  = 64 << 20
-	defaultOpenFiles = 256
-)
-
 // runGrace is how long past the wall limit the host waits for the
 // runner, which enforces the wall limit itself, before it gives the
 // sandbox up.
@@ -35,31 +25,6 @@ const runGrace = 5 * time.Second
 
 // errExecTimeout marks a runner command that did not end in its time.
 var errExecTimeout = errors.New("no answer in time")
-
-func withDefaults(l backends.Limits) backends.Limits {
-	if l.CPU <= 0 {
-		l.CPU = defaultCPU
-	}
-	if l.Wall <= 0 {
-		l.Wall = 3*l.CPU + time.Second
-	}
-	if l.MemoryBytes == 0 {
-		l.MemoryBytes = defaultMemory
-	}
-	if l.Processes == 0 {
-		l.Processes = defaultProcesses
-	}
-	if l.OutputBytes <= 0 {
-		l.OutputBytes = defaultOutput
-	}
-	if l.FileBytes == 0 {
-		l.FileBytes = defaultFileSize
-	}
-	if l.OpenFiles == 0 {
-		l.OpenFiles = defaultOpenFiles
-	}
-	return l
-}
 
 // Run runs one program through the runner, in a `runsc exec`.
 func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunResult, error) {
@@ -70,7 +35,7 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run: %w", err)
 	}
-	lim := withDefaults(spec.Limits)
+	lim := spec.Limits.WithDefaults()
 	req, err := json.Marshal(runner.RunRequest{
 		Args: spec.Args, Env: spec.Env, UID: s.backend.opts.UID,
 		CPU: lim.CPU, Wall: lim.Wall, Memory: lim.MemoryBytes, Processes: lim.Processes,

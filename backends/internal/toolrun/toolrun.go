@@ -27,48 +27,12 @@ import (
 	"github.com/pecan-judge/pecan/backends/internal/runcg"
 )
 
-// Defaults for limits a caller left at zero, as the container backend's.
-const (
-	defaultCPU       = 2 * time.Second
-	defaultMemory    = 256 << 20
-	defaultProcesses = 64
-	defaultOutput    = 64 << 20
-	defaultFileSize  = 64 << 20
-	defaultOpenFiles = 256
-)
-
 // cpuPoll is how often the CPU watchdog reads the run's cgroup.
 const cpuPoll = 5 * time.Millisecond
 
 // StopGrace is how long the tool has to kill its program and report
 // after SIGTERM before it is killed too.
 const StopGrace = 2 * time.Second
-
-// WithDefaults fills the limits a caller left at zero.
-func WithDefaults(l backends.Limits) backends.Limits {
-	if l.CPU <= 0 {
-		l.CPU = defaultCPU
-	}
-	if l.Wall <= 0 {
-		l.Wall = 3*l.CPU + time.Second
-	}
-	if l.MemoryBytes == 0 {
-		l.MemoryBytes = defaultMemory
-	}
-	if l.Processes == 0 {
-		l.Processes = defaultProcesses
-	}
-	if l.OutputBytes <= 0 {
-		l.OutputBytes = defaultOutput
-	}
-	if l.FileBytes == 0 {
-		l.FileBytes = defaultFileSize
-	}
-	if l.OpenFiles == 0 {
-		l.OpenFiles = defaultOpenFiles
-	}
-	return l
-}
 
 // Spec is one command of the tool.
 type Spec struct {
@@ -265,3 +229,6 @@ func exitStatus(err error) int {
 	}
 	return 0
 }
+
+// WithDefaults is l.WithDefaults(), for the backends that run a tool.
+func WithDefaults(l backends.Limits) backends.Limits { return l.WithDefaults() }
