@@ -62,6 +62,9 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stderr pipe: %w", s.id, err)
 	}
 
+	// The clock starts before the wall limit's timer: a run killed at
+	// that limit has a wall time no shorter than it.
+	start := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, lim.Wall)
 	defer cancel()
 	var (
@@ -87,7 +90,6 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 		Seccomp: s.backend.seccomp,
 	}
 	cg.placement(&param)
-	start := time.Now()
 	res := env.Execve(runCtx, param)
 	wall := time.Since(start)
 	close(watchDone)

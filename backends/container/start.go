@@ -81,6 +81,9 @@ func (s *sandbox) Start(ctx context.Context, spec backends.RunSpec, stdio backen
 // execute is the body of a started run: it waits for the program and
 // measures it, as Run does.
 func (s *sandbox) execute(ctx context.Context, env container.Environment, spec backends.RunSpec, lim backends.Limits, cg *runCgroup, stdio backends.Stdio, errR, errW *os.File, release func()) (backends.RunResult, error) {
+	// The clock starts before the wall limit's timer: a run killed at
+	// that limit has a wall time no shorter than it.
+	start := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, lim.Wall)
 	defer cancel()
 	var outputExceeded, cpuExceeded atomic.Bool
@@ -93,7 +96,6 @@ func (s *sandbox) execute(ctx context.Context, env container.Environment, spec b
 		watchCPU(cg, lim.CPU, watchDone, func() { cpuExceeded.Store(true); cancel() })
 	}()
 
-	start := time.Now()
 	res := env.Execve(runCtx, container.ExecveParam{
 		Args:    spec.Args,
 		Env:     spec.Env,
