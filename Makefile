@@ -167,7 +167,8 @@ vet:
 # (test-cgroup2 runs it alone).
 #
 # Then the end-to-end suite's judging tests (every language's verdicts,
-# every limit in C, Python and Java, fresh tests of a submission) and the
+# every limit in C, Python and Java, fresh tests of a submission,
+# interactive problems) and the
 # hostile corpus run again on each other backend, PECAN_TEST_BACKEND
 # choosing it: the same tests, with the guarantees a backend cannot give
 # named in tests/hostile/exceptions_test.go. The rest of those suites
@@ -175,7 +176,7 @@ vet:
 # backend and runs once, on the container, which keeps make test within
 # its 30 minutes.
 TEST_BACKENDS ?= isolate nsjail
-BACKEND_E2E   := TestLanguages$$|TestLimits|TestSubmissionTestsAreFresh|TestLargeStdin|TestOutputFlood
+BACKEND_E2E   := TestLanguages$$|TestLimits|TestSubmissionTestsAreFresh|TestLargeStdin|TestOutputFlood|TestProblemInteractive
 BACKEND_HOSTILE := TestCorpus$$
 
 test: deps vm-deps test-deps vet openapi-lint playground

@@ -378,11 +378,12 @@ func idlePipes(t *testing.T) int {
 }
 
 // noneLeft wants the shared server back as it was when idle: no more
-// pipes than then, no run cgroup, two containers per sandbox (none left
-// for a validator), within a deadline.
+// pipes than then, no run cgroup, the settled processes of each sandbox
+// (on the container, its two containers; none left for a validator),
+// within a deadline.
 func noneLeft(t *testing.T, pipes int) {
 	t.Helper()
-	want := 2 * testserver.InitsPerSandbox
+	want := 2 * testserver.SettledInits(testserver.Backend())
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		p, err := server.Pipes()
