@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/pecan-judge/pecan/backends"
 )
@@ -19,9 +20,19 @@ type Side struct {
 type Interaction struct {
 	Results [2]backends.RunResult
 	// First is the index of the program whose run ended first, as the
-	// host saw their waits return: the order in which they exited, not a
-	// comparison of measured times.
+	// host saw them end (see exitReporter): the order in which they
+	// exited, not a comparison of measured times.
 	First int
+}
+
+// endReporter is a Process that says when the host saw its program end,
+// stamped before the other program could see that end (see
+// toolrun.Process.Ended): two programs' ends are ordered by it where the
+// backend gives it, since Wait also waits for a clean-up (a wrapped
+// tool's cgroup removal, its report read) that may take longer for the
+// one that ended first. Otherwise by Wait's return.
+type endReporter interface {
+	Ended() time.Time
 }
 
 // Interact runs two programs at the same time, each in its sandbox and
@@ -76,6 +87,14 @@ func Interact(ctx context.Context, sides [2]Side) (Interaction, error) {
 			out.First = e.i
 		}
 		out.Results[e.i], errs[e.i] = e.res, e.err
+	}
+	a, aok := first.(endReporter)
+	b, bok := second.(endReporter)
+	if aok && bok {
+		out.First = 0
+		if b.Ended().Before(a.Ended()) {
+			out.First = 1
+		}
 	}
 	for i, err := range errs {
 		if err != nil {

@@ -35,6 +35,7 @@ func TestInteract(t *testing.T) {
 		"deadlock_ends_at_wall_limit":   interacttest.DeadlockEndsAtTheWallLimit,
 		"limits_are_each_sides":         interacttest.LimitsAreEachSides,
 		"start_closes_stdio_on_failure": interacttest.StartClosesStdioOnFailure,
+		"order_follows_cause":           interacttest.OrderFollowsCause,
 	} {
 		t.Run(name, func(t *testing.T) {
 			test(t, s, leftovers(b))

@@ -120,3 +120,23 @@ func StartClosesStdioOnFailure(t *testing.T, sb backends.Sandbox, left Leftovers
 	}
 	left(t, before)
 }
+
+// OrderFollowsCause: a program that ends because the validator did (it
+// reads end of file) is always the second to end, however the host's
+// clean-up of either run is scheduled. Repeated, since a wrong order
+// shows only now and then.
+func OrderFollowsCause(t *testing.T, sb backends.Sandbox, left Leftovers) {
+	before := Pipes(t)
+	lim := backends.Limits{CPU: time.Second, Wall: 5 * time.Second}
+	for i := range 10 {
+		got := Interact(t, sb, Shell(`read x; exit 1`, lim), Shell(`exit 43`, lim))
+		if got.First != 1 || got.Results[1].ExitCode != 43 || got.Results[0].ExitCode != 1 {
+			t.Fatalf("round %d: first %d, program %+v, validator %+v: the validator ended first", i, got.First, got.Results[0], got.Results[1])
+		}
+		got = Interact(t, sb, Shell(`exit 1`, lim), Shell(`read x; exit 43`, lim))
+		if got.First != 0 {
+			t.Fatalf("round %d: first %d: the program ended first", i, got.First)
+		}
+	}
+	left(t, before)
+}

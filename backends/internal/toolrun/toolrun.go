@@ -77,8 +77,8 @@ type Spec struct {
 	Stdin io.Reader
 	// Stdio, when set, is the tool's stdin and stdout instead of Stdin and
 	// a captured stdout (Result.Stdout stays empty). The run owns its
-	// files: they are closed once the tool holds them, or when the run
-	// fails to start.
+	// files: they are closed once the tool has exited (the tool holds its
+	// own copies until then anyway), or when the run fails to start.
 	Stdio  *backends.Stdio
 	Limits backends.Limits // with defaults filled
 	// ToolProcesses is how many processes the tool itself keeps in the
@@ -119,9 +119,20 @@ func Run(ctx context.Context, cgroups *runcg.Root, spec Spec) (Result, error) {
 // Process is a command Start started: its result, read by the backend,
 // is ready once the tool has exited and its cgroup is gone.
 type Process struct {
-	done chan struct{}
-	res  backends.RunResult
-	err  error
+	done  chan struct{}
+	ended time.Time
+	res   backends.RunResult
+	err   error
+}
+
+// Ended is when the host saw the tool exit, read before it released its
+// ends of the pipes (after Wait): a program conversing with this one
+// cannot see this one's end (end of file) before then, so of two
+// programs the one whose end caused the other's always has the earlier
+// Ended, however late the host is woken.
+func (p *Process) Ended() time.Time {
+	<-p.done
+	return p.ended
 }
 
 // Wait implements backends.Process.
@@ -142,7 +153,9 @@ func Start(ctx context.Context, cgroups *runcg.Root, spec Spec, read func(Result
 	p := &Process{done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		p.res, p.err = read(r.wait())
+		res := r.wait()
+		p.ended = r.ended
+		p.res, p.err = read(res)
 	}()
 	return p, nil
 }
@@ -155,6 +168,8 @@ type running struct {
 	stdout, stderr                            *output.Capture // stdout nil with Stdio
 	st                                        *stopper
 	done, watched                             chan struct{}
+	closeStdio                                func() // nil without Stdio
+	ended                                     time.Time
 	outputExceeded, cpuExceeded, wallExceeded atomic.Bool
 }
 
@@ -162,33 +177,40 @@ type running struct {
 func start(ctx context.Context, cgroups *runcg.Root, spec Spec) (*running, error) {
 	var closeStdio func()
 	if spec.Stdio != nil {
-		var once sync.Once
 		closeStdio = func() {
-			once.Do(func() {
-				// Ours are the host's copies: once the tool holds its own,
-				// the program's ends are the only ones open, and the other
-				// side sees EOF when the program is gone.
-				spec.Stdio.Stdin.Close()
-				spec.Stdio.Stdout.Close()
-			})
+			for _, f := range []*os.File{spec.Stdio.Stdin, spec.Stdio.Stdout} {
+				if f != nil {
+					f.Close()
+				}
+			}
 		}
-		defer closeStdio()
 		if spec.Stdio.Stdin == nil || spec.Stdio.Stdout == nil {
+			closeStdio()
 			return nil, errors.New("stdin and stdout must both be given")
 		}
 	}
 	lim := spec.Limits
 	cg, err := cgroups.NewRun(lim.MemoryBytes, lim.Processes+spec.ToolProcesses)
 	if err != nil {
+		if closeStdio != nil {
+			closeStdio()
+		}
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
 			cg.Destroy()
+			if closeStdio != nil {
+				closeStdio()
+			}
 		}
 	}()
-	r := &running{cg: cg, done: make(chan struct{}), watched: make(chan struct{})}
+	// The host's copies of stdio are kept until the tool has exited and
+	// its end is stamped (running.wait): the tool holds its own as long,
+	// so the other program sees end of file no sooner than without them,
+	// and never before this one's end is recorded.
+	r := &running{cg: cg, closeStdio: closeStdio, done: make(chan struct{}), watched: make(chan struct{})}
 	argv := cg.Wrap(spec.Argv)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = []string{}
@@ -237,9 +259,6 @@ func start(ctx context.Context, cgroups *runcg.Root, spec Spec) (*running, error
 		outW.Close()
 	}
 	errW.Close()
-	if closeStdio != nil {
-		closeStdio()
-	}
 	if err != nil {
 		if r.stdout != nil {
 			r.stdout.Wait()
@@ -265,7 +284,11 @@ func start(ctx context.Context, cgroups *runcg.Root, spec Spec) (*running, error
 func (r *running) wait() Result {
 	defer r.cg.Destroy()
 	waitErr := r.cmd.Wait()
-	wall := time.Since(r.start)
+	r.ended = time.Now()
+	wall := r.ended.Sub(r.start)
+	if r.closeStdio != nil {
+		r.closeStdio()
+	}
 	close(r.done)
 	<-r.watched
 	res := Result{ExitStatus: exitStatus(waitErr), Wall: wall}
