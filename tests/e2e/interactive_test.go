@@ -254,7 +254,7 @@ func TestProblemInteractiveBrokenValidators(t *testing.T) {
 	startSerial(t)
 	baseline := idlePipes(t)
 	crash := store(t, guessPackage(testserver.Package{
-		"problem.yaml":                 "name: Guess (crashing validator)\nvalidation: custom interactive\n",
+		"problem.yaml": "name: Guess (crashing validator)\nvalidation: custom interactive\n",
 		// A fault, not abort(): nsjail runs programs as pid 1 of their pid
 		// namespace, where the SIGABRT abort() sends itself is dropped and
 		// glibc ends it with SIGSEGV, a different signal than elsewhere.
