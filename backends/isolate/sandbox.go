@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/internal/beside"
 	"github.com/pecan-judge/pecan/backends/internal/hostfs"
 )
 
@@ -28,9 +29,9 @@ type sandbox struct {
 	lock    *os.File // the box's lock, held until Destroy
 	// isBeside is set on the sandbox another's Beside gave.
 	isBeside bool
+	beside   beside.Slot // what Beside gave since the last Reset
 
 	mu         sync.Mutex
-	beside     *sandbox // what Beside gave since the last Reset
 	mounted    bool
 	destroyed  bool
 	destroyErr error
@@ -155,7 +156,7 @@ func (s *sandbox) Reset(ctx context.Context) error {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
 	// Whatever a validator left beside goes with its box.
-	if err := destroyBeside(s.takeBeside()); err != nil {
+	if err := s.beside.Drop(); err != nil {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
 	}
 	if err := s.unmountBox(); err != nil {
@@ -190,7 +191,7 @@ func (s *sandbox) Destroy() error {
 		return s.destroyErr
 	}
 	s.destroyed = true
-	err := destroyBeside(s.takeBeside())
+	err := s.beside.Close()
 	err = errors.Join(err, s.unmountBox())
 	if _, cerr := s.backend.isolate(context.Background(), s.box, "--cleanup"); cerr != nil {
 		err = errors.Join(err, cerr)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/internal/beside"
 	"github.com/pecan-judge/pecan/backends/internal/hostfs"
 )
 
@@ -27,9 +28,9 @@ type sandbox struct {
 	dir     string
 	// isBeside is set on the sandbox another's Beside gave.
 	isBeside bool
+	beside   beside.Slot // what Beside gave since the last Reset
 
 	mu         sync.Mutex
-	beside     *sandbox // what Beside gave since the last Reset
 	mounted    bool
 	destroyed  bool
 	destroyErr error
@@ -141,7 +142,7 @@ func (s *sandbox) Reset(ctx context.Context) error {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
 	// Whatever a validator left beside goes with its work directory.
-	if err := destroyBeside(s.takeBeside()); err != nil {
+	if err := s.beside.Drop(); err != nil {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
 	}
 	if err := s.unmountWork(); err != nil {
@@ -176,7 +177,7 @@ func (s *sandbox) Destroy() error {
 		return s.destroyErr
 	}
 	s.destroyed = true
-	err := destroyBeside(s.takeBeside())
+	err := s.beside.Close()
 	if uerr := s.unmountWork(); uerr != nil {
 		s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, errors.Join(err, uerr))
 		return s.destroyErr
