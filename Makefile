@@ -171,7 +171,8 @@ vet:
 # (test-cgroup2 runs it alone).
 #
 # Then the end-to-end suite's judging tests (every language's verdicts,
-# every limit in C, Python and Java, fresh tests of a submission) and the
+# every limit in C, Python and Java, fresh tests of a submission,
+# interactive problems) and the
 # hostile corpus run again on each other backend, PECAN_TEST_BACKEND
 # choosing it: the same tests, with the guarantees a backend cannot give
 # named in tests/hostile/exceptions_test.go. The rest of those suites
@@ -180,6 +181,10 @@ vet:
 # its 30 minutes.
 TEST_BACKENDS ?= isolate nsjail gvisor
 BACKEND_E2E   := TestLanguages$$|TestLimits|TestSubmissionTestsAreFresh|TestLargeStdin|TestOutputFlood
+# Interactive problems, on the backends that can run two programs
+# connected by pipes (gvisor cannot yet: README, "The gvisor backend").
+INTERACTIVE_E2E      := TestProblemInteractive
+INTERACTIVE_BACKENDS := isolate nsjail
 BACKEND_HOSTILE := TestCorpus$$
 
 test: deps vm-deps test-deps vet openapi-lint playground
@@ -187,7 +192,8 @@ test: deps vm-deps test-deps vet openapi-lint playground
 	$(GO) test $(GOTESTFLAGS) -count=1 -p 1 -timeout 60m ./tests/...
 	@for b in $(TEST_BACKENDS); do \
 	  echo "== e2e and hostile corpus on the $$b backend"; \
-	  PECAN_TEST_BACKEND=$$b $(GO) test $(GOTESTFLAGS) -count=1 -timeout 15m -run '$(BACKEND_E2E)' ./tests/e2e/ || exit 1; \
+	  run='$(BACKEND_E2E)'; case " $(INTERACTIVE_BACKENDS) " in *" $$b "*) run="$$run|$(INTERACTIVE_E2E)";; esac; \
+	  PECAN_TEST_BACKEND=$$b $(GO) test $(GOTESTFLAGS) -count=1 -timeout 15m -run "$$run" ./tests/e2e/ || exit 1; \
 	  PECAN_TEST_BACKEND=$$b $(GO) test $(GOTESTFLAGS) -count=1 -timeout 15m -run '$(BACKEND_HOSTILE)' ./tests/hostile/ || exit 1; \
 	done
 

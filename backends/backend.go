@@ -57,8 +57,10 @@ type Sandbox interface {
 	// pipes to another program) and returns at once; Wait on the Process
 	// gives what Run would have (Stdout empty: it went to stdio.Stdout).
 	// Stdin and StdinFrom of spec are not used. Start owns stdio's files
-	// from the call on and closes them as soon as the program holds them,
-	// so that the other end sees EOF when the program is gone. The error
+	// from the call on and closes them as soon as the program holds them
+	// (or, where a tool wrapping the program holds them for the whole run
+	// anyway, once that has exited), so that the other end sees EOF when
+	// the program is gone. The error
 	// contract is Run's; one program runs in a sandbox at a time.
 	Start(ctx context.Context, spec RunSpec, stdio Stdio) (Process, error)
 	// Beside is a second sandbox that this one keeps for a program that

@@ -136,6 +136,11 @@ func (b *Backend) Close() error { return b.cgroups.Destroy() }
 
 // New claims a free box, initialises it and mounts its tmpfs.
 func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) {
+	return b.newSandbox(ctx, id)
+}
+
+// newSandbox builds one sandbox on a box of its own.
+func (b *Backend) newSandbox(ctx context.Context, id string) (*sandbox, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,28 +49,74 @@ const isolateProcesses = 2
 
 // Run runs one program in the box under a cgroup of its own.
 func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunResult, error) {
-	if len(spec.Args) == 0 {
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: no command", s.id)
-	}
-	wd, err := s.workDir(ctx)
+	ts, lim, meta, err := s.prepare(ctx, spec)
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}
-	wd.Close()
-	lim := toolrun.WithDefaults(spec.Limits)
-	meta := filepath.Join(s.backend.opts.LockDir, fmt.Sprintf("box-%d.meta", s.box))
-	_ = os.Remove(meta)
 	defer os.Remove(meta)
 	var in io.Reader = bytes.NewReader(spec.Stdin)
 	if spec.StdinFrom != nil {
 		in = spec.StdinFrom
 	}
-	tr, err := toolrun.Run(ctx, s.backend.cgroups, toolrun.Spec{
-		Argv: s.runArgs(spec, lim, meta), Stdin: in, Limits: lim, ToolProcesses: isolateProcesses,
-	})
+	ts.Stdin = in
+	tr, err := toolrun.Run(ctx, s.backend.cgroups, ts)
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}
+	return s.result(ctx, tr, lim, meta)
+}
+
+// Start runs one program in the box as Run does, with the given stdin and
+// stdout, and returns without waiting for it.
+func (s *sandbox) Start(ctx context.Context, spec backends.RunSpec, stdio backends.Stdio) (backends.Process, error) {
+	ts, lim, meta, err := s.prepare(ctx, spec)
+	if err != nil {
+		closeStdio(stdio)
+		return nil, fmt.Errorf("start in sandbox %s: %w", s.id, err)
+	}
+	ts.Stdio = &stdio
+	p, err := toolrun.Start(ctx, s.backend.cgroups, ts, func(tr toolrun.Result) (backends.RunResult, error) {
+		defer os.Remove(meta)
+		return s.result(ctx, tr, lim, meta)
+	})
+	if err != nil {
+		os.Remove(meta)
+		return nil, fmt.Errorf("start in sandbox %s: %w", s.id, err)
+	}
+	return p, nil
+}
+
+// closeStdio closes what Start was given when it starts nothing.
+func closeStdio(stdio backends.Stdio) {
+	for _, f := range []*os.File{stdio.Stdin, stdio.Stdout} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// prepare checks spec and the box and returns the isolate --run command
+// (its stdin left to the caller), the limits with defaults and the path of
+// the run's meta file, removed beforehand.
+func (s *sandbox) prepare(ctx context.Context, spec backends.RunSpec) (toolrun.Spec, backends.Limits, string, error) {
+	if len(spec.Args) == 0 {
+		return toolrun.Spec{}, backends.Limits{}, "", errors.New("no command")
+	}
+	wd, err := s.workDir(ctx)
+	if err != nil {
+		return toolrun.Spec{}, backends.Limits{}, "", err
+	}
+	wd.Close()
+	lim := toolrun.WithDefaults(spec.Limits)
+	meta := filepath.Join(s.backend.opts.LockDir, fmt.Sprintf("box-%d.meta", s.box))
+	_ = os.Remove(meta)
+	ts := toolrun.Spec{Argv: s.runArgs(spec, lim, meta), Limits: lim, ToolProcesses: isolateProcesses}
+	return ts, lim, meta, nil
+}
+
+// result reads what isolate's meta file and the run's cgroup say of a
+// finished run.
+func (s *sandbox) result(ctx context.Context, tr toolrun.Result, lim backends.Limits, meta string) (backends.RunResult, error) {
 	if err := ctx.Err(); err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}

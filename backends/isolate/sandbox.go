@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/internal/beside"
 	"github.com/pecan-judge/pecan/backends/internal/hostfs"
 )
 
@@ -26,6 +27,9 @@ type sandbox struct {
 	box     int
 	dir     string   // the box directory isolate --init printed
 	lock    *os.File // the box's lock, held until Destroy
+	// isBeside is set on the sandbox another's Beside gave.
+	isBeside bool
+	beside   beside.Slot // what Beside gave since the last Reset
 
 	mu         sync.Mutex
 	mounted    bool
@@ -151,6 +155,10 @@ func (s *sandbox) Reset(ctx context.Context) error {
 	if s.destroyed {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
+	// Whatever a validator left beside goes with its box.
+	if err := s.beside.Drop(); err != nil {
+		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
+	}
 	if err := s.unmountBox(); err != nil {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
 	}
@@ -175,7 +183,7 @@ func (s *sandbox) Ping() error {
 }
 
 // Destroy unmounts the box's tmpfs, has isolate remove the box and
-// releases its id.
+// releases its id, and does the same for the sandbox beside.
 func (s *sandbox) Destroy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -183,7 +191,8 @@ func (s *sandbox) Destroy() error {
 		return s.destroyErr
 	}
 	s.destroyed = true
-	err := s.unmountBox()
+	err := s.beside.Close()
+	err = errors.Join(err, s.unmountBox())
 	if _, cerr := s.backend.isolate(context.Background(), s.box, "--cleanup"); cerr != nil {
 		err = errors.Join(err, cerr)
 	}

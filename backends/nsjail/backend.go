@@ -186,6 +186,11 @@ func (b *Backend) Close() error {
 
 // New prepares one sandbox: its directory and work directory tmpfs.
 func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) {
+	return b.newSandbox(ctx, id)
+}
+
+// newSandbox prepares one sandbox in a directory of its own.
+func (b *Backend) newSandbox(ctx context.Context, id string) (*sandbox, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}

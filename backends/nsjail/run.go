@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -93,26 +94,65 @@ func (s *sandbox) runArgs(spec backends.RunSpec, lim backends.Limits) []string {
 
 // Run runs one program in a new jail under a cgroup of its own.
 func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunResult, error) {
-	if len(spec.Args) == 0 {
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: no command", s.id)
-	}
-	wd, err := s.workDir(ctx)
+	ts, lim, err := s.prepare(ctx, spec)
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}
-	wd.Close()
-	lim := toolrun.WithDefaults(spec.Limits)
-	_ = os.Remove(s.logPath())
 	var in io.Reader = bytes.NewReader(spec.Stdin)
 	if spec.StdinFrom != nil {
 		in = spec.StdinFrom
 	}
-	tr, err := toolrun.Run(ctx, s.backend.cgroups, toolrun.Spec{
-		Argv: s.runArgs(spec, lim), Stdin: in, Limits: lim, ToolProcesses: nsjailProcesses, EnforceWall: true,
-	})
+	ts.Stdin = in
+	tr, err := toolrun.Run(ctx, s.backend.cgroups, ts)
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}
+	return s.result(ctx, tr, lim)
+}
+
+// Start runs one program in a new jail as Run does, with the given stdin
+// and stdout, and returns without waiting for it.
+func (s *sandbox) Start(ctx context.Context, spec backends.RunSpec, stdio backends.Stdio) (backends.Process, error) {
+	ts, lim, err := s.prepare(ctx, spec)
+	if err != nil {
+		for _, f := range []*os.File{stdio.Stdin, stdio.Stdout} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		return nil, fmt.Errorf("start in sandbox %s: %w", s.id, err)
+	}
+	ts.Stdio = &stdio
+	p, err := toolrun.Start(ctx, s.backend.cgroups, ts, func(tr toolrun.Result) (backends.RunResult, error) {
+		return s.result(ctx, tr, lim)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start in sandbox %s: %w", s.id, err)
+	}
+	return p, nil
+}
+
+// prepare checks spec and the work directory, removes the last run's log
+// and returns the nsjail command (its stdin left to the caller) and the
+// limits with defaults.
+func (s *sandbox) prepare(ctx context.Context, spec backends.RunSpec) (toolrun.Spec, backends.Limits, error) {
+	if len(spec.Args) == 0 {
+		return toolrun.Spec{}, backends.Limits{}, errors.New("no command")
+	}
+	wd, err := s.workDir(ctx)
+	if err != nil {
+		return toolrun.Spec{}, backends.Limits{}, err
+	}
+	wd.Close()
+	lim := toolrun.WithDefaults(spec.Limits)
+	_ = os.Remove(s.logPath())
+	ts := toolrun.Spec{Argv: s.runArgs(spec, lim), Limits: lim, ToolProcesses: nsjailProcesses, EnforceWall: true}
+	return ts, lim, nil
+}
+
+// result reads what nsjail's log and the run's cgroup say of a finished
+// run.
+func (s *sandbox) result(ctx context.Context, tr toolrun.Result, lim backends.Limits) (backends.RunResult, error) {
 	if err := ctx.Err(); err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/internal/beside"
 	"github.com/pecan-judge/pecan/backends/internal/hostfs"
 )
 
@@ -25,6 +26,9 @@ type sandbox struct {
 	id      string
 	backend *Backend
 	dir     string
+	// isBeside is set on the sandbox another's Beside gave.
+	isBeside bool
+	beside   beside.Slot // what Beside gave since the last Reset
 
 	mu         sync.Mutex
 	mounted    bool
@@ -137,6 +141,10 @@ func (s *sandbox) Reset(ctx context.Context) error {
 	if s.destroyed {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
+	// Whatever a validator left beside goes with its work directory.
+	if err := s.beside.Drop(); err != nil {
+		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
+	}
 	if err := s.unmountWork(); err != nil {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
 	}
@@ -161,7 +169,7 @@ func (s *sandbox) Ping() error {
 }
 
 // Destroy unmounts the work directory and removes the sandbox's
-// directory.
+// directory, and the sandbox beside's.
 func (s *sandbox) Destroy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,11 +177,13 @@ func (s *sandbox) Destroy() error {
 		return s.destroyErr
 	}
 	s.destroyed = true
-	if err := s.unmountWork(); err != nil {
-		s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, err)
+	err := s.beside.Close()
+	if uerr := s.unmountWork(); uerr != nil {
+		s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, errors.Join(err, uerr))
 		return s.destroyErr
 	}
-	if err := s.removeDir(); err != nil {
+	err = errors.Join(err, s.removeDir())
+	if err != nil {
 		s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, err)
 	}
 	return s.destroyErr

@@ -254,15 +254,18 @@ func TestProblemInteractiveBrokenValidators(t *testing.T) {
 	startSerial(t)
 	baseline := idlePipes(t)
 	crash := store(t, guessPackage(testserver.Package{
-		"problem.yaml":                 "name: Guess (crashing validator)\nvalidation: custom interactive\n",
-		"output_validators/v/crash.py": "import os, sys\nprint(1000, flush=True)\nsys.stdin.readline()\nos.abort()\n",
+		"problem.yaml": "name: Guess (crashing validator)\nvalidation: custom interactive\n",
+		// A fault, not abort(): nsjail runs programs as pid 1 of their pid
+		// namespace, where the SIGABRT abort() sends itself is dropped and
+		// glibc ends it with SIGSEGV, a different signal than elsewhere.
+		"output_validators/v/crash.py": "import ctypes, sys\nprint(1000, flush=True)\nsys.stdin.readline()\nctypes.string_at(0)\n",
 	}))
 	hang := store(t, guessPackage(testserver.Package{
 		"problem.yaml":                "name: Guess (hanging validator)\nvalidation: custom interactive\nlimits:\n  validation_time: 1\n",
 		"output_validators/v/hang.py": "import time\nprint(1000, flush=True)\ntime.sleep(3600)\n",
 	}))
 	r := submit(t, crash, "python", guessCorrect["python"], "")
-	if r.Status != "InternalError" || !strings.Contains(firstFeedback(r), "signal 6") {
+	if r.Status != "InternalError" || !strings.Contains(firstFeedback(r), "signal 11") {
 		t.Errorf("crashing validator: %s (feedback %q), want InternalError naming the signal", r, firstFeedback(r))
 	}
 	began := time.Now()
@@ -378,11 +381,12 @@ func idlePipes(t *testing.T) int {
 }
 
 // noneLeft wants the shared server back as it was when idle: no more
-// pipes than then, no run cgroup, two containers per sandbox (none left
-// for a validator), within a deadline.
+// pipes than then, no run cgroup, the settled processes of each sandbox
+// (on the container, its two containers; none left for a validator),
+// within a deadline.
 func noneLeft(t *testing.T, pipes int) {
 	t.Helper()
-	want := 2 * testserver.InitsPerSandbox
+	want := 2 * testserver.SettledInits(testserver.Backend())
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		p, err := server.Pipes()
