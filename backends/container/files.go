@@ -43,28 +43,12 @@ func (s *sandbox) openWorkDir(ctx context.Context) (*os.File, error) {
 // and mode's permission bits. The file belongs to the sandbox's root:
 // programs may read it, and execute it when mode says so, never change it.
 func (s *sandbox) PutFile(ctx context.Context, p string, r io.Reader, mode fs.FileMode) error {
-	wd, err := s.openWorkDir(ctx)
-	if err != nil {
-		return fmt.Errorf("put %s in sandbox %s: %w", p, s.id, err)
-	}
-	defer wd.Close()
-	if err := hostfs.Put(int(wd.Fd()), p, r, mode); err != nil {
-		return fmt.Errorf("put %s in sandbox %s: %w", p, s.id, err)
-	}
-	return nil
+	return hostfs.WorkDir{ID: s.id, Open: s.openWorkDir}.PutFile(ctx, p, r, mode)
 }
 
 // Collect hands every regular file below dir to fn, with its path
 // relative to the work directory and its mode. More than maxFiles files or
 // maxBytes bytes in all is an error. Links, fifos and devices are skipped.
 func (s *sandbox) Collect(ctx context.Context, dir string, maxFiles int, maxBytes int64, fn func(p string, mode fs.FileMode, r io.Reader) error) error {
-	wd, err := s.openWorkDir(ctx)
-	if err != nil {
-		return fmt.Errorf("collect from sandbox %s: %w", s.id, err)
-	}
-	defer wd.Close()
-	if err := hostfs.Collect(int(wd.Fd()), dir, maxFiles, maxBytes, fn); err != nil {
-		return fmt.Errorf("collect from sandbox %s: %w", s.id, err)
-	}
-	return nil
+	return hostfs.WorkDir{ID: s.id, Open: s.openWorkDir}.Collect(ctx, dir, maxFiles, maxBytes, fn)
 }

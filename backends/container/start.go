@@ -86,14 +86,22 @@ func (s *sandbox) execute(ctx context.Context, env container.Environment, spec b
 	start := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, lim.Wall)
 	defer cancel()
+	// killed is when the host first decided to stop the program: its end,
+	// for ordering it against the program it talks to, which can only
+	// see that end after it.
+	var killed atomic.Int64
+	kill := func() {
+		killed.CompareAndSwap(0, time.Now().UnixNano())
+		cancel()
+	}
 	var outputExceeded, cpuExceeded atomic.Bool
-	stderr := output.Start(errR, lim.OutputBytes, func() { outputExceeded.Store(true); cancel() })
+	stderr := output.Start(errR, lim.OutputBytes, func() { outputExceeded.Store(true); kill() })
 
 	watchDone := make(chan struct{})
 	watchStopped := make(chan struct{})
 	go func() {
 		defer close(watchStopped)
-		watchCPU(cg, lim.CPU, watchDone, func() { cpuExceeded.Store(true); cancel() })
+		watchCPU(cg, lim.CPU, watchDone, func() { cpuExceeded.Store(true); kill() })
 	}()
 
 	res := env.Execve(runCtx, container.ExecveParam{
@@ -110,6 +118,12 @@ func (s *sandbox) execute(ctx context.Context, env container.Environment, spec b
 	})
 	ended := time.Now()
 	wall := ended.Sub(start)
+	if d, ok := runCtx.Deadline(); ok && errors.Is(runCtx.Err(), context.DeadlineExceeded) && d.Before(ended) {
+		ended = d // killed at its wall limit
+	}
+	if k := killed.Load(); k != 0 && time.Unix(0, k).Before(ended) {
+		ended = time.Unix(0, k)
+	}
 	close(watchDone)
 	<-watchStopped
 	release()

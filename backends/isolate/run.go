@@ -121,6 +121,17 @@ func (s *sandbox) result(ctx context.Context, tr toolrun.Result, lim backends.Li
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
 	}
 	m, metaErr := readMeta(meta)
+	if leftChildren(tr, m.message) {
+		// isolate 2.6 dies when it finds more than one process under the
+		// box's init, which is how a program that exited at once looks
+		// when it left processes of its own (orphans are the init's):
+		// the program's failure, not the box's. toolrun has killed what
+		// was left in the run's cgroup.
+		return backends.RunResult{
+			ExitCode: 1, CPU: tr.CPU, Wall: tr.Wall, MemoryPeak: tr.Peak,
+			Stdout: tr.Stdout, Stderr: tr.Stderr, OutputExceeded: tr.OutputExceeded,
+		}, nil
+	}
 	// Exit status 0 and 1 are the program's (isolate's "OK" and "failed");
 	// anything else is isolate's own failure (status XX), unless the run
 	// was stopped from here.
@@ -198,4 +209,11 @@ func clipLog(b []byte) string {
 		b = b[:500]
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// leftChildren reports isolate's death on finding the box's init with
+// more than one child.
+func leftChildren(tr toolrun.Result, message string) bool {
+	const died = "unexpected children found"
+	return !tr.WrapFailed && tr.ExitStatus == 2 && (strings.Contains(message, died) || bytes.Contains(tr.Stderr, []byte(died)))
 }

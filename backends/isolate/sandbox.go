@@ -119,28 +119,12 @@ func (s *sandbox) workDir(ctx context.Context) (*os.File, error) {
 // directory to the box's uid for each run, so a program may change the
 // files put there; a Reset drops them, so no later job sees a change.
 func (s *sandbox) PutFile(ctx context.Context, p string, r io.Reader, mode fs.FileMode) error {
-	wd, err := s.workDir(ctx)
-	if err != nil {
-		return fmt.Errorf("put %s in sandbox %s: %w", p, s.id, err)
-	}
-	defer wd.Close()
-	if err := hostfs.Put(int(wd.Fd()), p, r, mode); err != nil {
-		return fmt.Errorf("put %s in sandbox %s: %w", p, s.id, err)
-	}
-	return nil
+	return hostfs.WorkDir{ID: s.id, Open: s.workDir}.PutFile(ctx, p, r, mode)
 }
 
 // Collect implements backends.Sandbox.
 func (s *sandbox) Collect(ctx context.Context, dir string, maxFiles int, maxBytes int64, fn func(p string, mode fs.FileMode, r io.Reader) error) error {
-	wd, err := s.workDir(ctx)
-	if err != nil {
-		return fmt.Errorf("collect from sandbox %s: %w", s.id, err)
-	}
-	defer wd.Close()
-	if err := hostfs.Collect(int(wd.Fd()), dir, maxFiles, maxBytes, fn); err != nil {
-		return fmt.Errorf("collect from sandbox %s: %w", s.id, err)
-	}
-	return nil
+	return hostfs.WorkDir{ID: s.id, Open: s.workDir}.Collect(ctx, dir, maxFiles, maxBytes, fn)
 }
 
 // Reset replaces the box's tmpfs with an empty one: the work directory,

@@ -6,6 +6,7 @@
 package hostfs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -209,4 +210,37 @@ func orDot(p string) string {
 		return "."
 	}
 	return p
+}
+
+// WorkDir is a sandbox's work directory as its backend opens it, with the
+// backends.Sandbox methods that put files into it and collect them.
+type WorkDir struct {
+	ID   string                                      // the sandbox, for errors
+	Open func(ctx context.Context) (*os.File, error) // a descriptor of the directory
+}
+
+// PutFile implements backends.Sandbox's PutFile with Put.
+func (w WorkDir) PutFile(ctx context.Context, p string, r io.Reader, mode fs.FileMode) error {
+	wd, err := w.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("put %s in sandbox %s: %w", p, w.ID, err)
+	}
+	defer wd.Close()
+	if err := Put(int(wd.Fd()), p, r, mode); err != nil {
+		return fmt.Errorf("put %s in sandbox %s: %w", p, w.ID, err)
+	}
+	return nil
+}
+
+// Collect implements backends.Sandbox's Collect with Collect.
+func (w WorkDir) Collect(ctx context.Context, dir string, maxFiles int, maxBytes int64, fn func(p string, mode fs.FileMode, r io.Reader) error) error {
+	wd, err := w.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("collect from sandbox %s: %w", w.ID, err)
+	}
+	defer wd.Close()
+	if err := Collect(int(wd.Fd()), dir, maxFiles, maxBytes, fn); err != nil {
+		return fmt.Errorf("collect from sandbox %s: %w", w.ID, err)
+	}
+	return nil
 }
