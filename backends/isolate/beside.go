@@ -2,7 +2,6 @@ package isolate
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/pecan-judge/pecan/backends"
 )
@@ -13,22 +12,12 @@ import (
 // directory, /tmp and namespaces are its own. It is destroyed, and its box
 // released, at the next Reset, so an idle sandbox holds one box.
 func (s *sandbox) Beside(ctx context.Context) (backends.Sandbox, error) {
-	if s.isBeside {
-		return nil, fmt.Errorf("sandbox %s is itself beside another", s.id)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("beside sandbox %s: %w", s.id, err)
-	}
-	b, err := s.beside.Get(ctx, func(ctx context.Context) (backends.Sandbox, error) {
+	return s.beside.Get(ctx, s.id, func(ctx context.Context) (backends.Sandbox, error) {
 		nb, err := s.backend.newSandbox(ctx, s.id+"-beside")
 		if err != nil {
 			return nil, err
 		}
-		nb.isBeside = true
+		nb.beside.Nest()
 		return nb, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("beside sandbox %s: %w", s.id, err)
-	}
-	return b, nil
 }

@@ -25,11 +25,9 @@ type sandbox struct {
 	id      string
 	backend *Backend
 	box     int
-	dir     string   // the box directory isolate --init printed
-	lock    *os.File // the box's lock, held until Destroy
-	// isBeside is set on the sandbox another's Beside gave.
-	isBeside bool
-	beside   beside.Slot // what Beside gave since the last Reset
+	dir     string      // the box directory isolate --init printed
+	lock    *os.File    // the box's lock, held until Destroy
+	beside  beside.Slot // what Beside gave since the last Reset
 
 	mu         sync.Mutex
 	mounted    bool

@@ -26,9 +26,7 @@ type sandbox struct {
 	id      string
 	backend *Backend
 	dir     string
-	// isBeside is set on the sandbox another's Beside gave.
-	isBeside bool
-	beside   beside.Slot // what Beside gave since the last Reset
+	beside  beside.Slot // what Beside gave since the last Reset
 
 	mu         sync.Mutex
 	mounted    bool

@@ -21,22 +21,37 @@ type Slot struct {
 	mu     sync.Mutex
 	sb     backends.Sandbox
 	closed bool
+	nested bool // the owner is itself beside another: it has none
 }
 
-// Get returns the sandbox held, building one with build when there is
-// none. Concurrent calls wait for one build.
-func (s *Slot) Get(ctx context.Context, build func(context.Context) (backends.Sandbox, error)) (backends.Sandbox, error) {
+// Nest marks the slot of a sandbox that Get built: a sandbox beside
+// another has none beside it.
+func (s *Slot) Nest() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, fmt.Errorf("%w: %w", backends.ErrBroken, ErrClosed)
+	s.nested = true
+}
+
+// Get is the owner's Beside (owner names it in errors): the sandbox held,
+// or one built with build when there is none. Concurrent calls wait for
+// one build.
+func (s *Slot) Get(ctx context.Context, owner string, build func(context.Context) (backends.Sandbox, error)) (backends.Sandbox, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("beside sandbox %s: %w", owner, err)
 	}
-	if s.sb != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.nested:
+		return nil, fmt.Errorf("sandbox %s is itself beside another", owner)
+	case s.closed:
+		return nil, fmt.Errorf("beside sandbox %s: %w: %w", owner, backends.ErrBroken, ErrClosed)
+	case s.sb != nil:
 		return s.sb, nil
 	}
 	sb, err := build(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("beside sandbox %s: %w", owner, err)
 	}
 	s.sb = sb
 	return sb, nil
