@@ -29,10 +29,13 @@ type stormPolicy struct {
 
 func defaultStormPolicy() stormPolicy {
 	return stormPolicy{
-		// More than two restarts a second, sustained: sandboxes that
+		// More than four restarts a second, sustained: sandboxes that
 		// cannot be built, not ones killed from outside (a kill every
-		// 0.4 s in a pool of 3 restarts each slot 0.8 times a second).
-		maxRestarts:    10,
+		// 0.4 s in a pool of 3 restarts each slot 0.8 times a second;
+		// faults injected into jobs of a few milliseconds reached two a
+		// second on a slot, and a storm's 2 s respawn then kept the pool
+		// short past the 2 s it has to recover).
+		maxRestarts:    20,
 		window:         5 * time.Second,
 		respawnInitial: 2 * time.Second,
 		respawnMax:     2 * time.Minute,
