@@ -1,9 +1,9 @@
 // Package container is Pecan's default backend: each sandbox is a
-// pre-forked go-sandbox container (its own user, mount, pid, network, IPC,
-// UTS and cgroup namespaces, a read-only root built from bind mounts, and
-// two size-limited tmpfs mounts for the work directory and /tmp). Every run
-// gets a fresh cgroup, so memory and CPU figures never carry over between
-// runs.
+// pre-forked container (its own mount, pid, network, IPC and UTS
+// namespaces, a read-only root built from bind mounts, and two
+// size-limited tmpfs mounts for the work directory and /tmp) whose init,
+// package initproc, runs the programs. Every run gets a fresh cgroup, so
+// memory and CPU figures never carry over between runs.
 package container
 
 import (
@@ -17,12 +17,12 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/criyle/go-sandbox/container"
 	"github.com/criyle/go-sandbox/pkg/mount"
 	"github.com/criyle/go-sandbox/pkg/seccomp"
 	log "github.com/sirupsen/logrus"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/container/initproc"
 	"github.com/pecan-judge/pecan/backends/internal/procmask"
 )
 
@@ -43,7 +43,7 @@ type Options struct {
 	WorkDirMiB, TmpMiB int
 	// CgroupPrefix names this server's cgroup; runs get sub-cgroups.
 	CgroupPrefix string
-	// UID is the host uid programs run as (mapped to 1000 inside).
+	// UID is the uid (and gid) programs run as.
 	UID int
 	// InitBinary is the program each container starts as its init:
 	// pecan-sandbox-init (see InitBinaryBeside), or "" for this binary
@@ -88,14 +88,18 @@ type Backend struct {
 	work background
 }
 
-// Init must run first in main (and TestMain): go-sandbox re-executes the
-// server binary as each container's init process, and this is where that
-// copy takes over.
-func Init() error {
-	if isContainerInit() {
-		closeStraySockets()
+// Init must run first in main (and TestMain): in a process started as a
+// container's init it serves the server until the container ends, and
+// exits; elsewhere it returns at once.
+func Init() {
+	if !initproc.IsInit() {
+		return
 	}
-	return container.Init()
+	if err := initproc.Main(); err != nil {
+		fmt.Fprintln(os.Stderr, "container init:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // background counts work that outlives the call that started it. Unlike a
@@ -154,37 +158,6 @@ func InitBinaryBeside(exe string) string {
 	return p
 }
 
-// containerInitArg is go-sandbox's argument for the container init; it
-// is pid 1 of its own pid namespace.
-const containerInitArg = "container_init"
-
-func isContainerInit() bool {
-	return os.Getpid() == 1 && len(os.Args) >= 2 && os.Args[1] == containerInitArg
-}
-
-// initSocketFD is the init's connection to the server, opened by
-// go-sandbox; every other socket in the init was opened by a package's
-// init function when the binary started (go-systemd's journal client
-// autobinds one), and a job could queue data on it that the next job
-// would find. The init has no use for them.
-const initSocketFD = 3
-
-func closeStraySockets() {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd == initSocketFD {
-			continue
-		}
-		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(target, "socket:") {
-			syscall.Close(fd)
-		}
-	}
-}
-
 // New prepares the backend: the mount table and the parent cgroup.
 func New(opts Options) (*Backend, error) {
 	if opts.Logger == nil {
@@ -239,57 +212,49 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	env, pid, err := b.build()
+	env, err := b.build()
 	if err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	s := &sandbox{id: id, env: env, backend: b, initPID: pid}
+	s := &sandbox{id: id, env: env, backend: b}
 	s.mu.Lock()
 	s.startSpare()
 	s.mu.Unlock()
 	return s, nil
 }
 
-// build starts one container and finds its init's pid. Every container
-// has its own user, mount, pid, network, IPC, UTS and cgroup namespaces,
-// so a job that gets a new container sees nothing of the previous one:
-// no IPC object of any kind, no socket, not even the pid counter.
-func (b *Backend) build() (container.Environment, int, error) {
-	builder := container.Builder{
-		TmpRoot:       rootPattern(),
-		Mounts:        b.mounts,
-		SymbolicLinks: symlinks,
-		MaskPaths:     procmask.Paths(),
-		WorkDir:       WorkDir,
-		HostName:      "pecan",
-		DomainName:    "pecan",
-		CredGenerator: fixedCred{uid: uint32(b.opts.UID)},
-		// A run sees its own cgroup as the root, not the server's
-		// cgroup names (which carry the server's pid).
-		UnshareCgroupBeforeExec: true,
-		ExecFile:                b.opts.InitBinary,
-	}
-	env, err := builder.Build()
+// build starts one container. Every container has its own mount, pid,
+// network, IPC and UTS namespaces, so a job that gets a new container
+// sees nothing of the previous one: no IPC object of any kind, no socket,
+// not even the pid counter.
+func (b *Backend) build() (*initproc.Init, error) {
+	root, err := os.MkdirTemp("", rootPattern())
 	if err != nil {
-		return nil, 0, err
+		return nil, fmt.Errorf("container root: %w", err)
 	}
-	return env, initPIDOf(env), nil
+	// The init mounts the root on it in its own mount namespace: the
+	// host's directory stays empty and is not needed once it is built.
+	defer os.Remove(root)
+	return initproc.Start(initproc.Config{
+		Binary:     b.opts.InitBinary,
+		RootDir:    root,
+		Mounts:     b.mounts,
+		Symlinks:   symlinks,
+		MaskPaths:  procmask.Paths(),
+		WorkDir:    WorkDir,
+		HostName:   "pecan",
+		DomainName: "pecan",
+		UID:        b.opts.UID,
+		GID:        b.opts.UID,
+		Seccomp:    b.seccomp,
+	})
 }
 
-// fixedCred runs every program as one unprivileged host uid. Each sandbox
-// has its own user namespace, pid namespace and mounts, so sharing the
-// host uid does not let sandboxes reach each other.
-type fixedCred struct{ uid uint32 }
-
-func (f fixedCred) Get() syscall.Credential {
-	return syscall.Credential{Uid: f.uid, Gid: f.uid}
-}
-
-var symlinks = []container.SymbolicLink{
-	{LinkPath: "/dev/fd", Target: "/proc/self/fd"},
-	{LinkPath: "/dev/stdin", Target: "/proc/self/fd/0"},
-	{LinkPath: "/dev/stdout", Target: "/proc/self/fd/1"},
-	{LinkPath: "/dev/stderr", Target: "/proc/self/fd/2"},
+var symlinks = []initproc.Symlink{
+	{Path: "/dev/fd", Target: "/proc/self/fd"},
+	{Path: "/dev/stdin", Target: "/proc/self/fd/0"},
+	{Path: "/dev/stdout", Target: "/proc/self/fd/1"},
+	{Path: "/dev/stderr", Target: "/proc/self/fd/2"},
 }
 
 // systemMounts are the read-only system paths every language needs.

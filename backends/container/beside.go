@@ -33,7 +33,7 @@ func (s *sandbox) Beside(ctx context.Context) (backends.Sandbox, error) {
 		return nil, fmt.Errorf("beside sandbox %s: %w: backend closed", s.id, backends.ErrBroken)
 	}
 	defer s.backend.work.finish()
-	env, pid, err := s.backend.build()
+	env, err := s.backend.build()
 	if err != nil {
 		return nil, fmt.Errorf("beside sandbox %s: %w: build: %w", s.id, backends.ErrBroken, err)
 	}
@@ -47,7 +47,7 @@ func (s *sandbox) Beside(ctx context.Context) (backends.Sandbox, error) {
 		}
 		return s.beside, nil
 	}
-	s.beside = &sandbox{id: s.id + "-beside", backend: s.backend, env: env, initPID: pid, isBeside: true}
+	s.beside = &sandbox{id: s.id + "-beside", backend: s.backend, env: env, isBeside: true}
 	return s.beside, nil
 }
 

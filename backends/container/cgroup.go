@@ -12,8 +12,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/criyle/go-sandbox/container"
 	"github.com/criyle/go-sandbox/pkg/cgroup"
+
+	"github.com/pecan-judge/pecan/backends/container/initproc"
 )
 
 // cgroupRoot is this server's own cgroup; each run gets a child of it.
@@ -127,6 +128,9 @@ type runCgroup struct {
 	// dir is the open cgroup directory the run's process is cloned into
 	// (cgroup v2 where the init may do so), nil otherwise.
 	dir *os.File
+	// procs are the cgroup.procs files of the run's cgroups (one per
+	// hierarchy on v1), for the init to write the process's pid to.
+	procs []string
 }
 
 func (r *cgroupRoot) newRun(memory, procs uint64) (*runCgroup, error) {
@@ -138,8 +142,12 @@ func (r *cgroupRoot) newRun(memory, procs uint64) (*runCgroup, error) {
 	rc := &runCgroup{Cgroup: cg, v2: r.v2}
 	if r.v2 {
 		rc.memPath = filepath.Join("/sys/fs/cgroup", r.prefix, name)
+		rc.procs = []string{filepath.Join(rc.memPath, "cgroup.procs")}
 	} else {
 		rc.memPath = filepath.Join("/sys/fs/cgroup/memory", r.prefix, name)
+		for _, c := range v1Hierarchies {
+			rc.procs = append(rc.procs, filepath.Join("/sys/fs/cgroup", c, r.prefix, name, "cgroup.procs"))
+		}
 	}
 	if err := cg.SetMemoryLimit(memory); err != nil {
 		rc.destroy()
@@ -165,19 +173,35 @@ func (r *cgroupRoot) newRun(memory, procs uint64) (*runCgroup, error) {
 	return rc, nil
 }
 
-// placement says how the run's process enters its cgroup. With an open
+// v1Hierarchies are where controllers' hierarchies are mounted on v1.
+var v1Hierarchies = []string{"memory", "pids", "cpuacct"}
+
+// place says how the run's process enters its cgroup. With an open
 // cgroup v2 directory the container's init creates it there (clone3 with
 // CLONE_INTO_CGROUP): charged from its first instruction, and nothing
-// waits on the server between fork and exec. Otherwise the server moves
-// it in between fork and exec (cgroup v1, or a v2 hierarchy the init may
-// not place into).
-func (rc *runCgroup) placement(p *container.ExecveParam) {
+// waits between fork and exec. Otherwise the init writes its pid to the
+// cgroup.procs files opened here before it lets it execute (cgroup v1, or
+// a v2 hierarchy the init may not create into). The returned function
+// closes what was opened.
+func (rc *runCgroup) place(x *initproc.Exec) (func(), error) {
 	if rc.dir != nil {
-		p.CgroupFD = rc.dir.Fd()
-		p.SyncAfterExec = true
-		return
+		x.CgroupDir = rc.dir
+		return func() {}, nil
 	}
-	p.SyncFunc = func(pid int) error { return rc.AddProc(pid) }
+	closeAll := func() {
+		for _, f := range x.CgroupProcs {
+			f.Close()
+		}
+	}
+	for _, p := range rc.procs {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("open %s: %w", p, err)
+		}
+		x.CgroupProcs = append(x.CgroupProcs, f)
+	}
+	return closeAll, nil
 }
 
 // oomKilled reports whether the kernel's OOM killer acted in this cgroup.

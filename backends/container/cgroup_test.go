@@ -9,16 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/criyle/go-sandbox/container"
-
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/container/initproc"
 )
 
 // TestRunPlacement: where the container's init may create a run's process
 // in its cgroup (cgroup v2 with the server in the root cgroup, as in the
 // guest of tests/cgroup2), it is given the open cgroup directory and
 // nothing runs between fork and exec; elsewhere (cgroup v1, the host of
-// the other suites) the server moves the process in between the two.
+// the other suites) the init writes its pid to the cgroups between the two.
 func TestRunPlacement(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("cgroups need root; CI runs as root")
@@ -37,8 +36,12 @@ func TestRunPlacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.destroy()
-	var p container.ExecveParam
-	rc.placement(&p)
+	var x initproc.Exec
+	closePlacement, err := rc.place(&x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closePlacement()
 
 	own, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
@@ -47,13 +50,13 @@ func TestRunPlacement(t *testing.T) {
 	inRoot := strings.TrimSpace(string(own)) == "0::/"
 	switch {
 	case root.v2 && inRoot:
-		if p.CgroupFD == 0 || !p.SyncAfterExec || p.SyncFunc != nil {
-			t.Errorf("cgroup v2, server in the root cgroup: want the run cloned into its cgroup, got CgroupFD %d SyncAfterExec %v SyncFunc set %v",
-				p.CgroupFD, p.SyncAfterExec, p.SyncFunc != nil)
+		if x.CgroupDir == nil || len(x.CgroupProcs) != 0 {
+			t.Errorf("cgroup v2, server in the root cgroup: want the run cloned into its cgroup, got directory %v and %d cgroup.procs files",
+				x.CgroupDir, len(x.CgroupProcs))
 		}
 	case !root.v2:
-		if p.CgroupFD != 0 || p.SyncFunc == nil {
-			t.Errorf("cgroup v1: want the run moved in by the server, got CgroupFD %d SyncFunc set %v", p.CgroupFD, p.SyncFunc != nil)
+		if x.CgroupDir != nil || len(x.CgroupProcs) != len(v1Hierarchies) {
+			t.Errorf("cgroup v1: want the run's pid written to %d cgroup.procs files, got %d (directory %v)", len(v1Hierarchies), len(x.CgroupProcs), x.CgroupDir)
 		}
 	}
 	if err := rc.destroy(); err != nil {

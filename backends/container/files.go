@@ -2,15 +2,14 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 
-	"github.com/criyle/go-sandbox/container"
-	"golang.org/x/sys/unix"
-
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/container/initproc"
 	"github.com/pecan-judge/pecan/backends/internal/hostfs"
 )
 
@@ -28,14 +27,11 @@ func (s *sandbox) openWorkDir(ctx context.Context) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := env.Open([]container.OpenCmd{{Path: WorkDir, Flag: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW}})
-	if err != nil {
-		return nil, fmt.Errorf("%w: open %s: %w", backends.ErrBroken, WorkDir, err)
+	f, err := env.OpenWorkDir()
+	if errors.Is(err, initproc.ErrInitGone) {
+		return nil, fmt.Errorf("%w: %w", backends.ErrBroken, err)
 	}
-	if res[0].Err != nil {
-		return nil, fmt.Errorf("open %s: %w", WorkDir, res[0].Err)
-	}
-	return res[0].File, nil
+	return f, err
 }
 
 // PutFile creates the file p (relative to the work directory; its

@@ -8,17 +8,16 @@ import (
 	"io"
 	"math"
 	"os"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/criyle/go-sandbox/container"
 	"github.com/criyle/go-sandbox/pkg/memfd"
 	"github.com/criyle/go-sandbox/pkg/rlimit"
-	"github.com/criyle/go-sandbox/runner"
 
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/container/initproc"
 	"github.com/pecan-judge/pecan/backends/internal/output"
 )
 
@@ -26,7 +25,8 @@ import (
 // has whole seconds and counts one process, so the cgroup is the real limit.
 const cpuPoll = 5 * time.Millisecond
 
-// Run runs one program in the container under a fresh cgroup.
+// Run runs one program in the container under a fresh cgroup, its stdin
+// from a memfd and its stdout captured.
 func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunResult, error) {
 	if len(spec.Args) == 0 {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: no command", s.id)
@@ -35,13 +35,6 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run: %w", err)
 	}
-	lim := spec.Limits.WithDefaults()
-	cg, err := s.backend.cgroups.newRun(lim.MemoryBytes, lim.Processes)
-	if err != nil {
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, err)
-	}
-	defer cg.destroy()
-
 	var in io.Reader = bytes.NewReader(spec.Stdin)
 	if spec.StdinFrom != nil {
 		in = spec.StdinFrom
@@ -50,108 +43,152 @@ func (s *sandbox) Run(ctx context.Context, spec backends.RunSpec) (backends.RunR
 	if err != nil {
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stdin: %w", s.id, err)
 	}
-	defer stdin.Close()
 	outR, outW, err := os.Pipe()
 	if err != nil {
+		stdin.Close()
 		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stdout pipe: %w", s.id, err)
 	}
-	errR, errW, err := os.Pipe()
+	defer outR.Close()
+	r, err := s.newRunning(spec, backends.Stdio{Stdin: stdin, Stdout: outW})
 	if err != nil {
-		outR.Close()
-		outW.Close()
-		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: stderr pipe: %w", s.id, err)
+		return backends.RunResult{}, err
 	}
+	return r.execute(ctx, env, outR)
+}
+
+// running is one program's run: what it was given and its cgroup.
+type running struct {
+	s      *sandbox
+	spec   backends.RunSpec
+	lim    backends.Limits
+	cg     *runCgroup
+	stdio  backends.Stdio
+	errR   *os.File
+	errW   *os.File
+	closed sync.Once
+}
+
+// newRunning makes the run's cgroup and stderr pipe; it owns stdio from
+// here on, and closes it whatever happens.
+func (s *sandbox) newRunning(spec backends.RunSpec, stdio backends.Stdio) (*running, error) {
+	r := &running{s: s, spec: spec, lim: spec.Limits.WithDefaults(), stdio: stdio}
+	var err error
+	if r.cg, err = s.backend.cgroups.newRun(r.lim.MemoryBytes, r.lim.Processes); err != nil {
+		r.releaseStdio()
+		return nil, fmt.Errorf("run in sandbox %s: %w", s.id, err)
+	}
+	if r.errR, r.errW, err = os.Pipe(); err != nil {
+		r.releaseStdio()
+		r.cg.destroy()
+		return nil, fmt.Errorf("run in sandbox %s: stderr pipe: %w", s.id, err)
+	}
+	return r, nil
+}
+
+// releaseStdio closes the host's copies of the program's descriptors:
+// once the init holds its own, the program's ends are the only ones left
+// open, and whoever reads its output sees EOF when it is gone.
+func (r *running) releaseStdio() {
+	r.closed.Do(func() {
+		closeStdio(r.stdio)
+		if r.errW != nil {
+			r.errW.Close()
+		}
+	})
+}
+
+// execute runs the program, waits for it and measures it. outR, when
+// set, is the read end of its stdout, captured under the output limit.
+func (r *running) execute(ctx context.Context, env *initproc.Init, outR *os.File) (backends.RunResult, error) {
+	defer r.cg.destroy()
+	defer r.errR.Close()
+	defer r.releaseStdio()
+	x := initproc.Exec{
+		Args: r.spec.Args, Env: r.spec.Env, RLimits: rlimits(r.lim),
+		Stdin: r.stdio.Stdin, Stdout: r.stdio.Stdout, Stderr: r.errW,
+		Started: r.releaseStdio,
+	}
+	closePlacement, err := r.cg.place(&x)
+	if err != nil {
+		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", r.s.id, err)
+	}
+	defer closePlacement()
 
 	// The clock starts before the wall limit's timer: a run killed at
 	// that limit has a wall time no shorter than it.
 	start := time.Now()
-	runCtx, cancel := context.WithTimeout(ctx, lim.Wall)
+	runCtx, cancel := context.WithTimeout(ctx, r.lim.Wall)
 	defer cancel()
-	var (
-		outputExceeded atomic.Bool
-		cpuExceeded    atomic.Bool
-	)
-	killForOutput := func() { outputExceeded.Store(true); cancel() }
-	stdout := output.Start(outR, lim.OutputBytes, killForOutput)
-	stderr := output.Start(errR, lim.OutputBytes, killForOutput)
-
+	// killed is when the host first decided to stop the program: its end,
+	// for ordering it against a program it talks to, which can only see
+	// that end after it.
+	var killed atomic.Int64
+	kill := func() {
+		killed.CompareAndSwap(0, time.Now().UnixNano())
+		cancel()
+	}
+	var outputExceeded, cpuExceeded atomic.Bool
+	killForOutput := func() { outputExceeded.Store(true); kill() }
+	stderr := output.Start(r.errR, r.lim.OutputBytes, killForOutput)
+	var stdout *output.Capture
+	if outR != nil {
+		stdout = output.Start(outR, r.lim.OutputBytes, killForOutput)
+	}
 	watchDone := make(chan struct{})
 	watchStopped := make(chan struct{})
 	go func() {
 		defer close(watchStopped)
-		watchCPU(cg, lim.CPU, watchDone, func() { cpuExceeded.Store(true); cancel() })
+		watchCPU(r.cg, r.lim.CPU, watchDone, func() { cpuExceeded.Store(true); kill() })
 	}()
 
-	param := container.ExecveParam{
-		Args:    spec.Args,
-		Env:     spec.Env,
-		Files:   []uintptr{stdin.Fd(), outW.Fd(), errW.Fd()},
-		RLimits: rlimits(lim),
-		Seccomp: s.backend.seccomp,
+	status, runErr := env.Run(runCtx, x)
+	ended := time.Now()
+	wall := ended.Sub(start)
+	if d, ok := runCtx.Deadline(); ok && errors.Is(runCtx.Err(), context.DeadlineExceeded) && d.Before(ended) {
+		ended = d // killed at its wall limit
 	}
-	cg.placement(&param)
-	res := env.Execve(runCtx, param)
-	wall := time.Since(start)
+	if k := killed.Load(); k != 0 && time.Unix(0, k).Before(ended) {
+		ended = time.Unix(0, k)
+	}
 	close(watchDone)
 	<-watchStopped
-	// The container holds its own copies of the write ends until the run's
-	// processes are gone; closing ours lets the readers see EOF.
-	outW.Close()
-	errW.Close()
-	outBuf, _ := stdout.Wait()
+	r.releaseStdio()
 	errBuf, _ := stderr.Wait()
-
-	if stoppedChild(res) {
-		// A program that stopped itself under the init (a trace request
-		// through a foreign ABI did) was killed with the rest of the
-		// run: the program failed, not the sandbox.
-		res = runner.Result{Status: runner.StatusSignalled, ExitStatus: int(syscall.SIGKILL)}
+	var outBuf []byte
+	if stdout != nil {
+		outBuf, _ = stdout.Wait()
 	}
-	if res.Status == runner.StatusRunnerError {
-		if pingErr := env.Ping(); pingErr != nil {
-			return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w: %s (ping: %v)", s.id, backends.ErrBroken, res.Error, pingErr)
+	if runErr != nil {
+		if errors.Is(runErr, initproc.ErrInitGone) {
+			return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w: %w", r.s.id, backends.ErrBroken, runErr)
 		}
-		if ctx.Err() != nil {
-			return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", s.id, ctx.Err())
-		}
-		if !cpuExceeded.Load() && !outputExceeded.Load() && !errors.Is(runCtx.Err(), context.DeadlineExceeded) {
-			return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %s", s.id, res.Error)
-		}
+		return backends.RunResult{}, fmt.Errorf("run in sandbox %s: %w", r.s.id, runErr)
 	}
-
-	cpuNs, _ := cg.CPUUsage()
-	peak := cg.peak()
+	cpuNs, _ := r.cg.CPUUsage()
 	out := backends.RunResult{
 		CPU:            time.Duration(cpuNs),
 		Wall:           wall,
-		MemoryPeak:     peak,
+		MemoryPeak:     r.cg.peak(),
 		Stdout:         outBuf,
 		Stderr:         errBuf,
 		OutputExceeded: outputExceeded.Load(),
+		Ended:          ended,
 	}
-	switch res.Status {
-	case runner.StatusNonzeroExitStatus:
-		out.ExitCode = res.ExitStatus
-	case runner.StatusSignalled, runner.StatusDisallowedSyscall:
-		// A seccomp kill is SIGSYS, the program's own failure.
-		out.Signal = res.ExitStatus
-	case runner.StatusTimeLimitExceeded, runner.StatusMemoryLimitExceeded, runner.StatusOutputLimitExceeded:
-		out.Signal = int(syscall.SIGKILL)
-	}
-	out.CPUExceeded = cpuExceeded.Load() || out.CPU > lim.CPU || out.Signal == int(syscall.SIGXCPU)
-	out.WallExceeded = !out.CPUExceeded && !out.OutputExceeded && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-	out.OOM = cg.oomKilled() || (out.Signal != 0 && cg.reachedLimit(peak, lim.MemoryBytes))
-	if out.WallExceeded || out.CPUExceeded || out.OutputExceeded {
-		out.Signal = int(syscall.SIGKILL)
-	}
+	wallOver := errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+	classify(&out, status, r.lim, r.cg, cpuExceeded.Load(), wallOver)
 	return out, nil
 }
 
-// stoppedChild reports the container init's answer for a child that
-// stopped instead of exiting (go-sandbox reports the wait status as an
-// error); the init has killed every process of the run by then.
-func stoppedChild(res runner.Result) bool {
-	return res.Status == runner.StatusRunnerError && strings.Contains(res.Error, "execve: unknown status")
+// classify sets the exit status and the limits a run hit, from the
+// init's report and the cgroup.
+func classify(out *backends.RunResult, st initproc.ExitStatus, lim backends.Limits, cg *runCgroup, cpuKilled, wallOver bool) {
+	out.ExitCode, out.Signal = st.Code, st.Signal
+	out.CPUExceeded = cpuKilled || out.CPU > lim.CPU || out.Signal == int(syscall.SIGXCPU)
+	out.WallExceeded = !out.CPUExceeded && !out.OutputExceeded && wallOver
+	out.OOM = cg.oomKilled() || (out.Signal != 0 && cg.reachedLimit(out.MemoryPeak, lim.MemoryBytes))
+	if out.WallExceeded || out.CPUExceeded || out.OutputExceeded {
+		out.Signal = int(syscall.SIGKILL)
+	}
 }
 
 // watchCPU kills the run when the cgroup's CPU time passes the limit.

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/criyle/go-sandbox/container"
-
 	"github.com/pecan-judge/pecan/backends"
+	"github.com/pecan-judge/pecan/backends/container/initproc"
 )
 
 // sandbox is one pre-forked container, replaced by a new one at every
@@ -19,10 +18,9 @@ type sandbox struct {
 	id      string
 	backend *Backend
 
-	mu      sync.Mutex
-	env     container.Environment // nil once destroyed
-	initPID int                   // 0 when it could not be found
-	spare   *spare                // the next container; nil once destroyed
+	mu    sync.Mutex
+	env   *initproc.Init // nil once destroyed
+	spare *spare         // the next container; nil once destroyed
 
 	destroyed  bool
 	destroyErr error
@@ -34,8 +32,7 @@ type sandbox struct {
 // spare is a container being built, or built, for the next Reset.
 type spare struct {
 	ready chan struct{} // closed once built (or failed)
-	env   container.Environment
-	pid   int
+	env   *initproc.Init
 	err   error
 }
 
@@ -45,7 +42,7 @@ func (s *sandbox) startSpare() {
 	sp := &spare{ready: make(chan struct{})}
 	s.spare = sp
 	go func() {
-		sp.env, sp.pid, sp.err = s.backend.build()
+		sp.env, sp.err = s.backend.build()
 		close(sp.ready)
 	}()
 }
@@ -80,11 +77,14 @@ func (s *sandbox) ID() string { return s.id }
 func (s *sandbox) InitPID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.initPID
+	if s.env == nil {
+		return 0
+	}
+	return s.env.Pid()
 }
 
 // current is the live container, or an error wrapping ErrBroken.
-func (s *sandbox) current() (container.Environment, error) {
+func (s *sandbox) current() (*initproc.Init, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.env == nil {
@@ -112,7 +112,7 @@ func (s *sandbox) Reset(ctx context.Context) error {
 	s.dropBeside()
 	s.mu.Lock()
 	old, sp, destroyed := s.env, s.spare, s.destroyed
-	s.env, s.initPID, s.spare = nil, 0, nil
+	s.env, s.spare = nil, nil
 	s.mu.Unlock()
 	if destroyed || old == nil {
 		if sp != nil {
@@ -126,7 +126,7 @@ func (s *sandbox) Reset(ctx context.Context) error {
 		}
 		return fmt.Errorf("reset sandbox %s: %w: destroy: %w", s.id, backends.ErrBroken, err)
 	}
-	env, pid, err := s.takeSpare(ctx, sp)
+	env, err := s.takeSpare(ctx, sp)
 	if err != nil {
 		return fmt.Errorf("reset sandbox %s: %w: rebuild: %w", s.id, backends.ErrBroken, err)
 	}
@@ -136,7 +136,7 @@ func (s *sandbox) Reset(ctx context.Context) error {
 		env.Destroy()
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
-	s.env, s.initPID = env, pid
+	s.env = env
 	s.startSpare()
 	return nil
 }
@@ -144,19 +144,19 @@ func (s *sandbox) Reset(ctx context.Context) error {
 // takeSpare is the spare container once it is built and alive, else a
 // container built now (a spare can be killed from outside while it
 // waits).
-func (s *sandbox) takeSpare(ctx context.Context, sp *spare) (container.Environment, int, error) {
+func (s *sandbox) takeSpare(ctx context.Context, sp *spare) (*initproc.Init, error) {
 	if sp != nil {
 		select {
 		case <-sp.ready:
 			if sp.err == nil && sp.env.Ping() == nil {
-				return sp.env, sp.pid, nil
+				return sp.env, nil
 			}
 			if sp.env != nil {
 				_ = sp.env.Destroy()
 			}
 		case <-ctx.Done():
 			s.discard(sp)
-			return nil, 0, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	return s.backend.build()
@@ -216,7 +216,7 @@ func (s *sandbox) Destroy() error {
 		if err := s.env.Destroy(); err != nil && !isKilled(err) {
 			s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, err)
 		}
-		s.env, s.initPID = nil, 0
+		s.env = nil
 	}
 	if s.spare != nil {
 		s.discard(s.spare)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pecan-judge/pecan/backends/container/initproc"
 )
 
 // Process is one live process.
@@ -19,10 +21,9 @@ type Process struct {
 	Cmdline   string // arguments joined by spaces
 }
 
-// IsSandboxInit reports a container init of the container backend (the
-// server binary re-executed by go-sandbox).
+// IsSandboxInit reports a container init of the container backend.
 func (p Process) IsSandboxInit() bool {
-	return strings.HasPrefix(p.Cmdline, p.Argv0+" container_init")
+	return strings.HasPrefix(p.Cmdline, p.Argv0+" "+initproc.InitArg)
 }
 
 // List reads every live process; one that exits while it is being read is

@@ -1,0 +1,208 @@
+package initproc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"github.com/criyle/go-sandbox/pkg/rlimit"
+	"github.com/criyle/go-sandbox/pkg/unixsocket"
+)
+
+// namespaces are the init's own. No user namespace (see the package
+// comment) and no cgroup namespace: the init places programs in cgroups
+// outside its own, and each program gets a cgroup namespace of its own
+// after it was placed.
+const namespaces = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC |
+	syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS
+
+// Init is a running container init: the server's end of its socket.
+// Its methods may be called from several goroutines; they take turns.
+type Init struct {
+	cmd  *exec.Cmd
+	conn conn
+
+	mu  sync.Mutex // one request at a time
+	buf []byte
+
+	closeOnce sync.Once
+	waitErr   error
+}
+
+// Start starts a container init and builds its container.
+func Start(cfg Config) (*Init, error) {
+	host, child, err := unixsocket.NewSocketPair()
+	if err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	childFile, err := child.File()
+	child.Close()
+	if err != nil {
+		host.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	defer childFile.Close()
+	bin := cfg.Binary
+	if bin == "" {
+		bin = "/proc/self/exe"
+	}
+	cmd := &exec.Cmd{
+		Path:       bin,
+		Args:       []string{bin, InitArg},
+		Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
+		ExtraFiles: []*os.File{childFile},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: namespaces,
+			// The container dies with the server.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		host.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	in := &Init{cmd: cmd, conn: conn{host}, buf: make([]byte, 64<<10)}
+	if err := in.ask(request{Op: opSetup, Setup: &cfg}); err != nil {
+		in.Destroy()
+		return nil, fmt.Errorf("build container: %w", err)
+	}
+	return in, nil
+}
+
+// Pid is the init's host pid.
+func (in *Init) Pid() int { return in.cmd.Process.Pid }
+
+// ask sends a request without descriptors and waits for its answer.
+func (in *Init) ask(req request) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.conn.send(req); err != nil {
+		return err
+	}
+	var rep reply
+	fds, err := in.conn.recv(&rep, in.buf)
+	closeAll(fds)
+	if err != nil {
+		return err
+	}
+	if rep.Err != "" {
+		return errors.New(rep.Err)
+	}
+	return nil
+}
+
+// Ping checks that the init answers.
+func (in *Init) Ping() error { return in.ask(request{Op: opPing}) }
+
+// OpenWorkDir is a descriptor of the work directory, opened by the init
+// (O_DIRECTORY, O_NOFOLLOW): the host never resolves a path in it.
+func (in *Init) OpenWorkDir() (*os.File, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.conn.send(request{Op: opOpen}); err != nil {
+		return nil, err
+	}
+	var rep reply
+	fds, err := in.conn.recv(&rep, in.buf)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Err != "" || len(fds) != 1 {
+		closeAll(fds)
+		return nil, fmt.Errorf("open work directory: %s", rep.Err)
+	}
+	return os.NewFile(uintptr(fds[0]), "workdir"), nil
+}
+
+// Exec describes one program to run.
+type Exec struct {
+	Args, Env []string
+	RLimits   []rlimit.RLimit
+	// Stdin, Stdout and Stderr are the program's descriptors 0 to 2.
+	Stdin, Stdout, Stderr *os.File
+	// CgroupProcs are cgroup.procs files the init writes the program's
+	// pid to before it executes (cgroup v1, or v2 where it cannot be
+	// created inside); CgroupDir, a cgroup v2 directory it is created in.
+	CgroupProcs []*os.File
+	CgroupDir   *os.File
+	// Started, if set, is called once the init holds its own copies of
+	// the descriptors.
+	Started func()
+}
+
+// StartError is a program that could not be started (no such file, not
+// executable): the container is fine.
+type StartError struct{ Msg string }
+
+func (e *StartError) Error() string { return e.Msg }
+
+// Run runs one program and waits for its end. When ctx ends first the
+// init kills it; either way every process it left is killed before Run
+// returns. Errors are a *StartError or wrap ErrInitGone.
+func (in *Init) Run(ctx context.Context, x Exec) (ExitStatus, error) {
+	req := execRequest{Args: x.Args, Env: x.Env, RLimits: x.RLimits, Placement: placeProcs}
+	fds := []int{int(x.Stdin.Fd()), int(x.Stdout.Fd()), int(x.Stderr.Fd())}
+	if x.CgroupDir != nil {
+		req.Placement = placeClone
+		fds = append(fds, int(x.CgroupDir.Fd()))
+	} else {
+		for _, f := range x.CgroupProcs {
+			fds = append(fds, int(f.Fd()))
+		}
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.conn.send(request{Op: opExec, Exec: &req}, fds...); err != nil {
+		return ExitStatus{}, err
+	}
+	var rep reply
+	if err := in.recvReply(&rep); err != nil {
+		return ExitStatus{}, err
+	}
+	if x.Started != nil {
+		x.Started()
+	}
+	if rep.Err != "" {
+		return ExitStatus{}, &StartError{Msg: rep.Err}
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- in.recvReply(&rep) }()
+	var err error
+	select {
+	case err = <-ended:
+	case <-ctx.Done():
+		// The answer to a kill is the program's end; if the socket is
+		// broken the receive fails too.
+		_ = in.conn.send(request{Op: opKill})
+		err = <-ended
+	}
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	if rep.Exit == nil {
+		return ExitStatus{}, fmt.Errorf("%w: run: %s", ErrInitGone, rep.Err)
+	}
+	return *rep.Exit, nil
+}
+
+func (in *Init) recvReply(rep *reply) error {
+	*rep = reply{}
+	fds, err := in.conn.recv(rep, in.buf)
+	closeAll(fds)
+	return err
+}
+
+// Destroy kills the init, and with it every process of the container,
+// and waits for it. It returns the init's wait error, which is a kill.
+func (in *Init) Destroy() error {
+	in.closeOnce.Do(func() {
+		in.conn.s.Close()
+		_ = in.cmd.Process.Kill()
+		in.waitErr = in.cmd.Wait()
+	})
+	return in.waitErr
+}

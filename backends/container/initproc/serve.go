@@ -1,0 +1,295 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/criyle/go-sandbox/pkg/forkexec"
+	"github.com/criyle/go-sandbox/pkg/unixsocket"
+	"golang.org/x/sys/unix"
+)
+
+// server is the init's side of the socket.
+type server struct {
+	conn    conn
+	cfg     *Config
+	seccomp *syscall.SockFprog
+	// requests delivers what the server sends, read ahead so that a kill
+	// can arrive while a program runs.
+	requests chan incoming
+}
+
+type incoming struct {
+	req request
+	fds []int
+	err error
+}
+
+func newServer() (*server, error) {
+	sock, err := unixsocket.NewSocket(socketFD)
+	if err != nil {
+		return nil, fmt.Errorf("container init: socket: %w", err)
+	}
+	s := &server{conn: conn{sock}, requests: make(chan incoming)}
+	go s.readRequests()
+	return s, nil
+}
+
+func (s *server) readRequests() {
+	buf := make([]byte, maxMessage)
+	for {
+		var in incoming
+		in.fds, in.err = s.conn.recv(&in.req, buf)
+		for _, fd := range in.fds {
+			// Nothing received may reach a program but what the
+			// runner places at its descriptors 0 to 2.
+			syscall.CloseOnExec(fd)
+		}
+		s.requests <- in
+		if in.err != nil {
+			return
+		}
+	}
+}
+
+func (s *server) serve() error {
+	for in := range s.requests {
+		if in.err != nil {
+			if errors.Is(in.err, ErrInitGone) {
+				return nil // the server is done with this container
+			}
+			return in.err
+		}
+		if err := s.handle(in.req, in.fds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handle answers one request; an error ends the init.
+func (s *server) handle(req request, fds []int) error {
+	switch req.Op {
+	case opSetup:
+		closeAll(fds)
+		return s.setup(req.Setup)
+	case opPing:
+		closeAll(fds)
+		return s.conn.send(reply{})
+	case opOpen:
+		closeAll(fds)
+		return s.openWorkDir()
+	case opExec:
+		return s.exec(req.Exec, fds)
+	case opKill:
+		closeAll(fds)
+		return nil // the program it was meant for has ended already
+	}
+	closeAll(fds)
+	return fmt.Errorf("container init: unknown request %q", req.Op)
+}
+
+func (s *server) setup(cfg *Config) error {
+	if s.cfg != nil || cfg == nil {
+		return s.conn.send(reply{Err: "setup: already set up, or no configuration"})
+	}
+	if err := buildRoot(cfg); err != nil {
+		_ = s.conn.send(reply{Err: err.Error()})
+		return err
+	}
+	s.cfg = cfg
+	if len(cfg.Seccomp) > 0 {
+		s.seccomp = &syscall.SockFprog{Len: uint16(len(cfg.Seccomp)), Filter: &cfg.Seccomp[0]}
+	}
+	return s.conn.send(reply{})
+}
+
+func (s *server) openWorkDir() error {
+	if s.cfg == nil {
+		return s.conn.send(reply{Err: "open: not set up"})
+	}
+	fd, err := syscall.Open(s.cfg.WorkDir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return s.conn.send(reply{Err: fmt.Sprintf("open %s: %v", s.cfg.WorkDir, err)})
+	}
+	defer syscall.Close(fd)
+	return s.conn.send(reply{}, fd)
+}
+
+// exec starts the program, answers that it started (or why not), waits
+// for its end or a kill, kills whatever is left and reports the end.
+func (s *server) exec(req *execRequest, fds []int) error {
+	defer func() { closeAll(fds) }()
+	if s.cfg == nil || req == nil || len(req.Args) == 0 || len(fds) < 3 {
+		return s.conn.send(reply{Err: "exec: not set up, or no command or descriptors"})
+	}
+	r, err := s.runner(req, fds)
+	if err != nil {
+		return s.conn.send(reply{Err: err.Error()})
+	}
+	pid, err := r.Start()
+	if err != nil {
+		return s.conn.send(reply{Err: fmt.Sprintf("start %s: %v", req.Args[0], err)})
+	}
+	closeAll(fds)
+	fds = nil
+	if err := s.conn.send(reply{Started: true}); err != nil {
+		killAll()
+		return err
+	}
+	ended := make(chan ExitStatus, 1)
+	go func() { ended <- waitExit(pid) }()
+	var status ExitStatus
+	select {
+	case status = <-ended:
+	case in := <-s.requests:
+		// A kill, or the socket closed: the run ends either way.
+		closeAll(in.fds)
+		killAll()
+		status = <-ended
+		if in.err != nil {
+			return nil
+		}
+	}
+	killAll()
+	reapAll()
+	return s.conn.send(reply{Exit: &status})
+}
+
+// runner is how the program is started: as the unprivileged uid with no
+// capability, no new privileges and the filter, in its cgroup before it
+// executes, in a cgroup namespace of its own.
+func (s *server) runner(req *execRequest, fds []int) (*forkexec.Runner, error) {
+	env := req.Env
+	if !hasPath(env) {
+		env = append(env[:len(env):len(env)], "PATH=/usr/local/bin:/usr/bin:/bin")
+	}
+	argv0, err := lookPath(req.Args[0], env)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", req.Args[0], err)
+	}
+	args := append([]string{argv0}, req.Args[1:]...)
+	r := &forkexec.Runner{
+		Args:                   args,
+		Env:                    env,
+		RLimits:                req.RLimits,
+		Files:                  []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])},
+		WorkDir:                s.cfg.WorkDir,
+		NoNewPrivs:             true,
+		DropCaps:               true,
+		Credential:             &syscall.Credential{Uid: uint32(s.cfg.UID), Gid: uint32(s.cfg.GID)},
+		Seccomp:                s.seccomp,
+		UnshareCgroupAfterSync: true,
+	}
+	place := fds[3:]
+	switch req.Placement {
+	case placeClone:
+		if len(place) != 1 {
+			return nil, errors.New("exec: clone placement needs one cgroup directory")
+		}
+		r.CgroupFd = uintptr(place[0])
+	case placeProcs:
+		if len(place) == 0 {
+			return nil, errors.New("exec: no cgroup to place the program in")
+		}
+		r.SyncFunc = func(pid int) error { return writePid(place, pid) }
+	default:
+		return nil, fmt.Errorf("exec: unknown placement %q", req.Placement)
+	}
+	return r, nil
+}
+
+// writePid moves pid into each cgroup whose cgroup.procs is open at fds.
+// The pid is read in this namespace, which is the program's.
+func writePid(fds []int, pid int) error {
+	b := []byte(strconv.Itoa(pid))
+	for _, fd := range fds {
+		if _, err := syscall.Write(fd, b); err != nil {
+			return fmt.Errorf("place program in its cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// waitExit waits for pid to end. A program that stops instead (it asked
+// to be traced, and the init is its tracer) is killed: that is its own
+// failure.
+func waitExit(pid int) ExitStatus {
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return ExitStatus{Signal: int(syscall.SIGKILL)}
+		case ws.Exited():
+			return ExitStatus{Code: ws.ExitStatus()}
+		case ws.Signaled():
+			return ExitStatus{Signal: int(ws.Signal())}
+		case ws.Stopped():
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			return waitKilled(pid)
+		}
+	}
+}
+
+func waitKilled(pid int) ExitStatus {
+	for {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR && (err != nil || ws.Exited() || ws.Signaled()) {
+			return ExitStatus{Signal: int(syscall.SIGKILL)}
+		}
+	}
+}
+
+// killAll kills every process of the container but the init.
+func killAll() { _ = syscall.Kill(-1, syscall.SIGKILL) }
+
+// reapAll waits for every child left, once all are killed.
+func reapAll() {
+	for {
+		_, err := syscall.Wait4(-1, nil, unix.WALL, nil)
+		if err != nil && err != syscall.EINTR {
+			return
+		}
+	}
+}
+
+func hasPath(env []string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			return true
+		}
+	}
+	return false
+}
+
+// lookPath finds name in env's PATH unless it names a path already.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := ""
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v // the last one wins, as for the program
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w", name, fs.ErrNotExist)
+}
