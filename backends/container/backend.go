@@ -212,22 +212,24 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	env, err := b.build()
+	env, err := b.build(nil)
 	if err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
 	s := &sandbox{id: id, env: env, backend: b}
 	s.mu.Lock()
+	s.keepNetNS(env)
 	s.startSpare()
 	s.mu.Unlock()
 	return s, nil
 }
 
-// build starts one container. Every container has its own mount, pid,
-// network, IPC and UTS namespaces, so a job that gets a new container
-// sees nothing of the previous one: no IPC object of any kind, no socket,
-// not even the pid counter.
-func (b *Backend) build() (*initproc.Init, error) {
+// build starts one container, in the network namespace netns or a new
+// one. Every container has its own mount, pid, IPC and UTS namespaces,
+// so a job that gets a new container sees nothing of the previous one: no
+// IPC object of any kind, no process, not even the pid counter; the
+// network namespace a sandbox keeps holds nothing after a job either.
+func (b *Backend) build(netns *os.File) (*initproc.Init, error) {
 	root, err := os.MkdirTemp("", rootPattern())
 	if err != nil {
 		return nil, fmt.Errorf("container root: %w", err)
@@ -247,6 +249,7 @@ func (b *Backend) build() (*initproc.Init, error) {
 		UID:        b.opts.UID,
 		GID:        b.opts.UID,
 		Seccomp:    b.seccomp,
+		NetNS:      netns,
 	})
 }
 

@@ -33,7 +33,7 @@ func (s *sandbox) Beside(ctx context.Context) (backends.Sandbox, error) {
 		return nil, fmt.Errorf("beside sandbox %s: %w: backend closed", s.id, backends.ErrBroken)
 	}
 	defer s.backend.work.finish()
-	env, err := s.backend.build()
+	env, err := s.backend.build(nil)
 	if err != nil {
 		return nil, fmt.Errorf("beside sandbox %s: %w: build: %w", s.id, backends.ErrBroken, err)
 	}

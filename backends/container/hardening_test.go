@@ -72,7 +72,14 @@ func TestResetGivesFreshNamespaces(t *testing.T) {
 	sb := newTestSandbox(t)
 	// The init's own threads take the first pids; a fresh container's
 	// first run gets the same pid whatever ran before.
-	r := run(t, sb, []string{"/bin/sh", "-c", "echo $$; for i in $(seq 40); do /bin/true; done"}, "", backends.Limits{})
+	// It also leaves a process holding a socket bound to an abstract
+	// name in the network namespace, which the sandbox's containers share.
+	leave := `import os, socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("\0pecan-left-behind")
+if os.fork() == 0:
+    time.sleep(100)`
+	r := run(t, sb, []string{"/bin/sh", "-c", "echo $$; python3 -c '" + leave + "'; for i in $(seq 40); do /bin/true; done"}, "", backends.Limits{})
 	first, _ := strconv.Atoi(strings.TrimSpace(string(r.Stdout)))
 	if first <= 1 {
 		t.Fatalf("first run's pid: %q", r.Stdout)

@@ -144,6 +144,9 @@ func (r *running) execute(ctx context.Context, env *initproc.Init, outR *os.File
 	status, runErr := env.Run(runCtx, x)
 	ended := time.Now()
 	wall := ended.Sub(start)
+	if status.Ended != 0 {
+		ended = time.Unix(0, status.Ended)
+	}
 	if d, ok := runCtx.Deadline(); ok && errors.Is(runCtx.Err(), context.DeadlineExceeded) && d.Before(ended) {
 		ended = d // killed at its wall limit
 	}

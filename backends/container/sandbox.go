@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/container/initproc"
@@ -21,6 +24,10 @@ type sandbox struct {
 	mu    sync.Mutex
 	env   *initproc.Init // nil once destroyed
 	spare *spare         // the next container; nil once destroyed
+	// netns is the network namespace every container of the sandbox
+	// joins (see initproc.Init.OpenNetNS); nil when it could not be kept,
+	// and each container makes its own.
+	netns *os.File
 
 	destroyed  bool
 	destroyErr error
@@ -41,10 +48,42 @@ type spare struct {
 func (s *sandbox) startSpare() {
 	sp := &spare{ready: make(chan struct{})}
 	s.spare = sp
+	netns := s.dupNetNS()
 	go func() {
-		sp.env, sp.err = s.backend.build()
+		sp.env, sp.err = s.backend.build(netns)
+		if netns != nil {
+			netns.Close()
+		}
 		close(sp.ready)
 	}()
+}
+
+// dupNetNS is a descriptor of the sandbox's network namespace of the
+// caller's own (a build may outlive the sandbox's), or nil; the caller
+// holds s.mu.
+func (s *sandbox) dupNetNS() *os.File {
+	if s.netns == nil {
+		return nil
+	}
+	fd, err := unix.FcntlInt(s.netns.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), "netns")
+}
+
+// keepNetNS keeps the network namespace of the sandbox's first container
+// for the next ones; the caller holds s.mu.
+func (s *sandbox) keepNetNS(env *initproc.Init) {
+	if s.netns != nil {
+		return
+	}
+	f, err := env.OpenNetNS()
+	if err != nil {
+		s.backend.logger.WithError(err).WithField("sandbox", s.id).Warn("each container of the sandbox makes its own network namespace")
+		return
+	}
+	s.netns = f
 }
 
 // discard destroys sp once it is built, without waiting for it: a
@@ -159,7 +198,13 @@ func (s *sandbox) takeSpare(ctx context.Context, sp *spare) (*initproc.Init, err
 			return nil, ctx.Err()
 		}
 	}
-	return s.backend.build()
+	s.mu.Lock()
+	netns := s.dupNetNS()
+	s.mu.Unlock()
+	if netns != nil {
+		defer netns.Close()
+	}
+	return s.backend.build(netns)
 }
 
 // checkSpare replaces a spare that was built and has died since (killed
@@ -217,6 +262,10 @@ func (s *sandbox) Destroy() error {
 			s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, err)
 		}
 		s.env = nil
+	}
+	if s.netns != nil {
+		s.netns.Close()
+		s.netns = nil
 	}
 	if s.spare != nil {
 		s.discard(s.spare)

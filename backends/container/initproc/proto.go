@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 
 	"github.com/criyle/go-sandbox/pkg/mount"
@@ -55,16 +56,25 @@ type Config struct {
 	UID, GID int
 	// Seccomp is the filter every program gets; nil for none.
 	Seccomp []syscall.SockFilter
+	// NetNS, if set, is a network namespace the container joins instead
+	// of making its own (see Init.OpenNetNS).
+	NetNS *os.File `json:"-"`
 }
 
 // Symlink is a link made in the container.
 type Symlink struct{ Path, Target string }
 
 // ExitStatus is how a program ended: its exit code, or the signal that
-// killed it.
+// killed it, and when.
 type ExitStatus struct {
 	Code   int `json:"code,omitempty"`
 	Signal int `json:"signal,omitempty"`
+	// Ended is when the init saw it end (Unix nanoseconds). The init
+	// keeps its own copies of the program's descriptors until then, so a
+	// program reading from or writing to this one cannot see it gone
+	// (EOF, EPIPE) before this instant: of two programs talking through
+	// pipes, the one that ended first has the earlier Ended.
+	Ended int64 `json:"ended"`
 }
 
 type op string

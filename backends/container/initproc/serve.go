@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/criyle/go-sandbox/pkg/forkexec"
 	"github.com/criyle/go-sandbox/pkg/unixsocket"
@@ -137,14 +138,18 @@ func (s *server) exec(req *execRequest, fds []int) error {
 	if err != nil {
 		return s.conn.send(reply{Err: fmt.Sprintf("start %s: %v", req.Args[0], err)})
 	}
-	closeAll(fds)
-	fds = nil
+	// The cgroup's descriptors go now; the program's stay open until its
+	// end is stamped (see ExitStatus.Ended).
+	closeAll(fds[3:])
+	fds = fds[:3]
 	if err := s.conn.send(reply{Started: true}); err != nil {
 		killAll()
 		return err
 	}
 	ended := make(chan ExitStatus, 1)
-	go func() { ended <- waitExit(pid) }()
+	stdio := fds
+	fds = nil // waitExit closes them
+	go func() { ended <- waitExit(pid, stdio) }()
 	var status ExitStatus
 	select {
 	case status = <-ended:
@@ -220,7 +225,15 @@ func writePid(fds []int, pid int) error {
 // waitExit waits for pid to end. A program that stops instead (it asked
 // to be traced, and the init is its tracer) is killed: that is its own
 // failure.
-func waitExit(pid int) ExitStatus {
+// Its end is stamped before its descriptors are closed.
+func waitExit(pid int, stdio []int) ExitStatus {
+	st := waitStatus(pid)
+	st.Ended = time.Now().UnixNano()
+	closeAll(stdio)
+	return st
+}
+
+func waitStatus(pid int) ExitStatus {
 	for {
 		var ws syscall.WaitStatus
 		_, err := syscall.Wait4(pid, &ws, 0, nil)
