@@ -248,7 +248,7 @@ func (b *Backend) build(netns *os.File) (*initproc.Init, error) {
 		DomainName: "pecan",
 		UID:        b.opts.UID,
 		GID:        b.opts.UID,
-		Seccomp:    b.seccomp,
+		Seccomp:    initproc.Filter(b.seccomp),
 		NetNS:      netns,
 	})
 }

@@ -47,7 +47,6 @@ func Start(cfg Config) (*Init, error) {
 		host.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	defer childFile.Close()
 	bin := cfg.Binary
 	if bin == "" {
 		bin = "/proc/self/exe"
@@ -55,7 +54,8 @@ func Start(cfg Config) (*Init, error) {
 	cmd := &exec.Cmd{
 		Path:       bin,
 		Args:       []string{bin, InitArg},
-		Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
+		// One P from the start: the init does one thing at a time.
+		Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin", "GOMAXPROCS=1"},
 		ExtraFiles: []*os.File{childFile},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: namespaces,
@@ -66,7 +66,11 @@ func Start(cfg Config) (*Init, error) {
 	if cfg.NetNS != nil {
 		cmd.SysProcAttr.Cloneflags &^= syscall.CLONE_NEWNET
 	}
-	if err := startIn(cfg.NetNS, cmd); err != nil {
+	err = startIn(cfg.NetNS, cmd)
+	// The init's end is the init's alone: an init that dies must close
+	// the socket.
+	childFile.Close()
+	if err != nil {
 		host.Close()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}

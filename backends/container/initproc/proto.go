@@ -13,6 +13,7 @@
 package initproc
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,10 +56,44 @@ type Config struct {
 	// UID and GID are what programs run as, with no supplementary group.
 	UID, GID int
 	// Seccomp is the filter every program gets; nil for none.
-	Seccomp []syscall.SockFilter
+	Seccomp Filter
 	// NetNS, if set, is a network namespace the container joins instead
 	// of making its own (see Init.OpenNetNS).
 	NetNS *os.File `json:"-"`
+}
+
+// Filter is a seccomp program. It travels as its raw bytes: decoding
+// its hundreds of instructions as JSON objects was a measurable part of
+// a container's start.
+type Filter []syscall.SockFilter
+
+const filterInsnSize = 8
+
+func (f Filter) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, filterInsnSize*len(f))
+	for _, in := range f {
+		b = binary.LittleEndian.AppendUint16(b, in.Code)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.LittleEndian.AppendUint32(b, in.K)
+	}
+	return json.Marshal(b)
+}
+
+func (f *Filter) UnmarshalJSON(data []byte) error {
+	var b []byte
+	if err := json.Unmarshal(data, &b); err != nil {
+		return err
+	}
+	if len(b)%filterInsnSize != 0 {
+		return fmt.Errorf("seccomp filter of %d bytes", len(b))
+	}
+	*f = make(Filter, 0, len(b)/filterInsnSize)
+	for ; len(b) > 0; b = b[filterInsnSize:] {
+		*f = append(*f, syscall.SockFilter{
+			Code: binary.LittleEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.LittleEndian.Uint32(b[4:]),
+		})
+	}
+	return nil
 }
 
 // Symlink is a link made in the container.
