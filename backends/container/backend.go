@@ -83,8 +83,8 @@ type Backend struct {
 	cgroups *cgroupRoot
 	logger  log.FieldLogger
 	seccomp seccomp.Filter // nil when disabled
-	// work counts what may still build or destroy containers in the
-	// background (discarded spares, resets); Close waits for it.
+	// work counts what may still build containers (Beside); Close
+	// waits for it.
 	work background
 }
 
@@ -199,8 +199,8 @@ func New(opts Options) (*Backend, error) {
 // Name implements backends.Backend.
 func (b *Backend) Name() string { return Name }
 
-// Close removes the parent cgroup, once the spares of destroyed sandboxes
-// are gone. Every sandbox must be destroyed first.
+// Close removes the parent cgroup, once no Beside is being built. Every
+// sandbox must be destroyed first.
 func (b *Backend) Close() error {
 	b.work.closeAndWait()
 	removeOwnRoots()
@@ -212,24 +212,16 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	env, err := b.build(nil)
+	env, err := b.build()
 	if err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	s := &sandbox{id: id, env: env, backend: b}
-	s.mu.Lock()
-	s.keepNetNS(env)
-	s.startSpare()
-	s.mu.Unlock()
-	return s, nil
+	return &sandbox{id: id, env: env, backend: b}, nil
 }
 
-// build starts one container, in the network namespace netns or a new
-// one. Every container has its own mount, pid, IPC and UTS namespaces,
-// so a job that gets a new container sees nothing of the previous one: no
-// IPC object of any kind, no process, not even the pid counter; the
-// network namespace a sandbox keeps holds nothing after a job either.
-func (b *Backend) build(netns *os.File) (*initproc.Init, error) {
+// build starts one container: its own mount, pid, network, IPC and UTS
+// namespaces, renewed in place between jobs (sandbox.Reset).
+func (b *Backend) build() (*initproc.Init, error) {
 	root, err := os.MkdirTemp("", rootPattern())
 	if err != nil {
 		return nil, fmt.Errorf("container root: %w", err)
@@ -249,7 +241,6 @@ func (b *Backend) build(netns *os.File) (*initproc.Init, error) {
 		UID:        b.opts.UID,
 		GID:        b.opts.UID,
 		Seccomp:    initproc.Filter(b.seccomp),
-		NetNS:      netns,
 	})
 }
 
@@ -306,5 +297,13 @@ func buildMounts(opts Options) ([]mount.Mount, error) {
 	b.WithTmpfs(strings.TrimPrefix(WorkDir, "/"), fmt.Sprintf("size=%dm,nr_inodes=8k,mode=0777", opts.WorkDirMiB))
 	b.WithTmpfs("tmp", fmt.Sprintf("size=%dm,nr_inodes=4k,mode=1777", opts.TmpMiB))
 	b.WithProc()
-	return b.FilterNotExist().Mounts, nil
+	mounts := b.FilterNotExist().Mounts
+	for i := range mounts {
+		if mounts[i].FsType == "proc" {
+			// Programs see their own processes only: not the init,
+			// whose threads' ids tell when they were made.
+			mounts[i].Data = "hidepid=2"
+		}
+	}
+	return mounts, nil
 }

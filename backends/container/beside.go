@@ -10,9 +10,9 @@ import (
 // Beside gives a container of its own, built on first use after each
 // Reset, for a program that runs while this sandbox's runs (an
 // interactive validator). It shares nothing with this sandbox's container:
-// namespaces, work directory and per-run cgroups are its own. It has no
-// spare: it is thrown away at the next Reset, so a settled sandbox keeps
-// its usual two containers.
+// namespaces, work directory and per-run cgroups are its own. It is
+// thrown away at the next Reset, so a settled sandbox keeps its one
+// container.
 func (s *sandbox) Beside(ctx context.Context) (backends.Sandbox, error) {
 	if s.isBeside {
 		return nil, fmt.Errorf("sandbox %s is itself beside another", s.id)
@@ -33,7 +33,7 @@ func (s *sandbox) Beside(ctx context.Context) (backends.Sandbox, error) {
 		return nil, fmt.Errorf("beside sandbox %s: %w: backend closed", s.id, backends.ErrBroken)
 	}
 	defer s.backend.work.finish()
-	env, err := s.backend.build(nil)
+	env, err := s.backend.build()
 	if err != nil {
 		return nil, fmt.Errorf("beside sandbox %s: %w: build: %w", s.id, backends.ErrBroken, err)
 	}

@@ -31,9 +31,8 @@ func pipes(t *testing.T) int {
 	return n
 }
 
-// noNewPipes wants at most before pipes open, within a deadline: a spare
-// container being built in the background holds pipes of its own for a
-// moment.
+// noNewPipes wants at most before pipes open, within a deadline: the
+// init lets go of a program's pipes as the run ends, not before.
 func noNewPipes(t *testing.T, before int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

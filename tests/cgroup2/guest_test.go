@@ -324,8 +324,8 @@ func TestProblem(t *testing.T) {
 	}
 }
 
-// waitFullStrength waits until every sandbox is idle with its container
-// and its spare, and no run cgroup is left.
+// waitFullStrength waits until every sandbox is idle with its container,
+// and no run cgroup is left.
 func waitFullStrength(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)

@@ -211,7 +211,7 @@ func waitFullStrength(t *testing.T, s *server, pool int, since, deadline time.Ti
 
 // checkNoLeaks wants exactly the inits of pool settled sandboxes under
 // the server and no per-run cgroup left; a process or cgroup still being
-// torn down (or a spare still being built) gets 1 s.
+// torn down gets 1 s.
 func checkNoLeaks(t *testing.T, s *server, pool int) {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)

@@ -42,7 +42,7 @@ func WorkDir(backend string) string {
 }
 
 // SettledInits is how many processes a settled sandbox of backend keeps
-// between jobs: a container's init and its spare's; none for the tools
+// between jobs: a container's init; none for the tools
 // that start afresh for each run.
 func SettledInits(backend string) int {
 	if backend == Container {

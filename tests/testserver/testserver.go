@@ -422,9 +422,9 @@ func (s *Server) Leftovers(rootsBefore map[string]bool) []string {
 	return found
 }
 
-// InitsPerSandbox is how many container inits a settled sandbox has: the
-// container serving jobs and the spare built for its next reset.
-const InitsPerSandbox = 2
+// InitsPerSandbox is how many container inits a settled sandbox has: its
+// container's, renewed in place between jobs.
+const InitsPerSandbox = 1
 
 // SandboxInits is the pids of the live sandbox init processes whose parent
 // is the server.

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"sync"
 	"syscall"
 
 	"github.com/criyle/go-sandbox/pkg/rlimit"
 	"github.com/criyle/go-sandbox/pkg/unixsocket"
-	"golang.org/x/sys/unix"
 )
 
 // namespaces are the init's own. No user namespace (see the package
@@ -63,10 +61,7 @@ func Start(cfg Config) (*Init, error) {
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
-	if cfg.NetNS != nil {
-		cmd.SysProcAttr.Cloneflags &^= syscall.CLONE_NEWNET
-	}
-	err = startIn(cfg.NetNS, cmd)
+	err = cmd.Start()
 	// The init's end is the init's alone: an init that dies must close
 	// the socket.
 	childFile.Close()
@@ -80,57 +75,6 @@ func Start(cfg Config) (*Init, error) {
 		return nil, fmt.Errorf("build container: %w", err)
 	}
 	return in, nil
-}
-
-// startIn starts cmd in the network namespace netns (nil: this
-// process's): the thread that forks it joins netns for the while.
-func startIn(netns *os.File, cmd *exec.Cmd) error {
-	if netns == nil {
-		return cmd.Start()
-	}
-	runtime.LockOSThread()
-	own, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("own network namespace: %w", err)
-	}
-	defer own.Close()
-	if err := unix.Setns(int(netns.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("join the sandbox's network namespace: %w", err)
-	}
-	startErr := cmd.Start()
-	if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
-		// The thread stays locked, and Go ends it with this goroutine:
-		// nothing else runs in the sandbox's namespace.
-		return errors.Join(startErr, fmt.Errorf("return to the server's network namespace: %w", err))
-	}
-	runtime.UnlockOSThread()
-	return startErr
-}
-
-// OpenNetNS opens the container's network namespace, for the next
-// containers of the same sandbox to join: making one and tearing it down
-// cost more than the rest of a container. Nothing in it outlives a job:
-// its loopback is down and no program may bring it up (that needs
-// CAP_NET_ADMIN over the host's user namespace), so no packet ever
-// moves and no connection is ever kept, and its sockets close with the
-// processes that hold them. Two sandboxes never share one: the abstract
-// socket names of a namespace would be a channel between their jobs.
-//
-// The init's pid cannot name another process meanwhile: it is this
-// process's child, not reaped before Destroy. Not to be called after it.
-func (in *Init) OpenNetNS() (*os.File, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", in.Pid()))
-	if err != nil {
-		return nil, fmt.Errorf("open the container's network namespace: %w", err)
-	}
-	var ns, own unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &ns); err != nil || unix.Stat("/proc/self/ns/net", &own) != nil || ns.Ino == own.Ino {
-		f.Close()
-		return nil, errors.New("open the container's network namespace: it is not the container's own")
-	}
-	return f, nil
 }
 
 // Pid is the init's host pid.
@@ -157,6 +101,13 @@ func (in *Init) ask(req request) error {
 
 // Ping checks that the init answers.
 func (in *Init) Ping() error { return in.ask(request{Op: opPing}) }
+
+// Renew makes the container as the next job must find it, in place: no
+// process is left, the work directory and /tmp are new empty file
+// systems, programs get a new IPC namespace (System V objects whatever
+// their mode, POSIX message queues), and the pid counter is back where a
+// new container's would be.
+func (in *Init) Renew() error { return in.ask(request{Op: opRenew}) }
 
 // OpenWorkDir is a descriptor of the work directory, opened by the init
 // (O_DIRECTORY, O_NOFOLLOW): the host never resolves a path in it.

@@ -24,6 +24,9 @@ func Main() error {
 	// server kills it with SIGKILL. A write to a closed socket must not.
 	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	runtime.GOMAXPROCS(1)
+	// Programs are forked from this thread only, and it alone enters
+	// each job's new IPC namespace (Renew).
+	runtime.LockOSThread()
 	closeInheritedDescriptors()
 	s, err := newServer()
 	if err != nil {
@@ -59,17 +62,54 @@ func closeInheritedDescriptors() {
 // buildRoot makes the container's file system: a tmpfs root with the
 // configured mounts, pivoted into, read-only. The host's mounts are made
 // private first, so that nothing mounted here reaches the host (or
-// back).
-func buildRoot(cfg *Config) error {
+// back). It returns the pid namespace's ns_last_pid, open for writing.
+func buildRoot(cfg *Config) (*os.File, error) {
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
+		return nil, fmt.Errorf("make mounts private: %w", err)
 	}
 	if err := syscall.Mount("tmpfs", cfg.RootDir, "tmpfs", 0, "size=1m,mode=0755"); err != nil {
-		return fmt.Errorf("mount root: %w", err)
+		return nil, fmt.Errorf("mount root: %w", err)
 	}
 	if err := syscall.Chdir(cfg.RootDir); err != nil {
-		return fmt.Errorf("enter root: %w", err)
+		return nil, fmt.Errorf("enter root: %w", err)
 	}
+	lastPid, err := openLastPid()
+	if err != nil {
+		return nil, err
+	}
+	if err := mountRoot(cfg); err != nil {
+		lastPid.Close()
+		return nil, err
+	}
+	return lastPid, nil
+}
+
+// openLastPid opens ns_last_pid through a proc instance of the init's
+// own, detached at once: the container's /proc is read-only.
+func openLastPid() (*os.File, error) {
+	const dir = "init-proc"
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	if err := syscall.Mount("proc", dir, "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		return nil, fmt.Errorf("mount the init's proc: %w", err)
+	}
+	f, err := os.OpenFile(dir+"/sys/kernel/ns_last_pid", os.O_WRONLY, 0)
+	if uerr := syscall.Unmount(dir, syscall.MNT_DETACH); uerr != nil && err == nil {
+		f.Close()
+		err = uerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open ns_last_pid: %w", err)
+	}
+	if err := os.Remove(dir); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+func mountRoot(cfg *Config) error {
 	for _, m := range cfg.Mounts {
 		if err := m.Mount(); err != nil {
 			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
@@ -115,6 +155,44 @@ func buildRoot(cfg *Config) error {
 		return fmt.Errorf("enter work directory: %w", err)
 	}
 	return nil
+}
+
+// renewFileSystems replaces every tmpfs of the container (the work
+// directory, /tmp) by a new, empty one; what was written in the old ones
+// goes once the last process holding them is gone, which is already the
+// case.
+func renewFileSystems(cfg *Config) error {
+	if err := syscall.Chdir("/"); err != nil {
+		return fmt.Errorf("renew: %w", err)
+	}
+	for _, m := range cfg.Mounts {
+		if m.FsType != "tmpfs" {
+			continue
+		}
+		if err := syscall.Unmount("/"+m.Target, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("renew: unmount %s: %w", m.Target, err)
+		}
+		if err := m.Mount(); err != nil {
+			return fmt.Errorf("renew: mount %s: %w", m.Target, err)
+		}
+	}
+	return syscall.Chdir(cfg.WorkDir)
+}
+
+// lastThreadID is the highest thread id of the init: in a new container
+// the first program gets the next pid.
+func lastThreadID() (int, error) {
+	entries, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0, fmt.Errorf("read the init's threads: %w", err)
+	}
+	last := 1
+	for _, e := range entries {
+		if id, err := strconv.Atoi(e.Name()); err == nil && id > last {
+			last = id
+		}
+	}
+	return last, nil
 }
 
 // mask hides p: a file under /dev/null, a directory under an empty

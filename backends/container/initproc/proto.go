@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 
 	"github.com/criyle/go-sandbox/pkg/mount"
@@ -57,9 +56,6 @@ type Config struct {
 	UID, GID int
 	// Seccomp is the filter every program gets; nil for none.
 	Seccomp Filter
-	// NetNS, if set, is a network namespace the container joins instead
-	// of making its own (see Init.OpenNetNS).
-	NetNS *os.File `json:"-"`
 }
 
 // Filter is a seccomp program. It travels as its raw bytes: decoding
@@ -120,6 +116,7 @@ const (
 	opOpen  op = "open"
 	opExec  op = "exec"
 	opKill  op = "kill"
+	opRenew op = "renew"
 )
 
 type request struct {

@@ -21,6 +21,10 @@ type server struct {
 	conn    conn
 	cfg     *Config
 	seccomp *syscall.SockFprog
+	// lastPid is the pid namespace's ns_last_pid, and firstLastPid its
+	// value when the container was new.
+	lastPid      *os.File
+	firstLastPid int
 	// requests delivers what the server sends, read ahead so that a kill
 	// can arrive while a program runs.
 	requests chan incoming
@@ -91,6 +95,9 @@ func (s *server) handle(req request, fds []int) error {
 	case opKill:
 		closeAll(fds)
 		return nil // the program it was meant for has ended already
+	case opRenew:
+		closeAll(fds)
+		return s.renew()
 	}
 	closeAll(fds)
 	return fmt.Errorf("container init: unknown request %q", req.Op)
@@ -100,13 +107,41 @@ func (s *server) setup(cfg *Config) error {
 	if s.cfg != nil || cfg == nil {
 		return s.conn.send(reply{Err: "setup: already set up, or no configuration"})
 	}
-	if err := buildRoot(cfg); err != nil {
+	lastPid, err := buildRoot(cfg)
+	if err == nil {
+		s.firstLastPid, err = lastThreadID()
+	}
+	if err != nil {
 		_ = s.conn.send(reply{Err: err.Error()})
 		return err
 	}
-	s.cfg = cfg
+	s.cfg, s.lastPid = cfg, lastPid
 	if len(cfg.Seccomp) > 0 {
 		s.seccomp = &syscall.SockFprog{Len: uint16(len(cfg.Seccomp)), Filter: &cfg.Seccomp[0]}
+	}
+	return s.conn.send(reply{})
+}
+
+// renew makes the container new for the next job (Init.Renew). A
+// failure leaves it in no known state: the init answers and ends.
+func (s *server) renew() error {
+	if s.cfg == nil {
+		return s.conn.send(reply{Err: "renew: not set up"})
+	}
+	killAll()
+	reapAll()
+	err := renewFileSystems(s.cfg)
+	if err == nil {
+		// This thread forks every program (Main), so they all get it.
+		err = syscall.Unshare(syscall.CLONE_NEWIPC)
+	}
+	if err == nil {
+		_, err = s.lastPid.WriteAt([]byte(strconv.Itoa(s.firstLastPid)), 0)
+	}
+	if err != nil {
+		err = fmt.Errorf("renew: %w", err)
+		_ = s.conn.send(reply{Err: err.Error()})
+		return err
 	}
 	return s.conn.send(reply{})
 }
