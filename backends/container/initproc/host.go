@@ -50,8 +50,8 @@ func Start(cfg Config) (*Init, error) {
 		bin = "/proc/self/exe"
 	}
 	cmd := &exec.Cmd{
-		Path:       bin,
-		Args:       []string{bin, InitArg},
+		Path: bin,
+		Args: []string{bin, InitArg},
 		// One P from the start: the init does one thing at a time.
 		Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin", "GOMAXPROCS=1"},
 		ExtraFiles: []*os.File{childFile},
