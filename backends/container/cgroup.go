@@ -128,9 +128,12 @@ type runCgroup struct {
 	// dir is the open cgroup directory the run's process is cloned into
 	// (cgroup v2 where the init may do so), nil otherwise.
 	dir *os.File
-	// procs are the cgroup.procs files of the run's cgroups (one per
-	// hierarchy on v1), for the init to write the process's pid to.
+	// procs are the cgroup.procs files of the run's cgroup (v2), for
+	// the init to write the process's pid to.
 	procs []string
+	// tasks and homeTasks are the tasks files of the run's cgroups and
+	// of their parent, per hierarchy of v1Hierarchies (see place).
+	tasks, homeTasks []string
 }
 
 func (r *cgroupRoot) newRun(memory, procs uint64) (*runCgroup, error) {
@@ -146,8 +149,12 @@ func (r *cgroupRoot) newRun(memory, procs uint64) (*runCgroup, error) {
 	} else {
 		rc.memPath = filepath.Join("/sys/fs/cgroup/memory", r.prefix, name)
 		for _, c := range v1Hierarchies {
-			rc.procs = append(rc.procs, filepath.Join("/sys/fs/cgroup", c, r.prefix, name, "cgroup.procs"))
+			rc.tasks = append(rc.tasks, filepath.Join("/sys/fs/cgroup", c, r.prefix, name, "tasks"))
+			rc.homeTasks = append(rc.homeTasks, filepath.Join("/sys/fs/cgroup", c, r.prefix, "tasks"))
 		}
+		// The init's thread that creates the program stays in the pids
+		// cgroup until the run ends (see place).
+		procs++
 	}
 	if err := cg.SetMemoryLimit(memory); err != nil {
 		rc.destroy()
@@ -173,34 +180,66 @@ func (r *cgroupRoot) newRun(memory, procs uint64) (*runCgroup, error) {
 	return rc, nil
 }
 
-// v1Hierarchies are where controllers' hierarchies are mounted on v1.
-var v1Hierarchies = []string{"memory", "pids", "cpuacct"}
+// v1Hierarchies are where controllers' hierarchies are mounted on v1;
+// pids last (see place).
+var v1Hierarchies = []string{"memory", "cpuacct", "pids"}
 
-// place says how the run's process enters its cgroup. With an open
-// cgroup v2 directory the container's init creates it there (clone3 with
-// CLONE_INTO_CGROUP): charged from its first instruction, and nothing
-// waits between fork and exec. Otherwise the init writes its pid to the
-// cgroup.procs files opened here before it lets it execute (cgroup v1, or
-// a v2 hierarchy the init may not create into). The returned function
-// closes what was opened.
+// place says how the run's process enters its cgroup, so that it is
+// charged from its first instruction and nothing waits between fork and
+// exec (the init can vfork). On cgroup v2 the init creates it in the
+// open cgroup directory (clone3 with CLONE_INTO_CGROUP). On v1, where a
+// thread can be moved alone, the init's forking thread joins the run's
+// cgroups, creates it there, and leaves them for this server's own at
+// once, but for pids, which it leaves when the run is over: the pids
+// limit counts it (newRun adds one), so the program's processes are
+// bounded exactly and none can be created outside the limit. Where
+// neither works (a v2 hierarchy the init may not create into) the init
+// writes its pid to cgroup.procs between fork and exec. The returned
+// function closes what was opened.
 func (rc *runCgroup) place(x *initproc.Exec) (func(), error) {
 	if rc.dir != nil {
 		x.CgroupDir = rc.dir
 		return func() {}, nil
 	}
+	var opened []*os.File
 	closeAll := func() {
-		for _, f := range x.CgroupProcs {
+		for _, f := range opened {
 			f.Close()
 		}
 	}
-	for _, p := range rc.procs {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	open := func(paths []string) ([]*os.File, error) {
+		var fs []*os.File
+		for _, p := range paths {
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			if err != nil {
+				return nil, fmt.Errorf("open %s: %w", p, err)
+			}
+			opened = append(opened, f)
+			fs = append(fs, f)
+		}
+		return fs, nil
+	}
+	if rc.v2 {
+		procs, err := open(rc.procs)
 		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("open %s: %w", p, err)
+			return nil, err
 		}
-		x.CgroupProcs = append(x.CgroupProcs, f)
+		x.CgroupProcs = procs
+		return closeAll, nil
 	}
+	join, err := open(rc.tasks)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	home, err := open(rc.homeTasks)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	last := len(home) - 1
+	x.Thread = &initproc.ThreadPlacement{Join: join, Leave: home[:last], LeaveAtEnd: home[last:]}
 	return closeAll, nil
 }
 

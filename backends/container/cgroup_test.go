@@ -17,7 +17,7 @@ import (
 // in its cgroup (cgroup v2 with the server in the root cgroup, as in the
 // guest of tests/cgroup2), it is given the open cgroup directory and
 // nothing runs between fork and exec; elsewhere (cgroup v1, the host of
-// the other suites) the init writes its pid to the cgroups between the two.
+// the other suites) the init's thread creates it inside the cgroups it joined.
 func TestRunPlacement(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("cgroups need root; CI runs as root")
@@ -55,8 +55,9 @@ func TestRunPlacement(t *testing.T) {
 				x.CgroupDir, len(x.CgroupProcs))
 		}
 	case !root.v2:
-		if x.CgroupDir != nil || len(x.CgroupProcs) != len(v1Hierarchies) {
-			t.Errorf("cgroup v1: want the run's pid written to %d cgroup.procs files, got %d (directory %v)", len(v1Hierarchies), len(x.CgroupProcs), x.CgroupDir)
+		if x.CgroupDir != nil || x.Thread == nil || len(x.Thread.Join) != len(v1Hierarchies) ||
+			len(x.Thread.Leave)+len(x.Thread.LeaveAtEnd) != len(v1Hierarchies) || len(x.Thread.LeaveAtEnd) != 1 {
+			t.Errorf("cgroup v1: want the init's thread to join %d cgroups and leave all but pids at once, got %+v (directory %v)", len(v1Hierarchies), x.Thread, x.CgroupDir)
 		}
 	}
 	if err := rc.destroy(); err != nil {

@@ -196,3 +196,39 @@ func TestResetRemovesIPCObjects(t *testing.T) {
 		t.Errorf("%s IPC objects survived the reset: %s", got, r.Stdout)
 	}
 }
+
+// TestProcessLimitIsExact: a program limited to 4 processes creates
+// exactly 3 more (the init's thread that created it, counted by the
+// cgroup meanwhile, takes none of them), and no thread of the init is
+// left in a run's cgroup after the run.
+func TestProcessLimitIsExact(t *testing.T) {
+	sb := newTestSandbox(t)
+	forks := `import os
+n = 0
+while n < 10:
+    try:
+        if os.fork() == 0:
+            os.pause()
+    except OSError:
+        break
+    n += 1
+print(n)`
+	r := run(t, sb, []string{"/usr/bin/python3", "-c", forks}, "", backends.Limits{Processes: 4})
+	if got := strings.TrimSpace(string(r.Stdout)); got != "3" {
+		t.Errorf("forks under a limit of 4 processes: %q (stderr %q), want 3", got, r.Stderr)
+	}
+	pid := sb.(interface{ InitPID() int }).InitPID()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/cgroup", pid, task.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(cg), "/run-") {
+			t.Errorf("init thread %s is still in a run's cgroup:\n%s", task.Name(), cg)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -135,14 +136,29 @@ type Exec struct {
 	RLimits   []rlimit.RLimit
 	// Stdin, Stdout and Stderr are the program's descriptors 0 to 2.
 	Stdin, Stdout, Stderr *os.File
-	// CgroupProcs are cgroup.procs files the init writes the program's
-	// pid to before it executes (cgroup v1, or v2 where it cannot be
-	// created inside); CgroupDir, a cgroup v2 directory it is created in.
-	CgroupProcs []*os.File
+	// Where the program starts, one of three. CgroupDir: a cgroup v2
+	// directory it is created in. Thread: on cgroup v1 the init's forking
+	// thread moves itself into the run's cgroups, creates the program
+	// there (vfork: nothing runs between fork and exec) and leaves.
+	// CgroupProcs: cgroup.procs files the init writes the program's pid
+	// to between fork and exec (a v2 hierarchy the init may not create
+	// into), which costs a fork of the init.
 	CgroupDir   *os.File
+	Thread      *ThreadPlacement
+	CgroupProcs []*os.File
 	// Started, if set, is called once the init holds its own copies of
 	// the descriptors.
 	Started func()
+}
+
+// ThreadPlacement is the tasks files of cgroup v1 hierarchies for the
+// init's forking thread: it joins the run's cgroups (Join), forks the
+// program, and goes back to its own (Leave) at once, except in the
+// hierarchies of LeaveAtEnd, which it leaves when the run is over. A
+// pids limit must count that thread: the program's processes are then
+// bounded exactly, and the thread can never be the one left out of it.
+type ThreadPlacement struct {
+	Join, Leave, LeaveAtEnd []*os.File
 }
 
 // StartError is a program that could not be started (no such file, not
@@ -157,10 +173,18 @@ func (e *StartError) Error() string { return e.Msg }
 func (in *Init) Run(ctx context.Context, x Exec) (ExitStatus, error) {
 	req := execRequest{Args: x.Args, Env: x.Env, RLimits: x.RLimits, Placement: placeProcs}
 	fds := []int{int(x.Stdin.Fd()), int(x.Stdout.Fd()), int(x.Stderr.Fd())}
-	if x.CgroupDir != nil {
+	switch {
+	case x.CgroupDir != nil:
 		req.Placement = placeClone
 		fds = append(fds, int(x.CgroupDir.Fd()))
-	} else {
+	case x.Thread != nil:
+		req.Placement = placeThread
+		t := x.Thread
+		req.Thread = [3]int{len(t.Join), len(t.Leave), len(t.LeaveAtEnd)}
+		for _, f := range slices.Concat(t.Join, t.Leave, t.LeaveAtEnd) {
+			fds = append(fds, int(f.Fd()))
+		}
+	default:
 		for _, f := range x.CgroupProcs {
 			fds = append(fds, int(f.Fd()))
 		}

@@ -134,15 +134,20 @@ type execRequest struct {
 	// Placement is how the program enters its cgroup: placeProcs, the
 	// init writes its pid to each cgroup.procs descriptor given before
 	// it executes; placeClone, it is created in the cgroup directory
-	// given (clone3, CLONE_INTO_CGROUP).
+	// given (clone3, CLONE_INTO_CGROUP); placeThread, it is created by
+	// the init's thread in the cgroups that thread joined (see Thread).
 	Placement placement `json:"placement"`
+	// Thread counts the descriptors of placeThread: tasks files to join,
+	// to leave for at once, to leave for when the run ends.
+	Thread [3]int `json:"thread,omitempty"`
 }
 
 type placement string
 
 const (
-	placeProcs placement = "procs"
-	placeClone placement = "clone"
+	placeProcs  placement = "procs"
+	placeClone  placement = "clone"
+	placeThread placement = "thread"
 )
 
 type reply struct {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -160,30 +161,34 @@ func (s *server) openWorkDir() error {
 
 // exec starts the program, answers that it started (or why not), waits
 // for its end or a kill, kills whatever is left and reports the end.
+// An error ends the init: the container is in no known state.
 func (s *server) exec(req *execRequest, fds []int) error {
-	defer func() { closeAll(fds) }()
 	if s.cfg == nil || req == nil || len(req.Args) == 0 || len(fds) < 3 {
+		closeAll(fds)
 		return s.conn.send(reply{Err: "exec: not set up, or no command or descriptors"})
 	}
-	r, err := s.runner(req, fds)
+	stdio, place := fds[:3], fds[3:]
+	defer closeAll(place)
+	r, th, err := s.runner(req, stdio, place)
 	if err != nil {
+		closeAll(stdio)
 		return s.conn.send(reply{Err: err.Error()})
 	}
-	pid, err := r.Start()
+	pid, err := startIn(r, th)
 	if err != nil {
+		closeAll(stdio)
+		if _, ok := err.(fatalError); ok {
+			return err
+		}
 		return s.conn.send(reply{Err: fmt.Sprintf("start %s: %v", req.Args[0], err)})
 	}
-	// The cgroup's descriptors go now; the program's stay open until its
-	// end is stamped (see ExitStatus.Ended).
-	closeAll(fds[3:])
-	fds = fds[:3]
+	// The program's descriptors stay open until its end is stamped (see
+	// ExitStatus.Ended); waitExit closes them.
 	if err := s.conn.send(reply{Started: true}); err != nil {
 		killAll()
 		return err
 	}
 	ended := make(chan ExitStatus, 1)
-	stdio := fds
-	fds = nil // waitExit closes them
 	go func() { ended <- waitExit(pid, stdio) }()
 	var status ExitStatus
 	select {
@@ -199,27 +204,66 @@ func (s *server) exec(req *execRequest, fds []int) error {
 	}
 	killAll()
 	reapAll()
+	if th != nil {
+		if err := writePid(th.leaveAtEnd, th.tid); err != nil {
+			return fmt.Errorf("exec: the init's thread cannot leave the run's cgroup: %w", err)
+		}
+	}
 	return s.conn.send(reply{Exit: &status})
+}
+
+// threadPlacement is ThreadPlacement's descriptors, for the thread tid.
+type threadPlacement struct {
+	tid                     int
+	join, leave, leaveAtEnd []int
+}
+
+// fatalError is a failure that leaves the container in no known state.
+type fatalError struct{ error }
+
+// startIn starts the program, in the cgroups th's thread joins for it
+// when th is set.
+func startIn(r *forkexec.Runner, th *threadPlacement) (int, error) {
+	if th == nil {
+		return r.Start()
+	}
+	if err := writePid(th.join, th.tid); err != nil {
+		if lerr := writePid(slices.Concat(th.leave, th.leaveAtEnd), th.tid); lerr != nil {
+			return 0, fatalError{fmt.Errorf("exec: the init's thread is stuck in a run's cgroup: %w", lerr)}
+		}
+		return 0, err
+	}
+	pid, err := r.Start()
+	if lerr := writePid(th.leave, th.tid); lerr != nil {
+		return 0, fatalError{fmt.Errorf("exec: the init's thread cannot leave the run's cgroup: %w", lerr)}
+	}
+	if err != nil {
+		if lerr := writePid(th.leaveAtEnd, th.tid); lerr != nil {
+			return 0, fatalError{fmt.Errorf("exec: the init's thread cannot leave the run's cgroup: %w", lerr)}
+		}
+		return 0, err
+	}
+	return pid, nil
 }
 
 // runner is how the program is started: as the unprivileged uid with no
 // capability, no new privileges and the filter, in its cgroup before it
 // executes, in a cgroup namespace of its own.
-func (s *server) runner(req *execRequest, fds []int) (*forkexec.Runner, error) {
+func (s *server) runner(req *execRequest, stdio, place []int) (*forkexec.Runner, *threadPlacement, error) {
 	env := req.Env
 	if !hasPath(env) {
 		env = append(env[:len(env):len(env)], "PATH=/usr/local/bin:/usr/bin:/bin")
 	}
 	argv0, err := lookPath(req.Args[0], env)
 	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", req.Args[0], err)
+		return nil, nil, fmt.Errorf("start %s: %w", req.Args[0], err)
 	}
 	args := append([]string{argv0}, req.Args[1:]...)
 	r := &forkexec.Runner{
 		Args:                   args,
 		Env:                    env,
 		RLimits:                req.RLimits,
-		Files:                  []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])},
+		Files:                  []uintptr{uintptr(stdio[0]), uintptr(stdio[1]), uintptr(stdio[2])},
 		WorkDir:                s.cfg.WorkDir,
 		NoNewPrivs:             true,
 		DropCaps:               true,
@@ -227,22 +271,34 @@ func (s *server) runner(req *execRequest, fds []int) (*forkexec.Runner, error) {
 		Seccomp:                s.seccomp,
 		UnshareCgroupAfterSync: true,
 	}
-	place := fds[3:]
 	switch req.Placement {
 	case placeClone:
 		if len(place) != 1 {
-			return nil, errors.New("exec: clone placement needs one cgroup directory")
+			return nil, nil, errors.New("exec: clone placement needs one cgroup directory")
 		}
 		r.CgroupFd = uintptr(place[0])
+		return r, nil, nil
+	case placeThread:
+		n := req.Thread
+		if n[0] == 0 || n[0] != n[1]+n[2] || len(place) != n[0]+n[1]+n[2] {
+			return nil, nil, errors.New("exec: thread placement needs as many cgroups to leave for as to join")
+		}
+		// Main locked this goroutine to the thread every program is
+		// forked from.
+		return r, &threadPlacement{
+			tid:        unix.Gettid(),
+			join:       place[:n[0]],
+			leave:      place[n[0] : n[0]+n[1]],
+			leaveAtEnd: place[n[0]+n[1]:],
+		}, nil
 	case placeProcs:
 		if len(place) == 0 {
-			return nil, errors.New("exec: no cgroup to place the program in")
+			return nil, nil, errors.New("exec: no cgroup to place the program in")
 		}
 		r.SyncFunc = func(pid int) error { return writePid(place, pid) }
-	default:
-		return nil, fmt.Errorf("exec: unknown placement %q", req.Placement)
+		return r, nil, nil
 	}
-	return r, nil
+	return nil, nil, fmt.Errorf("exec: unknown placement %q", req.Placement)
 }
 
 // writePid moves pid into each cgroup whose cgroup.procs is open at fds.
