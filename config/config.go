@@ -157,7 +157,8 @@ type Container struct {
 	// EtcFiles are the files of /etc programs need; nothing else of /etc
 	// is visible.
 	EtcFiles []string `toml:"etc_files"`
-	// UID is the unprivileged host uid programs run as.
+	// UID is the highest of the unprivileged host uids programs run as,
+	// one per sandbox: it and the 63 below it.
 	UID int `toml:"uid"`
 	// Seccomp applies the seccomp filter to every compile and run.
 	Seccomp bool `toml:"seccomp"`
@@ -183,6 +184,18 @@ type Isolate struct {
 	// Dirs are host directories bound read-only at the same path, on top
 	// of isolate's own and each language's toolchain mounts.
 	Dirs []string `toml:"dirs"`
+}
+
+// containerUIDs is how many uids the container backend runs sandboxes
+// as, [container] uid and those below it (backends/container's
+// UIDsPerBackend).
+const containerUIDs = 64
+
+func (c *Container) validate() []error {
+	if c.UID != 0 && (c.UID < containerUIDs || c.UID > 65534) {
+		return []error{fmt.Errorf("container: uid must be in [%d, 65534] (it and the %d below it are the sandboxes' uids), got %d", containerUIDs, containerUIDs-1, c.UID)}
+	}
+	return nil
 }
 
 func (i *Isolate) validate() []error {
@@ -756,6 +769,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Submissions.validate()...)
 	errs = append(errs, c.Isolate.validate()...)
 	errs = append(errs, c.Nsjail.validate()...)
+	errs = append(errs, c.Container.validate()...)
 	if len(c.Languages) == 0 {
 		errs = append(errs, errors.New("no [languages] configured"))
 	}

@@ -442,6 +442,23 @@ func TestIsolate(t *testing.T) {
 	}
 }
 
+func TestContainerUID(t *testing.T) {
+	cfg := Default()
+	if errs := cfg.Container.validate(); len(errs) > 0 {
+		t.Fatalf("default [container] invalid: %v", errs)
+	}
+	for _, uid := range []int{1, 63, 65535} {
+		cfg.Container.UID = uid
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "container: uid") {
+			t.Errorf("[container] uid = %d: err = %v, want it refused", uid, err)
+		}
+	}
+	cfg.Container.UID = 64
+	if errs := cfg.Container.validate(); len(errs) > 0 {
+		t.Errorf("[container] uid = 64 refused: %v", errs)
+	}
+}
+
 func TestNsjail(t *testing.T) {
 	cfg := Default()
 	if errs := cfg.Nsjail.validate(); len(errs) > 0 {

@@ -43,7 +43,8 @@ type Options struct {
 	WorkDirMiB, TmpMiB int
 	// CgroupPrefix names this server's cgroup; runs get sub-cgroups.
 	CgroupPrefix string
-	// UID is the uid (and gid) programs run as.
+	// UID is the highest of the uids (and gids) programs run as: each
+	// sandbox has one of its own, from UID down (UIDsPerBackend).
 	UID int
 	// InitBinary is the program each container starts as its init:
 	// pecan-sandbox-init (see InitBinaryBeside), or "" for this binary
@@ -55,23 +56,26 @@ type Options struct {
 	Logger    log.FieldLogger
 }
 
-// DefaultUID is the host uid programs run as unless configured: one of
-// the uids Debian reserves and never assigns (65000-65533), so it names no
+// DefaultUID is the highest host uid programs run as unless configured:
+// the uids down from it are among those Debian reserves and never assigns
+// (65000-65533), so they name no
 // user and owns nothing on the host. Not nobody (65534), which owns files
 // on many hosts.
 const DefaultUID = 65533
 
-// warnIfUIDOwnsSomething says so when the uid jobs run as is a host user
+// warnIfUIDOwnsSomething says so when a uid jobs run as is a host user
 // or owns a device node jobs see: a job could then change what it owns.
-func warnIfUIDOwnsSomething(uid int, logger log.FieldLogger) {
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		logger.WithFields(log.Fields{"uid": uid, "user": u.Username}).
-			Warn("sandboxes run as a uid that is a host user; configure [container] uid to one that owns nothing")
-	}
-	for _, d := range devices {
-		var st syscall.Stat_t
-		if syscall.Stat(d, &st) == nil && int(st.Uid) == uid {
-			logger.WithFields(log.Fields{"uid": uid, "path": d}).Warn("the sandbox uid owns a device node it is given")
+func warnIfUIDOwnsSomething(first int, logger log.FieldLogger) {
+	for uid := first; uid > first-UIDsPerBackend; uid-- {
+		if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+			logger.WithFields(log.Fields{"uid": uid, "user": u.Username}).
+				Warn("sandboxes run as a uid that is a host user; configure [container] uid so that it and the uids below it own nothing")
+		}
+		for _, d := range devices {
+			var st syscall.Stat_t
+			if syscall.Stat(d, &st) == nil && int(st.Uid) == uid {
+				logger.WithFields(log.Fields{"uid": uid, "path": d}).Warn("a sandbox uid owns a device node it is given")
+			}
 		}
 	}
 }
@@ -83,6 +87,7 @@ type Backend struct {
 	cgroups *cgroupRoot
 	logger  log.FieldLogger
 	seccomp seccomp.Filter // nil when disabled
+	uids    *uidPool
 	// work counts what may still build containers (Beside); Close
 	// waits for it.
 	work background
@@ -172,6 +177,9 @@ func New(opts Options) (*Backend, error) {
 	if opts.UID <= 0 {
 		opts.UID = DefaultUID
 	}
+	if opts.UID < UIDsPerBackend {
+		return nil, fmt.Errorf("container: uid %d: the %d uids down from it must all be above 0", opts.UID, UIDsPerBackend)
+	}
 	warnIfUIDOwnsSomething(opts.UID, opts.Logger)
 	mounts, err := buildMounts(opts)
 	if err != nil {
@@ -186,7 +194,7 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{opts: opts, mounts: mounts, cgroups: cg, logger: opts.Logger}
+	b := &Backend{opts: opts, mounts: mounts, cgroups: cg, logger: opts.Logger, uids: &uidPool{first: opts.UID}}
 	if !opts.NoSeccomp {
 		if b.seccomp, err = newSeccompFilter(); err != nil {
 			cg.destroy()
@@ -212,16 +220,30 @@ func (b *Backend) New(ctx context.Context, id string) (backends.Sandbox, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	env, err := b.build()
+	env, uid, err := b.build()
 	if err != nil {
 		return nil, fmt.Errorf("build sandbox %s: %w", id, err)
 	}
-	return &sandbox{id: id, env: env, backend: b}, nil
+	return &sandbox{id: id, env: env, uid: uid, backend: b}, nil
 }
 
 // build starts one container: its own mount, pid, network, IPC and UTS
-// namespaces, renewed in place between jobs (sandbox.Reset).
-func (b *Backend) build() (*initproc.Init, error) {
+// namespaces, renewed in place between jobs (sandbox.Reset), and a uid
+// of its own for its programs, to be given back when it is destroyed.
+func (b *Backend) build() (*initproc.Init, int, error) {
+	uid, err := b.uids.take()
+	if err != nil {
+		return nil, 0, err
+	}
+	env, err := b.start(uid)
+	if err != nil {
+		b.uids.give(uid)
+		return nil, 0, err
+	}
+	return env, uid, nil
+}
+
+func (b *Backend) start(uid int) (*initproc.Init, error) {
 	root, err := os.MkdirTemp("", rootPattern())
 	if err != nil {
 		return nil, fmt.Errorf("container root: %w", err)
@@ -238,8 +260,8 @@ func (b *Backend) build() (*initproc.Init, error) {
 		WorkDir:    WorkDir,
 		HostName:   "pecan",
 		DomainName: "pecan",
-		UID:        b.opts.UID,
-		GID:        b.opts.UID,
+		UID:        uid,
+		GID:        uid,
 		Seccomp:    initproc.Filter(b.seccomp),
 	})
 }

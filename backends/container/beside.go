@@ -33,7 +33,7 @@ func (s *sandbox) Beside(ctx context.Context) (backends.Sandbox, error) {
 		return nil, fmt.Errorf("beside sandbox %s: %w: backend closed", s.id, backends.ErrBroken)
 	}
 	defer s.backend.work.finish()
-	env, err := s.backend.build()
+	env, uid, err := s.backend.build()
 	if err != nil {
 		return nil, fmt.Errorf("beside sandbox %s: %w: build: %w", s.id, backends.ErrBroken, err)
 	}
@@ -42,12 +42,13 @@ func (s *sandbox) Beside(ctx context.Context) (backends.Sandbox, error) {
 	if s.destroyed || s.beside != nil {
 		// Destroyed meanwhile, or another call was quicker.
 		env.Destroy()
+		s.backend.uids.give(uid)
 		if s.destroyed {
 			return nil, fmt.Errorf("beside sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 		}
 		return s.beside, nil
 	}
-	s.beside = &sandbox{id: s.id + "-beside", backend: s.backend, env: env, isBeside: true}
+	s.beside = &sandbox{id: s.id + "-beside", backend: s.backend, env: env, uid: uid, isBeside: true}
 	return s.beside, nil
 }
 

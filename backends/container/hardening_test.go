@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -203,5 +204,88 @@ func TestResetAfterClose(t *testing.T) {
 	}
 	if err := sb.Reset(context.Background()); !errors.Is(err, backends.ErrBroken) {
 		t.Errorf("Reset after Close: %v, want ErrBroken", err)
+	}
+}
+
+// TestNoJobIPCNamespaceKept: the IPC namespace a job used is freed
+// after it, not kept by one of the init's threads (which would keep its
+// objects, and their memory, for the container's life).
+func TestNoJobIPCNamespaceKept(t *testing.T) {
+	sb := newTestSandbox(t)
+	r := run(t, sb, []string{"/usr/bin/readlink", "/proc/self/ns/ipc"}, "", backends.Limits{})
+	used := strings.TrimSpace(string(r.Stdout))
+	if !strings.HasPrefix(used, "ipc:[") {
+		t.Fatalf("the job's IPC namespace: %q (stderr %q)", used, r.Stderr)
+	}
+	if err := sb.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pid := sb.(interface{ InitPID() int }).InitPID()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/ipc", pid, task.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns == used {
+			t.Errorf("init thread %s keeps %s, the IPC namespace of the job before the reset", task.Name(), ns)
+		}
+	}
+}
+
+// TestSignalsAtTheirDefaults: a program starts with no signal ignored
+// (one the init ignored would be inherited: a C program writing to a
+// closed pipe must die of SIGPIPE).
+func TestSignalsAtTheirDefaults(t *testing.T) {
+	sb := newTestSandbox(t)
+	r := run(t, sb, []string{"/bin/cat", "/proc/self/status"}, "", backends.Limits{})
+	for _, line := range strings.Split(string(r.Stdout), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			if strings.Trim(strings.TrimSpace(v), "0") != "" {
+				t.Errorf("the program starts with signals ignored: SigIgn %s", strings.TrimSpace(v))
+			}
+			return
+		}
+	}
+	t.Fatalf("no SigIgn in the program's status: %q", r.Stdout)
+}
+
+// TestSandboxesRunAsUIDsOfTheirOwn: two sandboxes' programs, and a
+// validator's beside them, run as different uids (the kernel counts
+// message queue bytes, pipe buffers and pending signals per user).
+func TestSandboxesRunAsUIDsOfTheirOwn(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the container backend needs root; CI runs as root")
+	}
+	b, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	uidOf := func(sb backends.Sandbox) string {
+		t.Helper()
+		r := run(t, sb, []string{"/usr/bin/id", "-u"}, "", backends.Limits{})
+		return strings.TrimSpace(string(r.Stdout))
+	}
+	one, err := b.New(context.Background(), "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Destroy()
+	two, err := b.New(context.Background(), "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer two.Destroy()
+	beside, err := one.Beside(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u1, u2, u3 := uidOf(one), uidOf(two), uidOf(beside)
+	if u1 == "" || u1 == u2 || u1 == u3 || u2 == u3 {
+		t.Errorf("uids of two sandboxes and a validator's: %q %q %q, want three different", u1, u2, u3)
 	}
 }

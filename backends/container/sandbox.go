@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"os/exec"
 	"sync"
 
 	"github.com/pecan-judge/pecan/backends"
@@ -19,6 +19,7 @@ type sandbox struct {
 
 	mu  sync.Mutex
 	env *initproc.Init // nil once destroyed
+	uid int            // its programs', the backend's again once destroyed
 
 	destroyed  bool
 	destroyErr error
@@ -68,7 +69,7 @@ func (s *sandbox) Reset(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
-	if err := env.Renew(); err != nil {
+	if err := env.Renew(ctx); err != nil {
 		return fmt.Errorf("reset sandbox %s: %w: %w", s.id, backends.ErrBroken, err)
 	}
 	return nil
@@ -102,11 +103,16 @@ func (s *sandbox) Destroy() error {
 			s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, err)
 		}
 		s.env = nil
+		// Every process that ran as it is gone with the container.
+		s.backend.uids.give(s.uid)
 	}
 	return s.destroyErr
 }
 
-// isKilled reports the expected outcome of killing the container's init.
+// isKilled reports the expected outcome of destroying the container's
+// init: killed, or already ended on its own (an init that could not renew
+// its container ends).
 func isKilled(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "signal: killed")
+	var exit *exec.ExitError
+	return errors.As(err, &exit)
 }

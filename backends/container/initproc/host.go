@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/criyle/go-sandbox/pkg/rlimit"
 	"github.com/criyle/go-sandbox/pkg/unixsocket"
@@ -71,7 +72,9 @@ func Start(cfg Config) (*Init, error) {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	in := &Init{cmd: cmd, conn: conn{host}, buf: make([]byte, 64<<10)}
-	if err := in.ask(request{Op: opSetup, Setup: &cfg}); err != nil {
+	fds, err := in.ask(context.Background(), request{Op: opSetup, Setup: &cfg})
+	closeAll(fds)
+	if err != nil {
 		in.Destroy()
 		return nil, fmt.Errorf("build container: %w", err)
 	}
@@ -81,51 +84,72 @@ func Start(cfg Config) (*Init, error) {
 // Pid is the init's host pid.
 func (in *Init) Pid() int { return in.cmd.Process.Pid }
 
-// ask sends a request without descriptors and waits for its answer.
-func (in *Init) ask(req request) error {
+// answerTimeout bounds how long the init may take to answer anything
+// but a running program's end: an init that takes longer is destroyed.
+const answerTimeout = 10 * time.Second
+
+// watch destroys the init if ctx ends (or answerTimeout passes) before
+// the returned function is called: a hung init must not hold its caller,
+// and closing its socket fails the receive it is blocked in.
+func (in *Init) watch(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	stopAfter := context.AfterFunc(ctx, func() { in.Destroy() })
+	return func() {
+		stopAfter()
+		cancel()
+	}
+}
+
+// ask sends a request without descriptors and waits for its answer; the
+// descriptors that come with it are returned.
+func (in *Init) ask(ctx context.Context, req request) ([]int, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	defer in.watch(ctx)()
 	if err := in.conn.send(req); err != nil {
-		return err
+		return nil, err
 	}
 	var rep reply
 	fds, err := in.conn.recv(&rep, in.buf)
-	closeAll(fds)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if rep.Err != "" {
-		return errors.New(rep.Err)
+		closeAll(fds)
+		return nil, errors.New(rep.Err)
 	}
-	return nil
+	return fds, nil
 }
 
 // Ping checks that the init answers.
-func (in *Init) Ping() error { return in.ask(request{Op: opPing}) }
+func (in *Init) Ping() error {
+	fds, err := in.ask(context.Background(), request{Op: opPing})
+	closeAll(fds)
+	return err
+}
 
 // Renew makes the container as the next job must find it, in place: no
 // process is left, the work directory and /tmp are new empty file
 // systems, programs get a new IPC namespace (System V objects whatever
-// their mode, POSIX message queues), and the pid counter is back where a
-// new container's would be.
-func (in *Init) Renew() error { return in.ask(request{Op: opRenew}) }
+// their mode, POSIX message queues), no socket is left, and the pid
+// counter is back where a new container's would be. An init that cannot
+// renew its container ends, and the error wraps ErrInitGone then.
+func (in *Init) Renew(ctx context.Context) error {
+	fds, err := in.ask(ctx, request{Op: opRenew})
+	closeAll(fds)
+	return err
+}
 
 // OpenWorkDir is a descriptor of the work directory, opened by the init
 // (O_DIRECTORY, O_NOFOLLOW): the host never resolves a path in it.
 func (in *Init) OpenWorkDir() (*os.File, error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if err := in.conn.send(request{Op: opOpen}); err != nil {
-		return nil, err
-	}
-	var rep reply
-	fds, err := in.conn.recv(&rep, in.buf)
+	fds, err := in.ask(context.Background(), request{Op: opOpen})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open work directory: %w", err)
 	}
-	if rep.Err != "" || len(fds) != 1 {
+	if len(fds) != 1 {
 		closeAll(fds)
-		return nil, fmt.Errorf("open work directory: %s", rep.Err)
+		return nil, fmt.Errorf("%w: open work directory: %d descriptors", ErrInitGone, len(fds))
 	}
 	return os.NewFile(uintptr(fds[0]), "workdir"), nil
 }
@@ -195,7 +219,10 @@ func (in *Init) Run(ctx context.Context, x Exec) (ExitStatus, error) {
 		return ExitStatus{}, err
 	}
 	var rep reply
-	if err := in.recvReply(&rep); err != nil {
+	stopWatch := in.watch(context.Background())
+	err := in.recvReply(&rep)
+	stopWatch()
+	if err != nil {
 		return ExitStatus{}, err
 	}
 	if x.Started != nil {
@@ -206,14 +233,16 @@ func (in *Init) Run(ctx context.Context, x Exec) (ExitStatus, error) {
 	}
 	ended := make(chan error, 1)
 	go func() { ended <- in.recvReply(&rep) }()
-	var err error
 	select {
 	case err = <-ended:
 	case <-ctx.Done():
 		// The answer to a kill is the program's end; if the socket is
-		// broken the receive fails too.
+		// broken the receive fails too, and an init that does not answer
+		// is destroyed.
 		_ = in.conn.send(request{Op: opKill})
+		stopWatch := in.watch(context.Background())
 		err = <-ended
+		stopWatch()
 	}
 	if err != nil {
 		return ExitStatus{}, err

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // IsInit reports whether this process was started as a container init.
@@ -20,9 +20,11 @@ func IsInit() bool {
 // Main is the whole of a container init: it returns only when the
 // server's socket closes, and then the container ends with it.
 func Main() error {
-	// pid 1 of the namespace: nothing inside can signal it, and the
-	// server kills it with SIGKILL. A write to a closed socket must not.
-	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	// Signals keep their default actions: one the init ignored would be
+	// ignored by every program too (a C program writing to a closed pipe
+	// must die of SIGPIPE as anywhere else). As pid 1 of its namespace
+	// the init gets no signal from inside it, and Go answers a write to
+	// the closed socket with EPIPE.
 	runtime.GOMAXPROCS(1)
 	// Programs are forked from this thread only, and it alone enters
 	// each job's new IPC namespace (Renew).
@@ -193,6 +195,48 @@ func lastThreadID() (int, error) {
 		}
 	}
 	return last, nil
+}
+
+// noThreadSince fails when the init has a thread whose id is above
+// last: made during a job, its id tells the next job how many processes
+// that one made. The container must be rebuilt (Go starts threads as it
+// needs them; server.settle makes the usual ones first).
+func noThreadSince(last int) error {
+	id, err := lastThreadID()
+	if err != nil {
+		return err
+	}
+	if id > last {
+		return fmt.Errorf("the init made thread %d during a job (after %d)", id, last)
+	}
+	return nil
+}
+
+// socketWait bounds how long renew waits for the kernel to free the
+// sockets of a job's processes (those passed in a message that is itself
+// in flight are freed by a collector that runs in the background).
+const socketWait = 100 * time.Millisecond
+
+// noSocketLeft proves that the container's network namespace has no
+// unix socket left, once the job's are freed: a name bound there would be
+// a channel to the next job. The init's own socket belongs to the host's
+// namespace, where the server made it.
+func noSocketLeft() error {
+	deadline := time.Now().Add(socketWait)
+	for {
+		b, err := os.ReadFile("/proc/net/unix")
+		if err != nil {
+			return fmt.Errorf("read /proc/net/unix: %w", err)
+		}
+		n := strings.Count(strings.TrimSpace(string(b)), "\n") // the header is the first line
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d unix sockets outlive the job", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // mask hides p: a file under /dev/null, a directory under an empty

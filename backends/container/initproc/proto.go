@@ -148,6 +148,9 @@ const (
 	placeProcs  placement = "procs"
 	placeClone  placement = "clone"
 	placeThread placement = "thread"
+	// placeNone is the init's own warm-up run (server.warmUp), never a
+	// request's.
+	placeNone placement = ""
 )
 
 type reply struct {
@@ -184,8 +187,9 @@ func (c conn) recv(v any, buf []byte) ([]int, error) {
 		return nil, fmt.Errorf("%w: socket closed", ErrInitGone)
 	}
 	if err := json.Unmarshal(buf[:n], v); err != nil {
+		// The two ends no longer understand each other.
 		closeAll(msg.Fds)
-		return nil, fmt.Errorf("decode message: %w", err)
+		return nil, fmt.Errorf("%w: decode message: %w", ErrInitGone, err)
 	}
 	return msg.Fds, nil
 }

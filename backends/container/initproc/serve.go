@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -110,17 +112,94 @@ func (s *server) setup(cfg *Config) error {
 	}
 	lastPid, err := buildRoot(cfg)
 	if err == nil {
-		s.firstLastPid, err = lastThreadID()
+		s.cfg, s.lastPid = cfg, lastPid
+		if len(cfg.Seccomp) > 0 {
+			s.seccomp = &syscall.SockFprog{Len: uint16(len(cfg.Seccomp)), Filter: &cfg.Seccomp[0]}
+		}
+		err = s.settle()
 	}
 	if err != nil {
 		_ = s.conn.send(reply{Err: err.Error()})
 		return err
 	}
-	s.cfg, s.lastPid = cfg, lastPid
-	if len(cfg.Seccomp) > 0 {
-		s.seccomp = &syscall.SockFprog{Len: uint16(len(cfg.Seccomp)), Filter: &cfg.Seccomp[0]}
-	}
 	return s.conn.send(reply{})
+}
+
+// settle makes the container as every job will find it: programs in an
+// IPC namespace of their own (the init's other threads keep the first,
+// which would never be freed), every thread the init will need made (one
+// made during a job would have a pid that tells of that job; see
+// noThreadSince), and the pid counter at the value every job starts from.
+func (s *server) settle() error {
+	if err := syscall.Unshare(syscall.CLONE_NEWIPC); err != nil {
+		return fmt.Errorf("settle: new IPC namespace: %w", err)
+	}
+	s.warmUp()
+	makeThreads(spareThreads)
+	last, err := lastThreadID()
+	if err != nil {
+		return err
+	}
+	s.firstLastPid = last
+	return s.resetPidCounter()
+}
+
+// warmUp runs /bin/true the way a job's programs run, but in no cgroup
+// of its own (it is the init's): only the init's threads matter. A
+// container without it does without.
+func (s *server) warmUp() {
+	null, err := syscall.Open("/dev/null", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer syscall.Close(null)
+	r, _, err := s.runner(&execRequest{Args: []string{"/bin/true"}, Placement: placeNone}, []int{null, null, null}, nil)
+	if err != nil {
+		return
+	}
+	pid, err := r.Start()
+	if err != nil {
+		return
+	}
+	ended := make(chan ExitStatus, 1)
+	go func() { ended <- waitStatus(pid) }()
+	<-ended
+	killAll()
+	reapAll()
+}
+
+// spareThreads is how many idle threads the init keeps: more than a run
+// ever has goroutines blocked in system calls at once.
+const spareThreads = 8
+
+// makeThreads has Go make n threads and keep them idle: each of n
+// goroutines holds a thread of its own (LockOSThread) until all have
+// one, then lets go of it and ends, and Go keeps the thread for later
+// (it ends only threads whose goroutine ends locked).
+func makeThreads(n int) {
+	release := make(chan struct{})
+	var locked, done sync.WaitGroup
+	for i := 0; i < n; i++ {
+		locked.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread()
+			locked.Done()
+			<-release
+			runtime.UnlockOSThread()
+		}()
+	}
+	locked.Wait()
+	close(release)
+	done.Wait()
+}
+
+func (s *server) resetPidCounter() error {
+	if _, err := s.lastPid.WriteAt([]byte(strconv.Itoa(s.firstLastPid)), 0); err != nil {
+		return fmt.Errorf("reset the pid counter: %w", err)
+	}
+	return nil
 }
 
 // renew makes the container new for the next job (Init.Renew). A
@@ -137,7 +216,13 @@ func (s *server) renew() error {
 		err = syscall.Unshare(syscall.CLONE_NEWIPC)
 	}
 	if err == nil {
-		_, err = s.lastPid.WriteAt([]byte(strconv.Itoa(s.firstLastPid)), 0)
+		err = noThreadSince(s.firstLastPid)
+	}
+	if err == nil {
+		err = noSocketLeft()
+	}
+	if err == nil {
+		err = s.resetPidCounter()
 	}
 	if err != nil {
 		err = fmt.Errorf("renew: %w", err)
@@ -199,7 +284,7 @@ func (s *server) exec(req *execRequest, fds []int) error {
 		killAll()
 		status = <-ended
 		if in.err != nil {
-			return nil
+			return in.err // nothing more will be read: the init ends
 		}
 	}
 	killAll()
@@ -291,6 +376,10 @@ func (s *server) runner(req *execRequest, stdio, place []int) (*forkexec.Runner,
 			leave:      place[n[0] : n[0]+n[1]],
 			leaveAtEnd: place[n[0]+n[1]:],
 		}, nil
+	case placeNone:
+		if len(place) == 0 && req.Args[0] == "/bin/true" {
+			return r, nil, nil
+		}
 	case placeProcs:
 		if len(place) == 0 {
 			return nil, nil, errors.New("exec: no cgroup to place the program in")
