@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -217,18 +218,28 @@ print(n)`
 	if got := strings.TrimSpace(string(r.Stdout)); got != "3" {
 		t.Errorf("forks under a limit of 4 processes: %q (stderr %q), want 3", got, r.Stderr)
 	}
-	pid := sb.(interface{ InitPID() int }).InitPID()
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, task := range tasks {
-		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/cgroup", pid, task.Name()))
+	for _, task := range initThreads(t, sb) {
+		cg, err := os.ReadFile(filepath.Join(task, "cgroup"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(string(cg), "/run-") {
-			t.Errorf("init thread %s is still in a run's cgroup:\n%s", task.Name(), cg)
+			t.Errorf("init thread %s is still in a run's cgroup:\n%s", task, cg)
 		}
 	}
+}
+
+// initThreads are the /proc directories of the threads of sb's init.
+func initThreads(t *testing.T, sb backends.Sandbox) []string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/task", sb.(interface{ InitPID() int }).InitPID())
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, task := range tasks {
+		out = append(out, filepath.Join(dir, task.Name()))
+	}
+	return out
 }

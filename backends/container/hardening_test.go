@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -220,18 +220,13 @@ func TestNoJobIPCNamespaceKept(t *testing.T) {
 	if err := sb.Reset(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	pid := sb.(interface{ InitPID() int }).InitPID()
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, task := range tasks {
-		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/ipc", pid, task.Name()))
+	for _, task := range initThreads(t, sb) {
+		ns, err := os.Readlink(filepath.Join(task, "ns/ipc"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ns == used {
-			t.Errorf("init thread %s keeps %s, the IPC namespace of the job before the reset", task.Name(), ns)
+			t.Errorf("init thread %s keeps %s, the IPC namespace of the job before the reset", task, ns)
 		}
 	}
 }
