@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -231,10 +232,13 @@ func TestNoJobIPCNamespaceKept(t *testing.T) {
 	}
 }
 
-// TestSignalsAtTheirDefaults: a program starts with no signal ignored
-// (one the init ignored would be inherited: a C program writing to a
-// closed pipe must die of SIGPIPE).
+// TestSignalsAtTheirDefaults: a program starts with no signal ignored,
+// even when the server was started with some ignored (the init inherits
+// them, and a program would too: a C program writing to a closed pipe
+// must die of SIGPIPE).
 func TestSignalsAtTheirDefaults(t *testing.T) {
+	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP)
+	defer signal.Reset(syscall.SIGPIPE, syscall.SIGHUP)
 	sb := newTestSandbox(t)
 	r := run(t, sb, []string{"/bin/cat", "/proc/self/status"}, "", backends.Limits{})
 	for _, line := range strings.Split(string(r.Stdout), "\n") {

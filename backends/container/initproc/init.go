@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // IsInit reports whether this process was started as a container init.
@@ -20,11 +21,12 @@ func IsInit() bool {
 // Main is the whole of a container init: it returns only when the
 // server's socket closes, and then the container ends with it.
 func Main() error {
-	// Signals keep their default actions: one the init ignored would be
-	// ignored by every program too (a C program writing to a closed pipe
-	// must die of SIGPIPE as anywhere else). As pid 1 of its namespace
-	// the init gets no signal from inside it, and Go answers a write to
-	// the closed socket with EPIPE.
+	// No signal may be ignored: programs would inherit it (a C program
+	// writing to a closed pipe must die of SIGPIPE as anywhere else), and
+	// the init inherits what the server was started with. As pid 1 of its
+	// namespace the init gets no signal from inside it, and Go answers a
+	// write to the closed socket with EPIPE.
+	unignoreSignals()
 	runtime.GOMAXPROCS(1)
 	// Programs are forked from this thread only, and it alone enters
 	// each job's new IPC namespace (Renew).
@@ -35,6 +37,32 @@ func Main() error {
 		return err
 	}
 	return s.serve()
+}
+
+// sigaction is the kernel's struct sigaction on linux/amd64.
+type sigaction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
+}
+
+const sigIgn = 1 // SIG_IGN; SIG_DFL is 0
+
+// unignoreSignals sets every ignored signal back to its default action.
+// (A handled one is reset by execve itself.)
+func unignoreSignals() {
+	for sig := 1; sig <= 64; sig++ {
+		if sig == int(syscall.SIGKILL) || sig == int(syscall.SIGSTOP) {
+			continue
+		}
+		var old sigaction
+		if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 || old.handler != sigIgn {
+			continue
+		}
+		dfl := sigaction{}
+		syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+	}
 }
 
 // closeInheritedDescriptors closes every descriptor but stdio and the
