@@ -36,12 +36,12 @@ func benchParallel(bin, cfgPath, dataDir string, runs int) (parallelResult, erro
 	if err != nil {
 		return res, err
 	}
-	defer seq.stop()
+	defer seq.cleanup()
 	par, err := startWith(bin, cfgPath, dataDir, 2, "parallel")
 	if err != nil {
 		return res, err
 	}
-	defer par.stop()
+	defer par.cleanup()
 
 	client := &http.Client{Timeout: 5 * time.Minute}
 	tests := abTests(submissionTests)
