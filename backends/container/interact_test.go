@@ -2,41 +2,20 @@ package container
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pecan-judge/pecan/backends"
-	"github.com/pecan-judge/pecan/exec"
+	"github.com/pecan-judge/pecan/backends/internal/interacttest"
 )
-
-func shell(script string, lim backends.Limits) backends.RunSpec {
-	return backends.RunSpec{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, Limits: lim}
-}
-
-// pipes counts this process's descriptors that are pipes.
-func pipes(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range entries {
-		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "pipe:") {
-			n++
-		}
-	}
-	return n
-}
 
 // noNewPipes wants at most before pipes open, within a deadline: the
 // init lets go of a program's pipes as the run ends, not before.
 func noNewPipes(t *testing.T, before int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for n := pipes(t); n > before; n = pipes(t) {
+	for n := interacttest.Pipes(t); n > before; n = interacttest.Pipes(t) {
 		if time.Now().After(deadline) {
 			t.Errorf("%d pipes open after the interaction, %d before", n, before)
 			return
@@ -45,27 +24,13 @@ func noNewPipes(t *testing.T, before int) {
 	}
 }
 
-func interact(t *testing.T, sb backends.Sandbox, program, validator backends.RunSpec) exec.Interaction {
-	t.Helper()
-	ctx := context.Background()
-	vsb, err := sb.Beside(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := exec.Interact(ctx, [2]exec.Side{{Sandbox: sb, Spec: program}, {Sandbox: vsb, Spec: validator}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
 func TestInteractConverses(t *testing.T) {
 	sb := newTestSandbox(t)
-	before := pipes(t)
+	before := interacttest.Pipes(t)
 	lim := backends.Limits{CPU: 2 * time.Second, Wall: 5 * time.Second}
-	got := interact(t, sb,
-		shell(`read n; echo $((n + 1)); read verdict; echo "$verdict" >&2`, lim),
-		shell(`echo 41; read m; if [ "$m" = 42 ]; then echo right; exit 42; fi; echo wrong; exit 43`, lim))
+	got := interacttest.Interact(t, sb,
+		interacttest.Shell(`read n; echo $((n + 1)); read verdict; echo "$verdict" >&2`, lim),
+		interacttest.Shell(`echo 41; read m; if [ "$m" = 42 ]; then echo right; exit 42; fi; echo wrong; exit 43`, lim))
 	prog, val := got.Results[0], got.Results[1]
 	if val.ExitCode != 42 || prog.ExitCode != 0 || string(prog.Stderr) != "right\n" {
 		t.Fatalf("program %+v (stderr %q), validator %+v", prog, prog.Stderr, val)
@@ -75,10 +40,10 @@ func TestInteractConverses(t *testing.T) {
 
 func TestInteractDeadlockEndsAtTheWallLimit(t *testing.T) {
 	sb := newTestSandbox(t)
-	before := pipes(t)
-	got := interact(t, sb,
-		shell(`read x`, backends.Limits{CPU: time.Second, Wall: 500 * time.Millisecond}),
-		shell(`read y; exit 43`, backends.Limits{CPU: time.Second, Wall: 10 * time.Second}))
+	before := interacttest.Pipes(t)
+	got := interacttest.Interact(t, sb,
+		interacttest.Shell(`read x`, backends.Limits{CPU: time.Second, Wall: 500 * time.Millisecond}),
+		interacttest.Shell(`read y; exit 43`, backends.Limits{CPU: time.Second, Wall: 10 * time.Second}))
 	prog, val := got.Results[0], got.Results[1]
 	if !prog.WallExceeded || got.First != 0 {
 		t.Fatalf("program %+v, first %d: want it stopped at its wall limit, first", prog, got.First)
@@ -105,9 +70,9 @@ func TestBesideIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	lim := backends.Limits{CPU: time.Second, Wall: 5 * time.Second}
-	got := interact(t, sb,
-		shell(`ls /w >&2; ls /proc | grep -c '^[0-9]' >&2; cat /proc/*/cmdline 2>/dev/null | tr '\0' ' ' >&2; read x`, lim),
-		shell(`sleep 0.3; echo go`, lim))
+	got := interacttest.Interact(t, sb,
+		interacttest.Shell(`ls /w >&2; ls /proc | grep -c '^[0-9]' >&2; cat /proc/*/cmdline 2>/dev/null | tr '\0' ' ' >&2; read x`, lim),
+		interacttest.Shell(`sleep 0.3; echo go`, lim))
 	seen := string(got.Results[0].Stderr)
 	if strings.Contains(seen, "answer") || strings.Contains(seen, "sleep") {
 		t.Errorf("the program saw the validator's files or processes:\n%s", seen)
@@ -119,7 +84,7 @@ func TestBesideIsolated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := fresh.Run(ctx, shell(`ls /w`, lim))
+	res, err := fresh.Run(ctx, interacttest.Shell(`ls /w`, lim))
 	if err != nil || strings.Contains(string(res.Stdout), "answer") {
 		t.Errorf("after Reset the validator's sandbox still has %q (%v)", res.Stdout, err)
 	}

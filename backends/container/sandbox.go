@@ -9,6 +9,7 @@ import (
 
 	"github.com/pecan-judge/pecan/backends"
 	"github.com/pecan-judge/pecan/backends/container/initproc"
+	"github.com/pecan-judge/pecan/backends/internal/beside"
 )
 
 // sandbox is one pre-forked container, renewed in place by its init at
@@ -24,8 +25,7 @@ type sandbox struct {
 	destroyed  bool
 	destroyErr error
 
-	beside   *sandbox // the container Beside gave since the last Reset, or nil
-	isBeside bool     // this is such a container: no Beside of its own
+	beside beside.Slot // the container Beside gave since the last Reset
 }
 
 var errDestroyed = errors.New("sandbox destroyed")
@@ -64,7 +64,8 @@ func (s *sandbox) Reset(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("reset sandbox %s: %w", s.id, err)
 	}
-	s.dropBeside()
+	// Whatever a validator left there goes with its container.
+	_ = s.beside.Drop()
 	env, err := s.current()
 	if err != nil {
 		return fmt.Errorf("reset: %w", err)
@@ -94,10 +95,7 @@ func (s *sandbox) Destroy() error {
 		return s.destroyErr
 	}
 	s.destroyed = true
-	if s.beside != nil {
-		_ = s.beside.Destroy()
-		s.beside = nil
-	}
+	_ = s.beside.Close()
 	if s.env != nil {
 		if err := s.env.Destroy(); err != nil && !isKilled(err) {
 			s.destroyErr = fmt.Errorf("destroy sandbox %s: %w", s.id, err)

@@ -106,11 +106,11 @@ func (s *sandbox) workDir(ctx context.Context) (*os.File, error) {
 	if destroyed {
 		return nil, fmt.Errorf("%w: %w", backends.ErrBroken, errDestroyed)
 	}
-	fd, err := unix.Open(filepath.Join(s.dir, "box"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	f, err := hostfs.OpenDir(filepath.Join(s.dir, "box"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: open work dir: %w", backends.ErrBroken, err)
+		return nil, fmt.Errorf("%w: %w", backends.ErrBroken, err)
 	}
-	return os.NewFile(uintptr(fd), "box"), nil
+	return f, nil
 }
 
 // PutFile implements backends.Sandbox. isolate hands the whole work
@@ -157,8 +157,7 @@ func (s *sandbox) Ping() error {
 	if s.destroyed {
 		return fmt.Errorf("ping sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(filepath.Join(s.dir, "box"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if !hostfs.IsDir(filepath.Join(s.dir, "box")) {
 		return fmt.Errorf("ping sandbox %s: %w: work directory gone", s.id, backends.ErrBroken)
 	}
 	return nil

@@ -94,11 +94,11 @@ func (s *sandbox) workDir(ctx context.Context) (*os.File, error) {
 	if destroyed {
 		return nil, fmt.Errorf("%w: %w", backends.ErrBroken, errDestroyed)
 	}
-	fd, err := unix.Open(s.workPath(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	f, err := hostfs.OpenDir(s.workPath())
 	if err != nil {
-		return nil, fmt.Errorf("%w: open work dir: %w", backends.ErrBroken, err)
+		return nil, fmt.Errorf("%w: %w", backends.ErrBroken, err)
 	}
-	return os.NewFile(uintptr(fd), "w"), nil
+	return f, nil
 }
 
 // PutFile implements backends.Sandbox: the file is root's (outside the
@@ -143,8 +143,7 @@ func (s *sandbox) Ping() error {
 	if s.destroyed {
 		return fmt.Errorf("ping sandbox %s: %w: %w", s.id, backends.ErrBroken, errDestroyed)
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(s.workPath(), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if !hostfs.IsDir(s.workPath()) {
 		return fmt.Errorf("ping sandbox %s: %w: work directory gone", s.id, backends.ErrBroken)
 	}
 	return nil

@@ -1,4 +1,4 @@
-// Package beside keeps the second sandbox a wrapping backend's sandbox
+// Package beside keeps the second sandbox a backend's sandbox
 // gives by Beside (an interactive validator's): built on first use,
 // the same one until the owner's next Reset drops it, destroyed with the
 // owner.

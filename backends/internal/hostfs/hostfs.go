@@ -18,6 +18,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// OpenDir opens the directory at path, a sandbox's work directory as the
+// host sees it, never following a link: the descriptor every WorkDir
+// call starts from.
+func OpenDir(path string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open work dir: %w", err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// IsDir reports whether path is a directory itself, not a link to one.
+func IsDir(path string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+}
+
 // walkMaxEntries bounds a walk.
 const walkMaxEntries = 16 << 10
 
